@@ -1,0 +1,87 @@
+"""Typed, timestamped events: the one record of a run that metrics, traces and the model read.
+
+Every ``t`` is seconds on the monotonic clock since the request was sent (t0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BatchDispatched",
+    "BatchFinished",
+    "ChunkClosed",
+    "Event",
+    "FirstToken",
+    "GateDecided",
+    "GenerationEnded",
+    "RequestSent",
+    "RunFinished",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all events."""
+
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSent(Event):
+    """The request left (t == 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirstToken(Event):
+    """The first delta arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkClosed(Event):
+    """The chunker emitted chunk ``index``; ``tokens`` deltas had arrived by then."""
+
+    index: int
+    start_line: int
+    end_line: int
+    tokens: int
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecided(Event):
+    """The gate classified chunk ``index`` as ``decision`` (run / defer / seal) for ``reason``."""
+
+    index: int
+    decision: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationEnded(Event):
+    """The last delta arrived, or generation was cancelled (``cancelled``)."""
+
+    tokens: int
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDispatched(Event):
+    """Batch ``index`` (chunks ``chunks``) was sent to the backend."""
+
+    index: int
+    chunks: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFinished(Event):
+    """Batch ``index`` returned after ``duration_s`` (``ok`` False when it raised)."""
+
+    index: int
+    duration_s: float
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    """The run is over: the last execution finished or the error was reported."""

@@ -1,0 +1,413 @@
+"""Gate: decide per chunk whether it runs now, waits for work (def/class), or seals the rest.
+
+Pure and static (the chunk's AST plus the imports seen so far). Running a statement early is
+harmless only if nothing outside the session can notice it ran before the program was complete;
+a chunk with an external effect (process, file-system write, network, IPC), timing-sensitive code
+(sleep, clocks, signals, threads) or dynamic execution (eval, exec, compile, __import__) *seals*:
+it and everything after it wait until generation ended and the whole program compiles.
+
+Names are resolved through the chunk's and earlier chunks' imports (``import os as o`` then
+``o.remove`` is ``os.remove``; ``from subprocess import run`` then ``run`` is ``subprocess.run``),
+and a function or class whose body uses an unsafe name taints its own name for later chunks.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from ._chunker import Chunk
+from ._errors import UsageError
+from ._result import GateDecision
+
+__all__ = ["POLICIES", "Gate", "Policy"]
+
+_DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+_FS = "file-system write"
+_PROC = "process creation"
+_NET = "network"
+_IPC = "IPC"
+_TIME = "timing-sensitive"
+_DYN = "dynamic execution"
+_IO = "interactive input"
+
+#: Precise default: dotted names (fnmatch patterns) whose use seals, with their category.
+_DEFAULT_UNSAFE: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "os.remove",
+            "os.unlink",
+            "os.rmdir",
+            "os.removedirs",
+            "os.rename",
+            "os.renames",
+            "os.replace",
+            "os.mkdir",
+            "os.makedirs",
+            "os.link",
+            "os.symlink",
+            "os.truncate",
+            "os.chmod",
+            "os.chown",
+            "os.lchown",
+            "os.utime",
+            "os.mkfifo",
+            "os.mknod",
+            "os.write",
+            "os.open",
+            "os.ftruncate",
+            "os.chdir",
+            "os.chroot",
+            "shutil.*",
+            "pathlib.Path.write_*",
+            "tempfile.*",
+            "sqlite3.connect",
+            "shelve.open",
+            "dbm.open",
+            "numpy.save*",
+            "pickle.dump",
+            "json.dump",
+            "marshal.dump",
+            "zipfile.ZipFile",
+            "tarfile.open",
+            "logging.FileHandler",
+            "joblib.dump",
+            "torch.save",
+            "*.to_csv",
+            "*.to_excel",
+            "*.to_json",
+            "*.to_parquet",
+            "*.to_pickle",
+            "*.to_feather",
+            "*.to_hdf",
+            "*.to_sql",
+            "*.to_stata",
+            "*.savefig",
+            "*.save",
+            "*.savez",
+            "*.savetxt",
+            "*.write_text",
+            "*.write_bytes",
+            "*.unlink",
+            "*.mkdir",
+            "*.rmdir",
+            "*.touch",
+            "*.symlink_to",
+            "*.hardlink_to",
+            "*.chmod",
+        ],
+        _FS,
+    ),
+    **dict.fromkeys(
+        [
+            "subprocess.*",
+            "os.system",
+            "os.popen",
+            "os.fork",
+            "os.forkpty",
+            "os.exec*",
+            "os.spawn*",
+            "os.posix_spawn*",
+            "os.kill",
+            "os.killpg",
+            "os.startfile",
+            "os.abort",
+            "pty.*",
+            "multiprocessing.*",
+            "concurrent.futures.ProcessPoolExecutor",
+            "asyncio.create_subprocess_*",
+            "webbrowser.*",
+            "ctypes.*",
+        ],
+        _PROC,
+    ),
+    **dict.fromkeys(
+        [
+            "socket.*",
+            "ssl.*",
+            "requests.*",
+            "httpx.*",
+            "aiohttp.*",
+            "urllib.request.*",
+            "urllib3.*",
+            "http.client.*",
+            "http.server.*",
+            "ftplib.*",
+            "smtplib.*",
+            "poplib.*",
+            "imaplib.*",
+            "telnetlib.*",
+            "xmlrpc.client.*",
+            "socketserver.*",
+            "websockets.*",
+            "websocket.*",
+            "paramiko.*",
+            "boto3.*",
+            "openai.*",
+            "pandas.read_html",
+            "*.read_html",
+            "nltk.download",
+            "kaggle.*",
+            "yfinance.*",
+            "pandas_datareader.*",
+        ],
+        _NET,
+    ),
+    **dict.fromkeys(["mmap.*", "signal.*", "os.pipe", "os.mkfifo", "sysv_ipc.*"], _IPC),
+    **dict.fromkeys(
+        [
+            "time.sleep",
+            "time.time",
+            "time.time_ns",
+            "time.perf_counter*",
+            "time.monotonic*",
+            "time.process_time*",
+            "time.clock_*",
+            "time.localtime",
+            "time.gmtime",
+            "time.ctime",
+            "time.asctime",
+            "time.strftime",
+            "datetime.datetime.now",
+            "datetime.datetime.today",
+            "datetime.datetime.utcnow",
+            "datetime.date.today",
+            "pandas.Timestamp.now",
+            "pandas.Timestamp.today",
+            "timeit.*",
+            "asyncio.sleep",
+            "threading.*",
+            "_thread.*",
+            "sched.*",
+            "concurrent.futures.ThreadPoolExecutor",
+            "atexit.*",
+            "sys.setswitchinterval",
+            "faulthandler.*",
+        ],
+        _TIME,
+    ),
+    **dict.fromkeys(
+        [
+            "eval",
+            "exec",
+            "compile",
+            "__import__",
+            "importlib.import_module",
+            "importlib.reload",
+            "runpy.*",
+            "code.interact",
+            "pdb.*",
+            "breakpoint",
+        ],
+        _DYN,
+    ),
+    **dict.fromkeys(["input", "getpass.*", "sys.stdin.*"], _IO),
+}
+
+#: Exceptions to the unsafe patterns (checked first).
+_DEFAULT_SAFE = ("os.path.*", "pathlib.PurePath.*", "time.strptime", "datetime.datetime.strptime")
+
+#: The paper's policy: any use of these modules seals.
+_PAPER_MODULES = (
+    "os",
+    "subprocess",
+    "shutil",
+    "socket",
+    "multiprocessing",
+    "time",
+    "signal",
+    "threading",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the gate seals on and whether it defers definitions.
+
+    ``unsafe`` maps fnmatch patterns of dotted names (``"os.remove"``, ``"subprocess.*"``,
+    ``"*.to_csv"`` for a method on any object) to a category; ``safe`` patterns win over them;
+    ``modules`` seals on any use (import included) of a module by name, as the paper does.
+    ``write_modes`` seals ``open()`` in a writing mode. Extend with :meth:`extend`.
+    """
+
+    name: str
+    unsafe: dict[str, str] = field(default_factory=dict)
+    safe: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    write_modes: bool = False
+    defer_definitions: bool = True
+    seal: bool = True
+
+    def extend(
+        self, *, unsafe: Iterable[str] = (), safe: Iterable[str] = (), category: str = "user"
+    ) -> Policy:
+        """A copy that also seals on ``unsafe`` patterns and never on ``safe`` ones."""
+        return replace(
+            self,
+            name=f"{self.name}+",
+            unsafe={**self.unsafe, **dict.fromkeys(unsafe, category)},
+            safe=(*self.safe, *safe),
+        )
+
+
+#: The policies selectable by name (``--gate NAME``).
+POLICIES: dict[str, Policy] = {
+    "default": Policy("default", unsafe=_DEFAULT_UNSAFE, safe=_DEFAULT_SAFE, write_modes=True),
+    "paper": Policy(
+        "paper",
+        modules=_PAPER_MODULES,
+        unsafe={k: v for k, v in _DEFAULT_UNSAFE.items() if v == _DYN},
+    ),
+    "off": Policy("off", defer_definitions=False, seal=False),
+}
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return parts[::-1]
+    if isinstance(node, ast.Call | ast.Subscript) and parts:
+        return ["*", *parts[::-1]]  # a method on some object: ``df.head().to_csv``
+    return None
+
+
+class Gate:
+    """Classifies the chunks of one program in order (keeps the imports seen so far)."""
+
+    def __init__(self, policy: Policy | str = "default") -> None:
+        if isinstance(policy, str):
+            try:
+                policy = POLICIES[policy]
+            except KeyError:
+                names = ", ".join(sorted(POLICIES))
+                raise UsageError(f"unknown gate policy {policy!r} (choose from {names})") from None
+        self.policy = policy
+        self._aliases: dict[str, str] = {}
+        self._tainted: dict[str, str] = {}
+
+    def classify(self, chunk: Chunk) -> GateDecision:
+        """The decision for ``chunk`` (``run``, ``defer`` or ``seal``) and its reason."""
+        try:
+            tree = ast.parse(chunk.code)
+        except SyntaxError:
+            return GateDecision(chunk.index, "run", "does not parse: the backend reports it")
+        reason = self._unsafe_reason(tree) if self.policy.seal else None
+        if reason is not None:
+            return GateDecision(chunk.index, "seal", reason)
+        if (
+            self.policy.defer_definitions
+            and tree.body
+            and all(isinstance(s, _DEFINITION) for s in tree.body)
+        ):
+            names = ", ".join(s.name for s in tree.body if isinstance(s, _DEFINITION))
+            return GateDecision(chunk.index, "defer", f"definition only ({names})")
+        return GateDecision(chunk.index, "run", "safe")
+
+    # -- analysis ---------------------------------------------------------------------------
+
+    def _unsafe_reason(self, tree: ast.Module) -> str | None:
+        first: str | None = None
+        for stmt in tree.body:
+            if isinstance(stmt, _DEFINITION):
+                inner = self._scan(stmt, top=False)
+                if inner is not None:
+                    # Defining is harmless; calling it later is not.
+                    self._tainted[stmt.name] = inner
+                for deco in stmt.decorator_list:
+                    first = first or self._scan(deco, top=True)
+                continue
+            first = first or self._scan(stmt, top=True)
+        return first
+
+    def _scan(self, node: ast.AST, *, top: bool) -> str | None:
+        found: str | None = None
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Import | ast.ImportFrom):
+                found = found or self._import(sub)
+            elif isinstance(sub, ast.Call):
+                found = found or self._open_mode(sub)
+            elif isinstance(sub, ast.Attribute | ast.Name):
+                found = found or self._reference(sub)
+        return found
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> str | None:
+        modules = self.policy.modules
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                self._aliases[a.asname or a.name.split(".")[0]] = (
+                    a.name if a.asname else a.name.split(".")[0]
+                )
+                if a.name.split(".")[0] in modules:
+                    return f"import {a.name}: paper policy module"
+            return None
+        if node.level or node.module is None:
+            return None
+        for a in node.names:
+            self._aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        if node.module.split(".")[0] in modules:
+            return f"from {node.module} import: paper policy module"
+        return None  # importing a name is harmless; using it is checked where it is used
+
+    def _reference(self, node: ast.Attribute | ast.Name) -> str | None:
+        if isinstance(node, ast.Name):
+            if node.id in self._tainted:
+                return f"uses {node.id}, whose body has {self._tainted[node.id]}"
+            if isinstance(node.ctx, ast.Store):
+                return None
+        parts = _dotted(node)
+        if parts is None:
+            return None
+        root = self._aliases.get(parts[0], parts[0])
+        name = ".".join([root, *parts[1:]])
+        if (
+            self.policy.modules
+            and name.split(".")[0] in self.policy.modules
+            and parts[0] in self._aliases
+        ):
+            return f"{name}: paper policy module"
+        hit = self._match(name)
+        return hit
+
+    def _match(self, name: str) -> str | None:
+        if any(fnmatch.fnmatchcase(name, pat) for pat in self.policy.safe):
+            return None
+        for pattern, category in self.policy.unsafe.items():
+            if fnmatch.fnmatchcase(name, pattern) or (
+                pattern.startswith("*.") and name.endswith(pattern[1:]) and "." in name
+            ):
+                return f"{name}: {category}"
+        return None
+
+    def _open_mode(self, call: ast.Call) -> str | None:
+        """``open(path, "w")`` and friends: a write when the mode writes (or is computed)."""
+        if not self.policy.write_modes:
+            return None
+        func = call.func
+        if isinstance(func, ast.Name):
+            if self._aliases.get(func.id, func.id) not in ("open", "io.open", "builtins.open"):
+                return None
+            mode_pos = 1
+        elif isinstance(func, ast.Attribute) and func.attr == "open":
+            parts = _dotted(func)
+            on_module = parts is not None and parts[0] in self._aliases
+            mode_pos = 1 if on_module else 0  # gzip.open(p, "wt") vs Path(p).open("w")
+        else:
+            return None
+        mode = call.args[mode_pos] if len(call.args) > mode_pos else None
+        for kw in call.keywords:
+            if kw.arg == "mode":
+                mode = kw.value
+        if mode is None:
+            return None
+        if isinstance(mode, ast.Constant) and isinstance(mode.value, str):
+            if any(c in mode.value for c in "wax+"):
+                return f"open(..., {mode.value!r}): {_FS}"
+            return None
+        return f"open() with a computed mode: {_FS}"

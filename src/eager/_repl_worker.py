@@ -1,0 +1,307 @@
+"""The worker that runs inside the REPL child process (standalone: stdlib only, Python >= 3.8).
+
+The parent (:mod:`eager._repl`) does not import this module in the child: it sends its source
+text through ``python -u -c``, so the child may be any Python environment, with or without
+Eager installed. :class:`Interpreter` is also used in-process by :class:`eager.FakeBackend`,
+so both report errors the same way.
+
+Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udcxx``):
+
+* parent -> worker, on the child's original stdin (moved to a private fd; user code sees
+  ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s"}``
+  once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
+* worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
+  "python"}`` once, then one ``{"op": "done", "error", "marks"}`` per command. ``error`` is
+  null or ``{"ename", "evalue", "traceback", "lineno", "kind"}``; ``marks`` says whether the
+  end-of-invocation sentinel was written to fd 1 and fd 2.
+
+Output is captured at the file-descriptor level by the parent (fd 1 and 2 are pipes), so
+``os.system`` and C-level writes are captured too. After each command the worker flushes
+``sys.stdout``/``sys.stderr`` (and C stdio when ``ctypes`` is loaded) and writes the sentinel to
+both fds; the parent cuts each stream at it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import linecache
+import os
+import re
+import signal
+import sys
+import traceback
+from types import CodeType, TracebackType
+from typing import Any
+
+__all__ = ["PROGRAM_FILENAME", "Interpreter", "main"]
+
+#: The file name of the program in code objects, tracebacks and :mod:`linecache`.
+PROGRAM_FILENAME = "<program>"
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_FUTURE_MASK = 0
+for _name in ("annotations", "generator_stop", "barry_as_FLUFL"):
+    _feature = getattr(__import__("__future__"), _name, None)
+    if _feature is not None:
+        _FUTURE_MASK |= _feature.compiler_flag
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines as the compiler counts them (only ``\\r\\n``, ``\\r``, ``\\n`` end a line)."""
+    return _LINE.findall(text)
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except BaseException:
+        return "<exception str() failed>"
+
+
+class Interpreter:
+    """Runs program chunks in a namespace, reporting errors with lines of the whole program.
+
+    Each chunk is compiled as ``"\\n" * (first_line - 1) + code`` under one file name, and the
+    program text seen so far is kept in :mod:`linecache`, so a traceback of chunk 7 is the
+    traceback a serial run of the whole program prints.
+    """
+
+    def __init__(self, namespace: dict[str, Any], *, filename: str = PROGRAM_FILENAME) -> None:
+        self.namespace = namespace
+        self.filename = filename
+        self.executing = False
+        self._base = dict(namespace)
+        self._lines: list[str] = []
+        self._future_flags = 0
+
+    def reset(self) -> None:
+        """Restore the namespace to its initial entries and forget the program text."""
+        self.namespace.clear()
+        self.namespace.update(self._base)
+        self._lines = []
+        self._future_flags = 0
+        linecache.cache.pop(self.filename, None)
+        gc.collect()
+
+    def _remember(self, code: str, first_line: int) -> None:
+        start = first_line - 1
+        if len(self._lines) < start:
+            self._lines.extend(["\n"] * (start - len(self._lines)))
+        new = _split_lines(code)
+        self._lines[start : start + len(new)] = new
+        self._publish()
+
+    def _publish(self) -> None:
+        # mtime None: linecache.checkcache() leaves the entry alone.
+        lines = list(self._lines)
+        linecache.cache[self.filename] = (sum(map(len, lines)), None, lines, self.filename)
+
+    def run(self, code: str, first_line: int = 1) -> dict[str, Any] | None:
+        """Compile and run ``code`` (line ``first_line`` of the program); the error or None."""
+        first_line = max(1, int(first_line))
+        self._remember(code, first_line)
+        try:
+            compiled: CodeType = compile(
+                "\n" * (first_line - 1) + code,
+                self.filename,
+                "exec",
+                flags=self._future_flags,
+                dont_inherit=True,
+            )
+        except BaseException as exc:
+            return self._compile_error(exc)
+        # A `from __future__` import in an early chunk applies to the rest, as in one file.
+        self._future_flags |= compiled.co_flags & _FUTURE_MASK
+        try:
+            self.executing = True
+            try:
+                exec(compiled, self.namespace)
+            finally:
+                self.executing = False
+        except BaseException as exc:
+            return self._runtime_error(exc)
+        return None
+
+    def _compile_error(self, exc: BaseException) -> dict[str, Any]:
+        self._publish()
+        lineno = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        return {
+            "ename": type(exc).__name__,
+            "evalue": _safe_str(getattr(exc, "msg", None) or exc),
+            "traceback": text,
+            "lineno": lineno if isinstance(lineno, int) else None,
+            "kind": "syntax" if isinstance(exc, SyntaxError) else "runtime",
+        }
+
+    def _runtime_error(self, exc: BaseException) -> dict[str, Any]:
+        self._publish()
+        tb: TracebackType | None = exc.__traceback__
+        # Drop the worker's own frames: the traceback starts at the program's first frame.
+        while tb is not None and tb.tb_frame.f_code.co_filename != self.filename:
+            tb = tb.tb_next
+        lineno = None
+        walk = tb
+        while walk is not None:
+            if walk.tb_frame.f_code.co_filename == self.filename:
+                lineno = walk.tb_lineno
+            walk = walk.tb_next
+        try:
+            text = "".join(traceback.format_exception(type(exc), exc, tb))
+        except BaseException:
+            text = "".join(traceback.format_exception_only(type(exc), exc))
+        exc.__traceback__ = None  # do not keep the frames (and their locals) alive
+        return {
+            "ename": type(exc).__name__,
+            "evalue": _safe_str(exc),
+            "traceback": text,
+            "lineno": lineno if isinstance(lineno, int) else None,
+            "kind": "runtime",
+        }
+
+
+class _Worker:
+    """The child's command loop."""
+
+    def __init__(self, reply_fd: int) -> None:
+        self.reply_fd = reply_fd
+        self.pid = os.getpid()
+        # Commands come on the original stdin; user code gets /dev/null as stdin.
+        self.cmd_fd = os.dup(0)
+        os.set_inheritable(self.cmd_fd, False)
+        os.set_inheritable(reply_fd, False)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        self.commands = os.fdopen(self.cmd_fd, "rb", buffering=1 << 16)
+        self.sentinel = b""
+        self.cpu_limit_s: float | None = None
+        main_module = sys.modules["__main__"]
+        namespace = main_module.__dict__
+        for key in list(namespace):  # the bootstrap's names
+            if key not in ("__name__", "__doc__", "__package__", "__loader__", "__spec__"):
+                if key not in ("__annotations__", "__builtins__"):
+                    del namespace[key]
+        self.interp = Interpreter(namespace)
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        while data:
+            written = os.write(self.reply_fd, data)
+            data = data[written:]
+
+    def receive(self) -> dict[str, Any] | None:
+        while True:
+            try:
+                line = self.commands.readline()
+            except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                continue
+            if not line:
+                return None
+            if line.strip():
+                message: dict[str, Any] = json.loads(line)
+                return message
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self.sentinel = bytes.fromhex(config["sentinel"])
+        limit = config.get("memory_limit_bytes")
+        self.cpu_limit_s = config.get("cpu_limit_s")
+        if limit is not None or self.cpu_limit_s is not None:
+            import resource
+
+            if limit is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_AS)
+                if hard != resource.RLIM_INFINITY and hard < limit:
+                    limit = hard
+                resource.setrlimit(resource.RLIMIT_AS, (int(limit), hard))
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(encoding="utf-8", errors="backslashreplace")
+        sys.argv = [PROGRAM_FILENAME]
+        if sys.path and sys.path[0] == "":
+            sys.path[0] = os.getcwd()
+        signal.signal(signal.SIGINT, self.on_sigint)
+
+    def on_sigint(self, signum: int, frame: object) -> None:
+        # Only user code is interruptible; a late SIGINT while idle is ignored.
+        if self.interp.executing:
+            raise KeyboardInterrupt
+
+    def arm_cpu_limit(self) -> None:
+        # RLIMIT_CPU counts the process's lifetime: move the soft limit to "now + limit".
+        if self.cpu_limit_s is None:
+            return
+        import math
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = used.ru_utime + used.ru_stime
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = int(math.ceil(spent + self.cpu_limit_s))
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+    def end_invocation(self) -> list[bool]:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except BaseException:
+                pass
+        if "ctypes" in sys.modules:  # C stdio buffers (printf from extensions)
+            try:
+                import ctypes
+
+                ctypes.CDLL(None).fflush(None)
+            except BaseException:
+                pass
+        marks = []
+        for fd in (1, 2):
+            try:
+                data = self.sentinel
+                while data:
+                    data = data[os.write(fd, data) :]
+                marks.append(True)
+            except OSError:
+                marks.append(False)
+        return marks
+
+    def loop(self) -> None:
+        config = self.receive()
+        if config is None:
+            return
+        self.configure(config)
+        version = "%d.%d.%d" % sys.version_info[:3]
+        self.send({"op": "ready", "pid": self.pid, "python": version})
+        while True:
+            message = self.receive()
+            if message is None:
+                return
+            error = None
+            if message.get("op") == "exec":
+                self.arm_cpu_limit()
+                error = self.interp.run(message["code"], message.get("first_line", 1))
+                if os.getpid() != self.pid:  # a fork of user code returned here: never serve
+                    os._exit(0)
+            elif message.get("op") == "reset":
+                self.interp.reset()
+            marks = self.end_invocation()
+            self.send({"op": "done", "error": error, "marks": marks})
+
+
+def main() -> None:
+    """Entry point in the child: ``argv[1]`` is the fd of the reply pipe."""
+    worker = _Worker(int(sys.argv[1]))
+    try:
+        worker.loop()
+    finally:
+        # Leave at once: interpreter shutdown could wait on user threads.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(0)

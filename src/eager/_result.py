@@ -1,0 +1,118 @@
+"""What a run returns: the program, its output, its error, batches, decisions, events, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._backend import ExecError, RichOutput
+from ._chunker import Chunk
+from ._events import Event
+
+__all__ = ["Batch", "GateDecision", "Metrics", "Mode", "RunResult"]
+
+#: ``"eager"`` runs chunks while the program streams; ``"serial"`` runs it whole at the end.
+Mode = Literal["eager", "serial"]
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """The gate's verdict on one chunk: ``"run"``, ``"defer"`` (def/class) or ``"seal"``."""
+
+    index: int
+    decision: Literal["run", "defer", "seal"]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One backend invocation: consecutive chunks sent together, and when.
+
+    ``ready_s`` is when its last chunk was closed (or released by the gate); ``dispatched_s``
+    and ``finished_s`` bound the invocation. Times are seconds since t0.
+    """
+
+    index: int
+    chunks: tuple[int, ...]
+    first_line: int
+    code: str
+    ready_s: float
+    dispatched_s: float
+    finished_s: float
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The metrics of DESIGN.md §3, in seconds since t0 (``None`` when not reached)."""
+
+    ttft_s: float | None
+    gen_s: float
+    e2el_s: float
+    nel_s: float
+    exec_s: float
+    chunks: int
+    batches: int
+    tokens_generated: int
+    tokens_total: int | None
+    startup_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of :func:`eager.run`.
+
+    ``code`` is the program as generated (up to the cancellation when interrupted);
+    ``interrupted`` is True when generation was cancelled because the program failed;
+    ``failed_chunk`` is the index of the chunk that raised (or held the syntax error).
+    """
+
+    mode: Mode
+    code: str
+    stdout: str
+    stderr: str
+    error: ExecError | None
+    interrupted: bool
+    failed_chunk: int | None
+    chunks: tuple[Chunk, ...]
+    batches: tuple[Batch, ...]
+    decisions: tuple[GateDecision, ...]
+    events: tuple[Event, ...]
+    metrics: Metrics
+    outputs: tuple[RichOutput, ...] = field(default_factory=tuple)
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the program ran to the end without error."""
+        return self.error is None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON record of the CLI (``eager run --json``)."""
+        m = self.metrics
+        return {
+            "mode": self.mode,
+            "ttft_s": m.ttft_s,
+            "gen_s": m.gen_s,
+            "e2el_s": m.e2el_s,
+            "nel_s": m.nel_s,
+            "exec_s": m.exec_s,
+            "startup_s": m.startup_s,
+            "chunks": m.chunks,
+            "batches": m.batches,
+            "tokens_generated": m.tokens_generated,
+            "tokens_total": m.tokens_total,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "error": None if self.error is None else self.error.to_dict(),
+            "interrupted": self.interrupted,
+            "failed_chunk": self.failed_chunk,
+            "code": self.code,
+            "truncated": self.truncated,
+            "outputs": [o.path or next(iter(o.data), "") for o in self.outputs],
+            "gate": [
+                {"chunk": d.index, "decision": d.decision, "reason": d.reason}
+                for d in self.decisions
+            ],
+            "batch_chunks": [list(b.chunks) for b in self.batches],
+        }

@@ -14,12 +14,13 @@ from typing import Any
 from ._backend import ExecError, ExecResult, RichOutput
 
 __all__ = [
-    "KERNEL_SETUP",
+    "ERROR_MIME",
     "MAX_OUTPUT_BYTES",
-    "PROGRAM_FILENAME",
+    "RESET_CELL",
     "Collector",
     "execute_request",
     "kernel_info_request",
+    "kernel_setup",
     "parse_error",
     "save_outputs",
     "strip_ansi",
@@ -32,107 +33,69 @@ PROTOCOL_VERSION = "5.3"
 #: Bytes of stdout + stderr kept per invocation; the rest is replaced by a visible marker.
 MAX_OUTPUT_BYTES = 1_000_000
 
-#: Filename under which the program is compiled in the kernel (tracebacks name it).
-PROGRAM_FILENAME = "<program>"
-
-#: Traceback entry carrying the structured fields computed in the kernel.
-_META_PREFIX = "\x00eager-meta:"
+#: MIME type of the structured error the kernel-side helper publishes (JSON text).
+ERROR_MIME = "application/vnd.eager.error+json"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_LINE = re.compile(r'(?:Cell In\s*\[\d*\], line (\d+))|(?:File "<program>", line (\d+))')
 
-# Installed once per kernel process (silently): a private module that runs program code with
-# script semantics. Why not a plain cell: IPython strips leading blank lines (so the padding
-# that keeps program line numbers would vanish), displays a cell's last expression (eager
-# batches end at other places than the serial cell) and formats tracebacks slowly (~50 ms).
-_KERNEL_HELPER = r'''
+# Installed once per kernel process: the REPL worker's Interpreter (so errors, line numbers,
+# tracebacks and reset are exactly the REPL's) plus glue. Why not run the program as a plain
+# cell: IPython strips leading blank lines (the padding that keeps program line numbers would
+# vanish), displays a cell's last expression (eager batches end elsewhere than the one serial
+# cell) and formats tracebacks slowly (~50 ms).
+_GLUE = r"""
 import json as _json
-import linecache as _linecache
-import sys as _sys
-import traceback as _traceback
+from IPython import get_ipython as _get_ipython
+from IPython.display import publish_display_data as _publish
 
-FILENAME = __FILENAME__
-_META = __META__
-_lines = []
+_interp = Interpreter(_get_ipython().user_ns)
 
 
-def _remember(code, first_line):
-    new = code.splitlines(keepends=True)
-    if new and not new[-1].endswith("\n"):
-        new[-1] += "\n"
-    start = first_line - 1
-    if len(_lines) < start:
-        _lines.extend(["\n"] * (start - len(_lines)))
-    _lines[start:start + len(new)] = new
-    _linecache.cache[FILENAME] = (sum(map(len, _lines)), None, _lines, FILENAME)
-
-
-def _render(exc):
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != FILENAME:
-        tb = tb.tb_next
-    lineno = None
-    frame = tb
-    while frame is not None:
-        if frame.tb_frame.f_code.co_filename == FILENAME:
-            lineno = frame.tb_lineno
-        frame = frame.tb_next
-    if isinstance(exc, SyntaxError) and exc.filename == FILENAME:
-        lineno = exc.lineno
-    text = "".join(_traceback.format_exception(type(exc), exc, tb))
-    meta = _META + _json.dumps({"lineno": lineno})
-    return [text, meta]
-
-
-def run(code, first_line, ns):
-    _remember(code, first_line)
-    try:
-        exec(compile("\n" * (first_line - 1) + code, FILENAME, "exec", dont_inherit=True), ns)
-    except BaseException as exc:
-        rendered = _render(exc)
-        try:
-            exc._render_traceback_ = lambda: rendered
-        except Exception:
-            pass
-        raise
+def run(code, first_line):
+    error = _interp.run(code, first_line)
+    if error is not None:
+        _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
 
 
 def reset():
-    del _lines[:]
-    _linecache.cache.pop(FILENAME, None)
+    _interp.reset()
 
 
 def _no_inline_autoflush():
-    # matplotlib-inline shows (and closes) figures after every cell; eager runs many cells
-    # where serial runs one, so only explicit show()/display() may produce output.
-    mod = _sys.modules.get("matplotlib_inline.backend_inline")
+    # matplotlib-inline shows (and closes) the figures after every cell; eager runs many
+    # cells where serial runs one, so only explicit show()/display() may produce output.
+    mod = sys.modules.get("matplotlib_inline.backend_inline")
     if mod is not None:
         mod.show._draw_called = False
         mod.show._to_draw = []
-'''
+""".replace("__ERROR_MIME__", repr(ERROR_MIME))
 
-_HELPER_SOURCE = _KERNEL_HELPER.replace("__FILENAME__", repr(PROGRAM_FILENAME)).replace(
-    "__META__", repr(_META_PREFIX)
-)
 
-#: Cell run once after each kernel (re)start: installs ``__eager_kernel__``.
-KERNEL_SETUP = (
-    "import sys as _s, types as _t\n"
-    "_m = _t.ModuleType('__eager_kernel__')\n"
-    f"exec({_HELPER_SOURCE!r}, _m.__dict__)\n"
-    "_s.modules['__eager_kernel__'] = _m\n"
-    "get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"
-    "del _s, _t, _m\n"
-)
+def kernel_setup() -> str:
+    """The cell run once after each kernel (re)start: installs ``__eager_kernel__``."""
+    from . import _repl_worker
+
+    worker = Path(_repl_worker.__file__).read_text(encoding="utf-8")
+    return (
+        "import sys as _s, types as _t\n"
+        "_m = _t.ModuleType('__eager_kernel__')\n"
+        f"exec({worker!r}, _m.__dict__)\n"
+        f"exec({_GLUE!r}, _m.__dict__)\n"
+        "_s.modules['__eager_kernel__'] = _m\n"
+        "get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"
+        "del _s, _t, _m\n"
+    )
+
+
+#: The cell that gives the program a fresh namespace (kept modules, as the REPL's reset).
+RESET_CELL = "__import__('__eager_kernel__').reset()"
 
 
 def wrap_code(code: str, first_line: int) -> str:
     """The cell that runs ``code`` as lines ``first_line…`` of the program, script-style."""
     # ascii(): lone surrogates and any other character survive the JSON/UTF-8 transport.
-    return (
-        "__import__('__eager_kernel__').run("
-        f"{ascii(code)}, {int(first_line)}, get_ipython().user_ns)"
-    )
+    return f"__import__('__eager_kernel__').run({ascii(code)}, {int(first_line)})"
 
 
 def _message(msg_type: str, content: dict[str, Any], *, session: str) -> dict[str, Any]:
@@ -182,14 +145,10 @@ def strip_ansi(text: str) -> str:
 def parse_error(content: dict[str, Any]) -> ExecError:
     """The :class:`ExecError` of an ``error`` message or an ``execute_reply`` with status error."""
     frames = [str(f) for f in content.get("traceback") or []]
-    lineno: int | None = None
-    if frames and frames[-1].startswith(_META_PREFIX):
-        meta = json.loads(frames.pop()[len(_META_PREFIX) :])
-        lineno = meta.get("lineno")
     text = strip_ansi("\n".join(f.rstrip("\n") for f in frames))
-    if lineno is None:  # formatted by IPython, not by our helper: read the innermost cell frame
-        found = [m.group(1) or m.group(2) for m in _CELL_LINE.finditer(text)]
-        lineno = int(found[-1]) if found else None
+    # Formatted by IPython (the helper reports program errors itself): innermost cell frame.
+    found = [m.group(1) or m.group(2) for m in _CELL_LINE.finditer(text)]
+    lineno = int(found[-1]) if found else None
     return ExecError(
         ename=str(content.get("ename", "Error")),
         evalue=str(content.get("evalue", "")),
@@ -238,6 +197,9 @@ class Collector:
             self._stream(str(content.get("name")), str(content.get("text", "")))
         elif msg_type in ("display_data", "execute_result"):
             data = content.get("data") or {}
+            if ERROR_MIME in data:
+                self.error = _helper_error(data[ERROR_MIME])
+                return
             self.bundles.append({str(k): _as_text(v) for k, v in data.items()})
         elif msg_type == "error":
             self.error = parse_error(content)
@@ -281,6 +243,23 @@ class Collector:
             duration_s=duration_s,
             truncated=self.truncated,
         )
+
+
+def _helper_error(payload: object) -> ExecError:
+    try:
+        fields = json.loads(payload) if isinstance(payload, str) else payload
+        if not isinstance(fields, dict):
+            raise TypeError(type(fields).__name__)
+        lineno = fields.get("lineno")
+        return ExecError(
+            ename=str(fields["ename"]),
+            evalue=str(fields.get("evalue", "")),
+            traceback=str(fields.get("traceback", "")),
+            lineno=lineno if isinstance(lineno, int) else None,
+            kind=str(fields.get("kind", "runtime")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return ExecError("BackendProtocolError", f"malformed error report: {payload!r:.200}")
 
 
 def _as_text(value: object) -> str:

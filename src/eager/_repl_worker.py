@@ -38,6 +38,8 @@ __all__ = ["PROGRAM_FILENAME", "Interpreter", "main"]
 
 #: The file name of the program in code objects, tracebacks and :mod:`linecache`.
 PROGRAM_FILENAME = "<program>"
+#: Longest error message or traceback text sent back (characters); longer ones are cut.
+MAX_ERROR_CHARS = 1_000_000
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _FUTURE_MASK = 0
@@ -47,6 +49,13 @@ for _name in ("annotations", "generator_stop", "barry_as_FLUFL"):
         _FUTURE_MASK |= _feature.compiler_flag
 
 
+def _this_file() -> str:
+    return _this_file.__code__.co_filename
+
+
+_THIS_FILE = _this_file()
+
+
 def _split_lines(text: str) -> list[str]:
     """Lines as the compiler counts them (only ``\\r\\n``, ``\\r``, ``\\n`` end a line)."""
     return _LINE.findall(text)
@@ -54,9 +63,15 @@ def _split_lines(text: str) -> list[str]:
 
 def _safe_str(value: object) -> str:
     try:
-        return str(value)
+        return _cut(str(value))
     except BaseException:
         return "<exception str() failed>"
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[:MAX_ERROR_CHARS] + "\n[eager: cut after %d characters]\n" % MAX_ERROR_CHARS
 
 
 class Interpreter:
@@ -67,9 +82,17 @@ class Interpreter:
     traceback a serial run of the whole program prints.
     """
 
-    def __init__(self, namespace: dict[str, Any], *, filename: str = PROGRAM_FILENAME) -> None:
+    def __init__(
+        self,
+        namespace: dict[str, Any],
+        *,
+        filename: str = PROGRAM_FILENAME,
+        hidden_files: tuple[str, ...] = (),
+    ) -> None:
         self.namespace = namespace
         self.filename = filename
+        #: Files whose frames never show in a traceback (this module's, the caller's).
+        self.hidden_files = frozenset((_THIS_FILE, *hidden_files))
         self.executing = False
         self._base = dict(namespace)
         self._lines: list[str] = []
@@ -130,7 +153,7 @@ class Interpreter:
         return {
             "ename": type(exc).__name__,
             "evalue": _safe_str(getattr(exc, "msg", None) or exc),
-            "traceback": text,
+            "traceback": _cut(text),
             "lineno": lineno if isinstance(lineno, int) else None,
             "kind": "syntax" if isinstance(exc, SyntaxError) else "runtime",
         }
@@ -138,9 +161,19 @@ class Interpreter:
     def _runtime_error(self, exc: BaseException) -> dict[str, Any]:
         self._publish()
         tb: TracebackType | None = exc.__traceback__
-        # Drop the worker's own frames: the traceback starts at the program's first frame.
+        # Drop the worker's own frames: the traceback starts at the program's first frame...
         while tb is not None and tb.tb_frame.f_code.co_filename != self.filename:
             tb = tb.tb_next
+        # ...and ends before a frame of ours (the SIGINT handler, a tracer), as for a script.
+        prev, walk = None, tb
+        while walk is not None:
+            if walk.tb_frame.f_code.co_filename in self.hidden_files:
+                if prev is None:
+                    tb = None
+                else:
+                    prev.tb_next = None
+                break
+            prev, walk = walk, walk.tb_next
         lineno = None
         walk = tb
         while walk is not None:
@@ -155,7 +188,7 @@ class Interpreter:
         return {
             "ename": type(exc).__name__,
             "evalue": _safe_str(exc),
-            "traceback": text,
+            "traceback": _cut(text),
             "lineno": lineno if isinstance(lineno, int) else None,
             "kind": "runtime",
         }
@@ -295,8 +328,12 @@ class _Worker:
 def main() -> None:
     """Entry point in the child: ``argv[1]`` is the fd of the reply pipe."""
     worker = _Worker(int(sys.argv[1]))
+    status = 0
     try:
         worker.loop()
+    except BaseException:
+        traceback.print_exc()  # a bug of the worker: the parent reports it as a crash
+        status = 70
     finally:
         # Leave at once: interpreter shutdown could wait on user threads.
         for stream in (sys.stdout, sys.stderr):
@@ -304,4 +341,4 @@ def main() -> None:
                 stream.flush()
             except BaseException:
                 pass
-        os._exit(0)
+        os._exit(status)

@@ -46,7 +46,9 @@ def trace_events(label: str, result: RunResult, *, pid: int = 1) -> list[dict[st
         {"ph": "M", "pid": pid, "name": "process_sort_index", "args": {"sort_index": pid}},
     ]
     for tid, name in _TRACKS.items():
-        out.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
+        out.append(
+            {"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}}
+        )
     first = next((e.t for e in result.events if isinstance(e, FirstToken)), None)
     gen_end = next((e for e in result.events if isinstance(e, GenerationEnded)), None)
     end = next((e.t for e in result.events if isinstance(e, RunFinished)), result.metrics.e2el_s)
@@ -65,7 +67,9 @@ def trace_events(label: str, result: RunResult, *, pid: int = 1) -> list[dict[st
             out.append(_instant(pid, 2, f"{ev.decision} chunk {ev.index}", ev.t, reason=ev.reason))
     for b in result.batches:
         chunks = ",".join(map(str, b.chunks))
-        out.append(_span(pid, 3, f"batch {b.index} waits", b.ready_s, b.dispatched_s, chunks=chunks))
+        out.append(
+            _span(pid, 3, f"batch {b.index} waits", b.ready_s, b.dispatched_s, chunks=chunks)
+        )
         out.append(
             _span(
                 pid,
@@ -79,7 +83,9 @@ def trace_events(label: str, result: RunResult, *, pid: int = 1) -> list[dict[st
         )
     if result.error is not None:
         err = result.error
-        out.append(_instant(pid, 4, f"{err.ename}: {err.evalue}"[:200], end, chunk=result.failed_chunk))
+        out.append(
+            _instant(pid, 4, f"{err.ename}: {err.evalue}"[:200], end, chunk=result.failed_chunk)
+        )
     out.append(_instant(pid, 1, "run finished", end, e2el_s=result.metrics.e2el_s))
     return out
 
@@ -134,7 +140,9 @@ def write_plot(path: str | Path, results: Mapping[str, RunResult]) -> Path:
         horizon = max(horizon, m.e2el_s)
     ax.set_yticks([r * 3 + 1.4 for r in range(len(runs))], labels, fontsize=7)
     ax.set_xlim(0, horizon * 1.05 or 1.0)
-    ax.set_xlabel("seconds since the request (blue: generation, green/red: executions, orange: NEL)")
+    ax.set_xlabel(
+        "seconds since the request (blue: generation, green/red: executions, orange: NEL)"
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     target = Path(path)

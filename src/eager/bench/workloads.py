@@ -32,7 +32,9 @@ __all__ = [
 
 _DABENCH = Path("dabench")
 _TABLES = _DABENCH / "da-dev-tables"
-_GPT4O_MINI = _DABENCH / "model_outputs/gpt-4o-mini_simone-kalbermatter/results_OPEN_AI_4o-mini.json"
+_GPT4O_MINI = (
+    _DABENCH / "model_outputs/gpt-4o-mini_simone-kalbermatter/results_OPEN_AI_4o-mini.json"
+)
 _TABLEGPT2 = _DABENCH / "model_outputs/tablellms_celestebarnaby/results_tablegpt2.json"
 _BCB = Path("bigcodebench/completions_pre_release")
 _BCB_GPT4T = _BCB / "gpt-4-turbo-2024-04-09_completions_open-eval.jsonl.gz"
@@ -42,7 +44,9 @@ _MBPP = Path("humaneval/evalplus_mbpp_chatgpt/chatgpt_temp_0.0.jsonl")
 #: Untimed set-up of every session: plots go to files, never to a window.
 _HEADLESS = "import os as _os\n_os.environ['MPLBACKEND'] = 'Agg'\ndel _os\n"
 
-_TOOL_CALL = "[SYSTEM NOTIFICATION] We need to execute with python sandbox with the following code:\n"
+_TOOL_CALL = (
+    "[SYSTEM NOTIFICATION] We need to execute with python sandbox with the following code:\n"
+)
 _TOOL_RESULT = "[SYSTEM NOTIFICATION] Running the above tool with the following response: \n\n"
 _TOOL_OUTPUT = re.compile(r"\A(?:STDOUT|STDERR):\n```[^\n]*\n.*?\n```\n?", re.DOTALL)
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
@@ -150,7 +154,9 @@ def _local_paths(code: str, names: dict[str, str]) -> str:
 
 
 def _labels(data: Path) -> dict[int, object]:
-    return {row["id"]: row["common_answers"] for row in _read(data, _DABENCH / "da-dev-labels.jsonl")}
+    return {
+        row["id"]: row["common_answers"] for row in _read(data, _DABENCH / "da-dev-labels.jsonl")
+    }
 
 
 def split_trajectory(response: str) -> list[tuple[str, bool | None]]:
@@ -268,7 +274,9 @@ WORKLOADS: dict[str, Callable[[Path], Iterator[Task]]] = {
 }
 
 
-def load_workload(name: str, *, data_dir: Path | None = None, limit: int | None = None) -> list[Task]:
+def load_workload(
+    name: str, *, data_dir: Path | None = None, limit: int | None = None
+) -> list[Task]:
     """The tasks of workload ``name`` (the first ``limit`` of them)."""
     if name not in WORKLOADS:
         raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")

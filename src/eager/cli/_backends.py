@@ -13,7 +13,7 @@ __all__ = ["BACKENDS", "add_backend_options", "make_backend"]
 def _repl(args: argparse.Namespace) -> Backend:
     from .._repl import ReplBackend
 
-    return ReplBackend()
+    return ReplBackend(cwd=args.cwd)
 
 
 #: Backend name -> factory taking the parsed CLI arguments.
@@ -30,6 +30,7 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         choices=sorted(BACKENDS),
         help="execution session (default: repl, a persistent Python subprocess)",
     )
+    parser.add_argument("--cwd", default=None, help="working directory of the session")
 
 
 def make_backend(args: argparse.Namespace) -> Backend:

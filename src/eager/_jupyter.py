@@ -1,0 +1,174 @@
+"""The local Jupyter kernel backend (jupyter_client + ipykernel, the ``jupyter`` extra)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import queue
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import _jupyter_protocol as proto
+from ._errors import BackendStartError, MissingExtraError
+from ._kernel import CLOSE_TIMEOUT_S, KernelBackend, KernelLost
+
+__all__ = ["JupyterBackend"]
+
+#: Bound on starting a kernel until it answers ``kernel_info``.
+START_TIMEOUT_S = 60.0
+#: Liveness check period where the kernel process cannot be watched through a pidfd.
+LIVENESS_POLL_S = 0.05
+
+
+class JupyterBackend(KernelBackend):
+    """A local Jupyter kernel (default ``python3``: ipykernel) as the execution session.
+
+    The program runs with script semantics in the kernel's ``__main__`` namespace: no display
+    of bare expressions, program line numbers, the REPL backend's error reports; ``display()``
+    and ``plt.show()`` give rich outputs, saved as files under ``output_dir`` (default: a
+    temporary directory) and listed in :attr:`ExecResult.outputs`. A kernel that dies is
+    noticed at once (its process is watched) and replaced by a fresh one.
+
+    Requires ``pip install 'eager[jupyter]'``.
+    """
+
+    name = "jupyter"
+
+    def __init__(
+        self,
+        *,
+        kernel_name: str = "python3",
+        timeout_s: float | None = None,
+        output_dir: str | Path | None = None,
+        max_output_bytes: int = proto.MAX_OUTPUT_BYTES,
+        cwd: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
+        super().__init__(
+            timeout_s=timeout_s, output_dir=output_dir, max_output_bytes=max_output_bytes
+        )
+        self._kernel_name = kernel_name
+        self._cwd = str(cwd) if cwd is not None else None
+        self._env = env
+        self._start_timeout_s = start_timeout_s
+        self._km: Any = None
+        self._kc: Any = None
+        self._poller: Any = None
+        self._pidfd: int | None = None
+        self._pending: collections.deque[dict[str, Any]] = collections.deque()
+
+    @property
+    def _session_id(self) -> str:
+        return str(self._kc.session.session)
+
+    async def _open(self) -> None:
+        try:
+            from jupyter_client.manager import AsyncKernelManager
+        except ImportError as exc:
+            raise MissingExtraError("jupyter_client", "jupyter") from exc
+        self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="tcp")
+        await self._launch()
+
+    async def _launch(self) -> None:
+        env = dict(os.environ if self._env is None else self._env)
+        env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        try:
+            await asyncio.wait_for(
+                self._km.start_kernel(
+                    env=env,
+                    cwd=self._cwd,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+                self._start_timeout_s,
+            )
+            await self._connect()
+        except Exception as exc:
+            await self._shut()
+            raise BackendStartError(
+                f"could not start the Jupyter kernel {self._kernel_name!r}: {exc}"
+            ) from exc
+
+    async def _connect(self) -> None:
+        import zmq
+        import zmq.asyncio
+
+        self._kc = self._km.client()
+        self._kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        await self._kc.wait_for_ready(timeout=self._start_timeout_s)
+        self._pending.clear()
+        self._poller = zmq.asyncio.Poller()
+        self._poller.register(self._kc.iopub_channel.socket, zmq.POLLIN)
+        self._poller.register(self._kc.shell_channel.socket, zmq.POLLIN)
+        pid = getattr(self._km.provisioner, "pid", None)
+        if pid is not None and hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                self._pidfd = os.pidfd_open(pid)
+                self._poller.register(self._pidfd, zmq.POLLIN)
+
+    def _disconnect(self) -> None:
+        if self._kc is not None:
+            with contextlib.suppress(Exception):
+                self._kc.stop_channels()
+            self._kc = None
+        self._poller = None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    async def _shut(self) -> None:
+        self._disconnect()
+        km, self._km = self._km, None
+        if km is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(km.shutdown_kernel(now=True), CLOSE_TIMEOUT_S)
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        if self._kc is None:
+            raise KernelLost("the kernel is not running")
+        self._kc.shell_channel.send(msg)
+
+    async def _recv(self, timeout_s: float | None) -> dict[str, Any] | None:
+        if self._pending:
+            return self._pending.popleft()
+        if self._poller is None:
+            raise KernelLost("the kernel is not running")
+        wait_s = timeout_s
+        if self._pidfd is None:
+            wait_s = LIVENESS_POLL_S if wait_s is None else min(wait_s, LIVENESS_POLL_S)
+        ready = dict(await self._poller.poll(None if wait_s is None else int(wait_s * 1000)))
+        if self._pidfd is not None and self._pidfd in ready:
+            raise KernelLost("the kernel process exited")
+        if not ready:
+            if self._pidfd is None and not await self._km.is_alive():
+                raise KernelLost("the kernel process exited")
+            return None
+        for channel in (self._kc.iopub_channel, self._kc.shell_channel):
+            if channel.socket in ready:
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self._pending.append(await channel.get_msg(timeout=0))
+        return self._pending.popleft() if self._pending else None
+
+    async def _interrupt_kernel(self) -> None:
+        if self._km is not None:
+            with contextlib.suppress(Exception):
+                await self._km.interrupt_kernel()
+
+    async def _recover(self, lost: KernelLost | None) -> None:
+        self._disconnect()
+        if self._km is None:
+            await self._open()
+            return
+        try:
+            await asyncio.wait_for(
+                self._km.restart_kernel(now=True), self._start_timeout_s + CLOSE_TIMEOUT_S
+            )
+            await self._connect()
+        except Exception as exc:
+            await self._shut()
+            raise BackendStartError(f"could not restart the Jupyter kernel: {exc}") from exc

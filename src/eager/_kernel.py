@@ -1,0 +1,234 @@
+"""What the Jupyter-kernel backends share: one request at a time, timeout, crash recovery."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _jupyter_protocol as proto
+from ._backend import Backend, ExecError, ExecResult
+from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
+
+__all__ = ["CLOSE_TIMEOUT_S", "INTERRUPT_GRACE_S", "KernelBackend", "KernelLost"]
+
+#: After a timeout's interrupt, how long the kernel has to answer before it is restarted.
+INTERRUPT_GRACE_S = 3.0
+#: Bound on the setup cell and on the namespace reset.
+SETUP_TIMEOUT_S = 30.0
+#: Bound on shutting a kernel (and its channels) down.
+CLOSE_TIMEOUT_S = 10.0
+
+
+class KernelLost(Exception):  # noqa: N818 - internal signal, never leaves this package
+    """The kernel died or the channel to it broke (``reason`` says which)."""
+
+    def __init__(self, reason: str, *, channel: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.channel = channel
+
+
+class KernelBackend(Backend):
+    """A backend speaking the Jupyter protocol; subclasses supply the transport.
+
+    Program code runs through the REPL worker's interpreter installed in the kernel, so errors,
+    line numbers and tracebacks are the REPL backend's. Streams and rich outputs are collected
+    per invocation (rich outputs saved under ``output_dir``).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float | None,
+        output_dir: str | Path | None,
+        max_output_bytes: int,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._output_dir = Path(output_dir) if output_dir is not None else None
+        self._max_output_bytes = max_output_bytes
+        self._outputs_saved = 0
+        self._started = False
+        self._broken: BackendError | None = None
+        self._lock = asyncio.Lock()
+
+    # -- transport (subclasses) ----------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def _session_id(self) -> str:
+        """The Jupyter session id put in our message headers."""
+
+    @abc.abstractmethod
+    async def _open(self) -> None:
+        """Start (or reach) a kernel and open the message channel; BackendError on failure."""
+
+    @abc.abstractmethod
+    async def _shut(self) -> None:
+        """Stop the kernel and the channel (bounded, never raises)."""
+
+    @abc.abstractmethod
+    async def _send(self, msg: dict[str, Any]) -> None:
+        """Send one shell message; KernelLost when the channel is gone."""
+
+    @abc.abstractmethod
+    async def _recv(self, timeout_s: float | None) -> dict[str, Any] | None:
+        """The next message of any channel, None after ``timeout_s``; KernelLost on death."""
+
+    @abc.abstractmethod
+    async def _interrupt_kernel(self) -> None:
+        """Interrupt the running execution (SIGINT or its remote equivalent)."""
+
+    @abc.abstractmethod
+    async def _recover(self, lost: KernelLost | None) -> None:
+        """Make a fresh (or reconnected) kernel usable; ``lost`` None after a timeout."""
+
+    # -- Backend -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the kernel and install the interpreter in it (idempotent)."""
+        if self._started:
+            return
+        await self._open()
+        self._started = True
+        try:
+            await self._setup()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def execute(
+        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
+    ) -> ExecResult:
+        """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
+        if not self._started:
+            raise BackendError(f"{self.name} backend: execute() before start()")
+        async with self._lock:
+            if self._broken is not None:
+                await self._recover_or_raise(None)
+            return await self._execute(code, first_line, timeout_s)
+
+    async def interrupt(self) -> None:
+        """Interrupt the running execution; the kernel keeps its state."""
+        if self._started:
+            await self._interrupt_kernel()
+
+    async def reset(self) -> None:
+        """Give the program a fresh namespace (imported modules stay, as in the REPL)."""
+        if not self._started:
+            return
+        async with self._lock:
+            if self._broken is not None:
+                await self._recover_or_raise(None)
+                return
+            collector, lost = await self._request(proto.RESET_CELL, SETUP_TIMEOUT_S)
+            if lost is not None or not collector.done or collector.error is not None:
+                await self._recover_or_raise(lost)
+
+    async def close(self) -> None:
+        """Stop the kernel (idempotent, bounded)."""
+        self._started = False
+        await asyncio.shield(self._shut())
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _setup(self) -> None:
+        collector, lost = await self._request(proto.kernel_setup(), SETUP_TIMEOUT_S)
+        if lost is not None:
+            raise BackendCrashedError(f"{self.name}: kernel lost during setup: {lost.reason}")
+        if not collector.done:
+            raise BackendStartError(f"{self.name}: kernel did not answer the setup cell")
+        if collector.error is not None:
+            raise BackendProtocolError(
+                f"{self.name}: setup failed in the kernel: "
+                f"{collector.error.ename}: {collector.error.evalue}"
+            )
+
+    async def _recover_or_raise(self, lost: KernelLost | None) -> None:
+        try:
+            await self._recover(lost)
+            await self._setup()
+        except BackendError as exc:
+            self._broken = exc
+            raise
+        self._broken = None
+
+    async def _request(
+        self, cell: str, timeout_s: float | None
+    ) -> tuple[proto.Collector, KernelLost | None]:
+        """Send ``cell``; collect until answered, ``timeout_s`` passed or the kernel is lost."""
+        msg = proto.execute_request(cell, session=self._session_id)
+        collector = proto.Collector(
+            msg["header"]["msg_id"], max_output_bytes=self._max_output_bytes
+        )
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        try:
+            await self._send(msg)
+            await self._collect(collector, deadline)
+        except KernelLost as lost:
+            return collector, lost
+        return collector, None
+
+    async def _collect(self, collector: proto.Collector, deadline: float | None) -> None:
+        while not collector.done:
+            if collector.kernel_lost is not None:
+                raise KernelLost(f"the kernel is {collector.kernel_lost}")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            msg = await self._recv(remaining)
+            if msg is not None:
+                collector.feed(msg)
+        if collector.kernel_lost is not None:
+            raise KernelLost(f"the kernel is {collector.kernel_lost}")
+
+    async def _execute(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
+        timeout = timeout_s if timeout_s is not None else self._timeout_s
+        started = time.monotonic()
+        collector, lost = await self._request(proto.wrap_code(code, first_line), timeout)
+        error: ExecError | None = None
+        if lost is None and not collector.done:  # timed out: interrupt, else restart
+            await self._interrupt_kernel()
+            try:
+                await self._collect(collector, time.monotonic() + INTERRUPT_GRACE_S)
+            except KernelLost as exc:
+                lost = exc
+            where = collector.error
+            error = ExecError(
+                "TimeoutError",
+                f"execution exceeded the timeout of {timeout} s",
+                traceback=where.traceback if where is not None else "",
+                lineno=where.lineno if where is not None else None,
+                kind="timeout",
+            )
+            if lost is None and not collector.done:
+                await self._recover_quietly(None)
+        duration = time.monotonic() - started
+        if lost is not None:
+            what = "the connection to the kernel was lost" if lost.channel else "the kernel died"
+            error = error or ExecError(
+                "BackendCrashedError", f"{what}: {lost.reason}", kind="crash"
+            )
+            await self._recover_quietly(lost)
+        outputs = ()
+        if collector.bundles:
+            outputs = proto.save_outputs(
+                collector.bundles, directory=self._outputs_dir(), counter=self._outputs_saved
+            )
+            self._outputs_saved += len(outputs)
+        return collector.result(duration_s=duration, error=error, outputs=outputs)
+
+    async def _recover_quietly(self, lost: KernelLost | None) -> None:
+        # The failed invocation is reported first; a recovery failure surfaces at the next call.
+        try:
+            await self._recover_or_raise(lost)
+        except BackendError:
+            pass
+
+    def _outputs_dir(self) -> Path:
+        if self._output_dir is None:
+            self._output_dir = Path(tempfile.mkdtemp(prefix="eager-outputs-"))
+        return self._output_dir

@@ -1,0 +1,330 @@
+"""The wire protocol of OpenAI-compatible streams: server-sent events and chat-completion chunks.
+
+Both sides live here: the client's incremental :class:`SSEDecoder` and :func:`parse_chunk`
+(event JSON to a typed :class:`ChatDelta`), and the server's :func:`encode_event` and chunk
+builders (:func:`content_chunk`, :func:`tool_call_chunk`, ...). Pure: no I/O, no asyncio.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import StreamError
+
+__all__ = [
+    "DONE",
+    "ChatDelta",
+    "SSEDecoder",
+    "SSEEvent",
+    "ToolCallDelta",
+    "Usage",
+    "content_chunk",
+    "encode_event",
+    "final_chunk",
+    "parse_chunk",
+    "parse_chunk_object",
+    "tool_call_chunk",
+    "usage_chunk",
+]
+
+#: The data of the event that ends an OpenAI stream.
+DONE = "[DONE]"
+
+#: Longest event (bytes of ``data``) the decoder accepts: a runaway line is a broken stream.
+MAX_EVENT_CHARS = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched server-sent event (``data`` lines joined with newlines)."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry_ms: int | None = None
+
+
+class SSEDecoder:
+    """Incremental ``text/event-stream`` parser (the WHATWG rules): bytes in, events out.
+
+    Accepts ``\\n``, ``\\r\\n`` and ``\\r`` line ends split anywhere, UTF-8 split anywhere,
+    comments (``:`` lines), multi-line ``data``, ``event``, ``id`` and ``retry`` fields.
+    """
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buf = ""
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._pending_cr = False
+        self._data_chars = 0
+        #: True once any field line was seen for an event not yet dispatched.
+        self.partial = False
+
+    def feed(self, data: bytes | str) -> list[SSEEvent]:
+        """Consume a piece of the stream; return the events it completes."""
+        text = self._utf8.decode(data) if isinstance(data, bytes) else data
+        if not text:
+            return []
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]  # the \n of a \r\n split across pieces
+        self._pending_cr = False
+        buf = self._buf + text
+        events: list[SSEEvent] = []
+        start = 0
+        n = len(buf)
+        while True:
+            i = _next_eol(buf, start)
+            if i < 0:
+                break
+            if buf[i] == "\r":
+                if i + 1 < n:
+                    end = i + 2 if buf[i + 1] == "\n" else i + 1
+                else:
+                    end = i + 1
+                    self._pending_cr = True
+            else:
+                end = i + 1
+            event = self._line(buf[start:i])
+            if event is not None:
+                events.append(event)
+            start = end
+        self._buf = buf[start:]
+        if len(self._buf) + self._data_chars > MAX_EVENT_CHARS:
+            raise StreamError(f"server-sent event longer than {MAX_EVENT_CHARS} characters")
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream. An event without its blank line is dropped, as browsers do."""
+        tail = self._utf8.decode(b"", final=True)
+        events = self.feed(tail + "\n") if (tail or self._buf) else []
+        self.partial = self.partial or bool(self._data)
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # comment (keep-alive)
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        self.partial = True
+        if name == "data":
+            self._data.append(value)
+            self._data_chars += len(value) + 1
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        self._data_chars = 0
+        self.partial = False
+        if not self._data:
+            self._event = ""
+            return None
+        event = SSEEvent(
+            data="\n".join(self._data),
+            event=self._event or "message",
+            id=self._id,
+            retry_ms=self._retry,
+        )
+        self._data = []
+        self._event = ""
+        return event
+
+
+def _next_eol(buf: str, start: int) -> int:
+    i = buf.find("\n", start)
+    j = buf.find("\r", start, i if i >= 0 else len(buf))
+    return j if j >= 0 else i
+
+
+def encode_event(data: str | Mapping[str, Any], *, event: str | None = None) -> bytes:
+    """One server-sent event: ``data: ...`` lines and the blank line (dicts as compact JSON)."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    lines = [f"event: {event}"] if event else []
+    lines.extend(f"data: {line}" for line in text.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+# --- chat-completion chunks, client side ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of one tool call: its ``index``, and the ``name``/``id`` on its first piece."""
+
+    index: int
+    arguments: str = ""
+    name: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts the server reports (``stream_options.include_usage``)."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelta:
+    """What one chat-completion chunk carries for choice 0."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = field(default_factory=tuple)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+def parse_chunk(data: str) -> ChatDelta:
+    """Parse the JSON ``data`` of one event into a :class:`ChatDelta`.
+
+    Raises :class:`~eager.StreamError` for malformed JSON, a shape that is not a chunk, or an
+    ``{"error": ...}`` event (servers report mid-stream failures that way).
+    """
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise StreamError(f"malformed event JSON: {_clip(data)!r} ({exc})") from exc
+    return parse_chunk_object(obj)
+
+
+def parse_chunk_object(obj: object) -> ChatDelta:
+    """Like :func:`parse_chunk`, from already decoded JSON (an SDK chunk's ``model_dump()``)."""
+    if not isinstance(obj, dict):
+        raise StreamError(f"event is not a JSON object: {_clip(json.dumps(obj))!r}")
+    if obj.get("error") is not None:
+        err = obj["error"]
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        raise StreamError(f"the server reported an error in the stream: {msg}")
+    usage = _usage(obj.get("usage"))
+    choices = obj.get("choices")
+    if choices is None:
+        choices = []
+    if not isinstance(choices, list):
+        raise StreamError(f"event 'choices' is not a list: {_clip(json.dumps(obj))!r}")
+    choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
+    if choice is None:
+        return ChatDelta(usage=usage)
+    delta = choice.get("delta") or {}
+    if not isinstance(delta, dict):
+        raise StreamError(f"event 'delta' is not an object: {_clip(json.dumps(obj))!r}")
+    calls: list[ToolCallDelta] = []
+    for raw in delta.get("tool_calls") or ():
+        if not isinstance(raw, dict):
+            raise StreamError(f"malformed tool call delta: {_clip(json.dumps(raw))!r}")
+        fn = raw.get("function") or {}
+        calls.append(
+            ToolCallDelta(
+                index=int(raw.get("index", 0)),
+                arguments=_str(fn.get("arguments")),
+                name=fn.get("name") or None,
+                id=raw.get("id") or None,
+            )
+        )
+    finish = choice.get("finish_reason")
+    return ChatDelta(
+        content=_str(delta.get("content")),
+        reasoning=_str(delta.get("reasoning_content") or delta.get("reasoning")),
+        tool_calls=tuple(calls),
+        finish_reason=finish if isinstance(finish, str) else None,
+        usage=usage,
+    )
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _usage(raw: object) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+
+    def num(key: str) -> int | None:
+        v = raw.get(key)
+        return v if isinstance(v, int) else None
+
+    return Usage(num("prompt_tokens"), num("completion_tokens"), num("total_tokens"))
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- chat-completion chunks, server side ---------------------------------------------------
+
+
+def _chunk(cid: str, model: str, created: int, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": choices,
+    }
+
+
+def content_chunk(
+    cid: str, model: str, created: int, content: str, *, role: bool = False
+) -> dict[str, Any]:
+    """A chunk carrying a content delta (with ``role`` on the first chunk of a stream)."""
+    delta: dict[str, Any] = (
+        {"role": "assistant", "content": content} if role else {"content": content}
+    )
+    return _chunk(cid, model, created, [{"index": 0, "delta": delta, "finish_reason": None}])
+
+
+def tool_call_chunk(
+    cid: str,
+    model: str,
+    created: int,
+    arguments: str,
+    *,
+    name: str | None = None,
+    call_id: str | None = None,
+) -> dict[str, Any]:
+    """A chunk carrying a piece of tool call 0's arguments (its ``name`` on the first piece)."""
+    call: dict[str, Any] = {"index": 0}
+    fn: dict[str, Any] = {"arguments": arguments}
+    delta: dict[str, Any] = {}
+    if name is not None:
+        call.update(id=call_id or "call_0", type="function")
+        fn = {"name": name, "arguments": arguments}
+        delta = {"role": "assistant", "content": None}
+    call["function"] = fn
+    delta["tool_calls"] = [call]
+    return _chunk(cid, model, created, [{"index": 0, "delta": delta, "finish_reason": None}])
+
+
+def final_chunk(cid: str, model: str, created: int, finish_reason: str) -> dict[str, Any]:
+    """The chunk that ends choice 0 (``"stop"``, ``"tool_calls"``, ``"length"``)."""
+    return _chunk(cid, model, created, [{"index": 0, "delta": {}, "finish_reason": finish_reason}])
+
+
+def usage_chunk(
+    cid: str, model: str, created: int, *, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """The last chunk when ``stream_options.include_usage`` is set: no choices, the usage."""
+    obj = _chunk(cid, model, created, [])
+    obj["usage"] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    return obj

@@ -1,0 +1,261 @@
+"""The replay grid: each task in serial and eager mode back to back, on fresh warmed sessions.
+
+A *job* is one task under one setting (backend, tokens/s, repeat, variant). It runs the task
+twice, once per mode, each on a new session that is started and set up before the first request
+(warm), with identical token timing (same text, rate, TTFT and jitter seed); which mode goes
+first alternates from job to job. The ``injected`` variant misspells a name in one seeded cell
+(see :mod:`eager.bench.inject`) and stops the task after it: the failure path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .._backend import Backend
+from .._errors import EagerError
+from .._replay import ReplaySource
+from .._result import Mode, RunResult
+from ..latency import predict_from_result
+from .inject import Injection, inject_error
+from .workloads import Task, missing_libraries
+
+__all__ = ["Job", "JobOutcome", "Variant", "make_jobs", "run_job"]
+
+#: ``"recorded"`` replays the answers as recorded; ``"injected"`` adds one seeded error.
+Variant = Literal["recorded", "injected"]
+
+#: Bound on the untimed set-up code of a session, in seconds.
+SETUP_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One task under one setting; picklable so that a Ray worker can run it."""
+
+    task: Task
+    backend: str
+    backend_options: dict[str, Any]
+    tps: float
+    ttft_s: float
+    jitter: float
+    seed: int
+    repeat: int
+    variant: Variant
+    serial_first: bool
+    timeout_s: float | None = 60.0
+
+
+@dataclass(slots=True)
+class JobOutcome:
+    """The run records of a job (one per answer), or why it was skipped."""
+
+    job: Job
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skip: str | None = None
+    #: label -> result, for traces and plots (not sent back from Ray workers).
+    results: dict[str, RunResult] = field(default_factory=dict)
+
+
+def make_jobs(
+    tasks: list[Task],
+    *,
+    backends: list[str],
+    tps: list[float],
+    ttft_s: float,
+    repeat: int,
+    variants: list[Variant],
+    jitter: float = 0.0,
+    seed: int = 0,
+    backend_options: dict[str, Any] | None = None,
+    timeout_s: float | None = 60.0,
+) -> list[Job]:
+    """Every (task, backend, tps, repeat, variant), serial-first alternating."""
+    jobs: list[Job] = []
+    for variant in variants:
+        for backend in backends:
+            for rate in tps:
+                for r in range(repeat):
+                    for task in tasks:
+                        jobs.append(
+                            Job(
+                                task=task,
+                                backend=backend,
+                                backend_options=dict(backend_options or {}),
+                                tps=rate,
+                                ttft_s=ttft_s,
+                                jitter=jitter,
+                                seed=seed + r,
+                                repeat=r,
+                                variant=variant,
+                                serial_first=len(jobs) % 2 == 0,
+                                timeout_s=timeout_s,
+                            )
+                        )
+    return jobs
+
+
+def backend_defaults() -> dict[str, Any]:
+    """The default values of every backend option of the CLI (``--cwd``, ``--kernel``, ...)."""
+    from ..cli._backends import add_backend_options
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_backend_options(parser)
+    return vars(parser.parse_args([]))
+
+
+def _make_backend(job: Job, workdir: str) -> Backend:
+    from ..cli._backends import make_backend
+
+    options = {**backend_defaults(), **job.backend_options, "backend": job.backend}
+    if "cwd" in options:
+        options["cwd"] = workdir
+    return make_backend(argparse.Namespace(**options))
+
+
+def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
+    """The answers to stream, and the injection (cell index) for the injected variant."""
+    answers = list(job.task.answers)
+    if job.variant == "recorded":
+        return answers, None, None
+    rng = random.Random(f"{job.task.workload}/{job.task.task_id}/{job.seed}")
+    cells = list(range(len(answers)))
+    rng.shuffle(cells)
+    for cell in cells:
+        done = inject_error(answers[cell], job.task.format, rng)
+        if done is not None:
+            answers[cell] = done[0]
+            return answers[: cell + 1], done[1], cell
+    return [], None, None
+
+
+async def _session(
+    job: Job, mode: Mode, answers: list[str], make: Callable[[Job, str], Backend]
+) -> tuple[list[RunResult], str | None]:
+    """Run the answers in order on one fresh, warmed session (in its own working directory)."""
+    from .._run import run
+
+    with tempfile.TemporaryDirectory(prefix="eager-bench-") as workdir:
+        for name, target in job.task.files.items():
+            os.symlink(target, Path(workdir) / name)
+        backend = make(job, workdir)
+        try:
+            async with backend:
+                setup = f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + job.task.setup
+                done = await backend.execute(setup, timeout_s=SETUP_TIMEOUT_S)
+                if done.error is not None:
+                    return [], f"setup failed: {done.error.ename}: {done.error.evalue}"[:300]
+                results = []
+                for i, answer in enumerate(answers):
+                    source = ReplaySource(
+                        answer,
+                        tps=job.tps,
+                        ttft_s=job.ttft_s,
+                        jitter=job.jitter,
+                        seed=job.seed * 1000 + i,
+                        format=job.task.format,
+                    )
+                    results.append(
+                        await run(
+                            source,
+                            backend,
+                            mode=mode,
+                            on_error="interrupt",
+                            timeout_s=job.timeout_s,
+                        )
+                    )
+                return results, None
+        except EagerError as exc:
+            return [], f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _slim(result: RunResult) -> dict[str, Any]:
+    d = result.to_dict()
+    for key in ("code", "stdout", "stderr", "outputs"):
+        d.pop(key, None)
+    if isinstance(d.get("error"), dict):
+        d["error"].pop("traceback", None)  # type: ignore[union-attr]
+    return d
+
+
+def _record(
+    job: Job,
+    cell: int,
+    serial: RunResult,
+    eager: RunResult,
+    injection: Injection | None,
+) -> dict[str, Any]:
+    pred = predict_from_result(eager)
+    spred = predict_from_result(serial)
+    task = job.task
+    recorded_failed = task.failed[cell] if cell < len(task.failed) else None
+    s_e2el, e_e2el = serial.metrics.e2el_s, eager.metrics.e2el_s
+    s_nel, e_nel = serial.metrics.nel_s, eager.metrics.nel_s
+    return {
+        "workload": task.workload,
+        "task": task.task_id,
+        "cell": cell,
+        "backend": job.backend,
+        "tps": job.tps,
+        "ttft_s": job.ttft_s,
+        "repeat": job.repeat,
+        "variant": job.variant,
+        "order": "serial-first" if job.serial_first else "eager-first",
+        "serial": _slim(serial),
+        "eager": _slim(eager),
+        "prediction": pred.to_dict(),
+        "serial_prediction": spred.to_dict(),
+        "gen_bound_s": pred.gen_bound_s,
+        "exec_bound_s": pred.exec_bound_s,
+        "lower_bound_s": min(pred.lower_bound_s, s_e2el),
+        "chunks": eager.metrics.chunks,
+        "batches": [list(b.chunks) for b in eager.batches],
+        "gate": [
+            {"chunk": d.index, "decision": d.decision, "reason": d.reason} for d in eager.decisions
+        ],
+        "error": None if eager.error is None else eager.error.to_dict(),
+        "serial_error": None if serial.error is None else serial.error.to_dict(),
+        "ok": serial.ok and eager.ok,
+        "failing": not serial.ok,
+        "recorded_failed": recorded_failed,
+        "injection": None if injection is None else injection.to_dict(),
+        "same_stdout": serial.stdout == eager.stdout,
+        "nel_saving": (1.0 - e_nel / s_nel) if s_nel > 0 else None,
+        "e2el_saving": (1.0 - e_e2el / s_e2el) if s_e2el > 0 else None,
+        "skip": None,
+    }
+
+
+async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None) -> JobOutcome:
+    """Run one job: the task in both modes, back to back; never raises for a task's failure."""
+    out = JobOutcome(job)
+    missing = missing_libraries(job.task)
+    if missing:
+        out.skip = f"missing libraries: {', '.join(missing)}"
+        return out
+    answers, injection, cell = _plan(job)
+    if not answers:
+        out.skip = "no statement to inject an error into"
+        return out
+    order: list[Mode] = ["serial", "eager"] if job.serial_first else ["eager", "serial"]
+    runs: dict[str, list[RunResult]] = {}
+    for mode in order:
+        results, skip = await _session(job, mode, answers, make or _make_backend)
+        if skip is not None:
+            out.skip = skip
+            return out
+        runs[mode] = results
+    for i, (serial, eager) in enumerate(zip(runs["serial"], runs["eager"], strict=True)):
+        if injection is not None and i != cell:
+            continue  # the cells before the injected one only rebuild the session's state
+        out.records.append(_record(job, i, serial, eager, injection))
+        tag = f"{job.task.workload}/{job.task.task_id}#{i} {job.backend} {job.tps:g}tps"
+        out.results[f"{tag} serial"] = serial
+        out.results[f"{tag} eager"] = eager
+    return out

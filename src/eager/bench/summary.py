@@ -1,0 +1,119 @@
+"""Summaries of run records: savings, efficiency, regressions, model error, and the table.
+
+Savings are pooled (ratios of sums over runs), so long programs weigh what they cost. Runs
+where both modes ran without error give ``nel_saving``, ``e2el_saving`` and ``efficiency``;
+runs whose serial execution failed (recorded or injected errors) give ``failing_e2el_saving``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["NOISE_ABS_S", "NOISE_REL", "PAPER", "markdown_table", "summarize"]
+
+#: Eager counts as a regression when slower than serial by more than this many seconds...
+NOISE_ABS_S = 0.005
+#: ...and by more than this share of the serial latency.
+NOISE_REL = 0.02
+
+#: The paper's replay figures (DESIGN.md §7): local REPL execution hidden 91.6–94.0 %,
+#: E2EL −1 % at 20 tok/s up to −35 % at 200 tok/s; failing runs up to −55 %.
+PAPER: dict[float, dict[str, str]] = {
+    20: {"nel": "91.6–94.0%", "e2el": "1%"},
+    50: {"nel": "91.6–94.0%", "e2el": "(1–35%)"},
+    100: {"nel": "91.6–94.0%", "e2el": "(1–35%)"},
+    200: {"nel": "91.6–94.0%", "e2el": "35%"},
+}
+PAPER_FAILING = "up to 55%"
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per (workload, backend, tps, variant)."""
+    groups: dict[tuple[str, str, float, str], list[dict[str, Any]]] = {}
+    for r in records:
+        key = (r["workload"], r["backend"], float(r["tps"]), r.get("variant", "recorded"))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (workload, backend, tps, variant), group in sorted(groups.items()):
+        runs = [r for r in group if r.get("skip") is None]
+        skipped = [r for r in group if r.get("skip") is not None]
+        ok = [r for r in runs if r["ok"]]
+        failing = [r for r in runs if r["failing"]]
+        s_nel = sum(r["serial"]["nel_s"] for r in ok)
+        e_nel = sum(r["eager"]["nel_s"] for r in ok)
+        s_e2el = sum(r["serial"]["e2el_s"] for r in ok)
+        e_e2el = sum(r["eager"]["e2el_s"] for r in ok)
+        achievable = sum(r["serial"]["e2el_s"] - r["lower_bound_s"] for r in ok)
+        regressions = [
+            r
+            for r in ok
+            if r["eager"]["e2el_s"] - r["serial"]["e2el_s"]
+            > max(NOISE_ABS_S, NOISE_REL * r["serial"]["e2el_s"])
+        ]
+        errors = [r["prediction"]["model_error"] for r in runs]
+        f_s = sum(r["serial"]["e2el_s"] for r in failing)
+        f_e = sum(r["eager"]["e2el_s"] for r in failing)
+        reasons: dict[str, int] = {}
+        for r in skipped:
+            reasons[r["skip"]] = reasons.get(r["skip"], 0) + 1
+        out.append(
+            {
+                "workload": workload,
+                "backend": backend,
+                "tps": tps,
+                "variant": variant,
+                "runs": len(runs),
+                "ok_runs": len(ok),
+                "skipped": len(skipped),
+                "skip_reasons": reasons,
+                "nel_saving": None if s_nel <= 0 else 1.0 - e_nel / s_nel,
+                "e2el_saving": None if s_e2el <= 0 else 1.0 - e_e2el / s_e2el,
+                "efficiency": _ratio(s_e2el - e_e2el, achievable),
+                "regressions": len(regressions),
+                "model_error": statistics.median(errors) if errors else None,
+                "model_error_p90": (
+                    statistics.quantiles(errors, n=10)[-1] if len(errors) >= 2 else None
+                ),
+                "mean_gap_s": statistics.fmean(r["prediction"]["gap_s"] for r in runs)
+                if runs
+                else None,
+                "failing_runs": len(failing),
+                "failing_e2el_saving": None if f_s <= 0 else 1.0 - f_e / f_s,
+                "serial_nel_s": s_nel,
+                "eager_nel_s": e_nel,
+                "same_stdout": sum(1 for r in ok if r.get("same_stdout")),
+            }
+        )
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def markdown_table(summary: list[dict[str, Any]]) -> str:
+    """A table like the paper's Table 1 (and Table 2 for failing runs), paper figures beside."""
+    head = (
+        "| workload | backend | tok/s | variant | runs | skipped | NEL hidden | paper | "
+        "E2EL saving | paper | efficiency | regressions | model error | failing runs | "
+        "failing E2EL saving | paper |\n"
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    rows = [head]
+    for s in summary:
+        paper = PAPER.get(s["tps"], {"nel": "–", "e2el": "–"})
+        eff = "–" if s["efficiency"] is None else f"{s['efficiency']:.3f}"
+        rows.append(
+            f"| {s['workload']} | {s['backend']} | {s['tps']:g} | {s['variant']} | {s['runs']} | "
+            f"{s['skipped']} | {_pct(s['nel_saving'])} | {paper['nel']} | "
+            f"{_pct(s['e2el_saving'])} | {paper['e2el']} | {eff} | {s['regressions']} | "
+            f"{_pct(s['model_error'])} | {s['failing_runs']} | "
+            f"{_pct(s['failing_e2el_saving'])} | {PAPER_FAILING} |"
+        )
+    return "\n".join(rows)

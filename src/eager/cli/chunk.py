@@ -1,0 +1,94 @@
+"""``eager chunk``: show how a program is cut into chunks and what the gate decides."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .._chunker import Chunk, Chunker
+from .._errors import ProgramSyntaxError
+from .._extract import make_extractor
+from .._gate import POLICIES, Gate
+from .._replay import tokenize
+from .._result import GateDecision
+from .._source import Format
+from .run import read_program
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``chunk`` subcommand."""
+    p = sub.add_parser(
+        "chunk",
+        help="show how a program is cut into chunks and what the gate decides",
+        description="Stream PROGRAM token by token through extraction, chunker and gate, "
+        "and list the chunks with the gate's decision.",
+    )
+    p.add_argument("program", help="a .py file (bare code) or a chat answer (.md/.txt)")
+    p.add_argument("--gate", default="default", help=f"policy: {', '.join(sorted(POLICIES))}")
+    p.add_argument("--format", dest="text_format", choices=["auto", "chat", "code", "tool"])
+    p.add_argument("--json", action="store_true", help="print JSON lines, one per chunk")
+    p.set_defaults(handler=main)
+
+
+def cut(text: str, fmt: Format, gate: Gate) -> tuple[list[tuple[Chunk, GateDecision]], str | None]:
+    """Chunks and decisions of ``text`` streamed in tokens, and the syntax error if any."""
+    extractor = make_extractor(fmt)
+    chunker = Chunker()
+    out: list[tuple[Chunk, GateDecision]] = []
+    error: str | None = None
+    try:
+        for token in tokenize(text):
+            out.extend((c, gate.classify(c)) for c in chunker.feed(extractor.feed(token)))
+        out.extend((c, gate.classify(c)) for c in chunker.feed(extractor.close()))
+        out.extend((c, gate.classify(c)) for c in chunker.close())
+    except ProgramSyntaxError as exc:
+        out.extend((c, gate.classify(c)) for c in exc.chunks if isinstance(c, Chunk))
+        error = str(exc)
+    return out, error
+
+
+def main(args: argparse.Namespace) -> int:
+    """Handler of ``eager chunk``."""
+    text = read_program(args.program)
+    fmt: Format = args.text_format or ("code" if args.program.endswith(".py") else "auto")
+    chunks, error = cut(text, fmt, Gate(args.gate))
+    if args.json:
+        for c, d in chunks:
+            record = {
+                "index": c.index,
+                "start_line": c.start_line,
+                "end_line": c.end_line,
+                "decision": d.decision,
+                "reason": d.reason,
+                "code": c.code,
+            }
+            sys.stdout.write(json.dumps(record) + "\n")
+        if error:
+            sys.stdout.write(json.dumps({"syntax_error": error}) + "\n")
+        return 1 if error else 0
+    table = Table(title=f"{args.program}: {len(chunks)} chunks", title_justify="left")
+    for name in ("#", "lines", "gate", "reason", "code"):
+        table.add_column(name, overflow="fold" if name == "code" else "ellipsis")
+    style = {"run": "green", "defer": "cyan", "seal": "yellow"}
+    for c, d in chunks:
+        first = c.code.strip().splitlines()[0] if c.code.strip() else ""
+        more = " …" if c.code.strip().count("\n") else ""
+        table.add_row(
+            str(c.index),
+            f"{c.start_line}-{c.end_line}",
+            f"[{style[d.decision]}]{d.decision}[/]",
+            d.reason,
+            first[:60] + more,
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    if error:
+        console.print(f"[bold red]syntax error: {error}[/]")
+    return 1 if error else 0

@@ -50,6 +50,8 @@ _COMPOUND: tuple[type[ast.stmt], ...] = (
     *_CONTINUATIONS,
 )
 _NO_WORDS: frozenset[str] = frozenset()
+_BRACKETS = ")]}"
+_CLOSERS = ")]}\"'"
 
 # Scanner states for the current line.
 _LINE_START = 0  # only indentation seen so far
@@ -134,6 +136,7 @@ class Chunker:
         self._col0 = True
         self._word = ""
         self._cr_pending = False  # the text ends with "\r": a "\n" may follow
+        self._force = False  # parse at the end of this line whatever the tail size
 
     # ------------------------------------------------------------------ public API
 
@@ -254,8 +257,12 @@ class Chunker:
                         i += 1
                         self._state = _REST if self._trigger(False, out) else _WORD
                     else:
-                        self._word = ""
-                        self._trigger(True, out)
+                        # A closing bracket or a quote at column 0 usually ends a big literal:
+                        # parse at this line's end whatever the size.
+                        self._force = c in _CLOSERS
+                        if c not in _BRACKETS:
+                            self._word = ""
+                            self._trigger(True, out)
                         self._state = _REST
             elif _is_word_char(c):  # _WORD
                 self._word += c
@@ -272,6 +279,8 @@ class Chunker:
         """A line break ends at ``end``: emit a finished simple statement, catch real errors."""
         kind = self._line_kind
         line_start = self._line_start
+        force = self._force
+        self._force = False
         self._breaks += 1
         self._line_start = end
         self._line_kind = _BLANK
@@ -292,7 +301,7 @@ class Chunker:
             self._tail_block = _COMPOUND_START.match(self._tail) is not None
         size = end - self._tail_start
         small = SMALL_BLOCK_CHARS if self._tail_block else SMALL_TAIL_CHARS
-        if size > small and size < self._parsed_len * TAIL_GROWTH:
+        if size > small and size < self._parsed_len * TAIL_GROWTH and not force:
             return
         self._status(end)
         if self._status_complete and self._status_simple:

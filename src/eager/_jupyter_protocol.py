@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._backend import ExecError, ExecResult, RichOutput
+from ._repl_output import TRUNCATION_MARKER
 
 __all__ = [
     "ERROR_MIME",
@@ -30,7 +31,7 @@ __all__ = [
 #: Protocol version we speak (Jupyter messaging 5.x).
 PROTOCOL_VERSION = "5.3"
 
-#: Bytes of stdout + stderr kept per invocation; the rest is replaced by a visible marker.
+#: Bytes kept per stream and invocation (the REPL's default); the rest becomes a marker.
 MAX_OUTPUT_BYTES = 1_000_000
 
 #: MIME type of the structured error the kernel-side helper publishes (JSON text).
@@ -50,6 +51,26 @@ from IPython import get_ipython as _get_ipython
 from IPython.display import publish_display_data as _publish
 
 _interp = Interpreter(_get_ipython().user_ns)
+
+
+def _ascii_packing(session):
+    # Lone surrogates in output would otherwise leave as invalid UTF-8 (surrogateescape).
+    from jupyter_client.session import json_default
+
+    fallback = session.pack
+
+    def pack(obj):
+        try:
+            return _json.dumps(
+                obj, default=json_default, ensure_ascii=True, allow_nan=False
+            ).encode("ascii")
+        except (TypeError, ValueError):
+            return fallback(obj)
+
+    session.pack = pack
+
+
+_ascii_packing(_get_ipython().kernel.session)
 
 
 def run(code, first_line):
@@ -162,27 +183,28 @@ class Collector:
     """Gathers the messages answering one request into an :class:`ExecResult`.
 
     Feed it every message from iopub and shell; it keeps those whose parent is ``msg_id``.
-    ``done`` is True once the kernel went idle for the request *and* the reply arrived.
+    Each of stdout and stderr keeps at most ``max_output_bytes`` (None: no cap), then the
+    REPL's truncation marker.
     ``kernel_lost`` is set when the kernel reported itself restarting or dead.
     """
 
     msg_id: str
-    max_output_bytes: int = MAX_OUTPUT_BYTES
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
+    max_output_bytes: int | None = MAX_OUTPUT_BYTES
+    stdout: _Stream = field(default_factory=lambda: _Stream())
+    stderr: _Stream = field(default_factory=lambda: _Stream())
     bundles: list[dict[str, str]] = field(default_factory=list)
     error: ExecError | None = None
     idle: bool = False
-    replied: bool = False
     kernel_lost: str | None = None
-    truncated: bool = False
-    _kept_bytes: int = 0
-    _dropped_bytes: int = 0
 
     @property
     def done(self) -> bool:
-        """The request is fully answered."""
-        return self.idle and self.replied
+        """The request is fully answered.
+
+        The kernel went idle for it: ipykernel sends the reply before that status and every
+        error also goes out on iopub, so a late reply (read and dropped later) adds nothing.
+        """
+        return self.idle
 
     def feed(self, msg: dict[str, Any]) -> None:
         """Take one deserialized message (any channel)."""
@@ -194,35 +216,23 @@ class Collector:
         if (msg.get("parent_header") or {}).get("msg_id") != self.msg_id:
             return
         if msg_type == "stream":
-            self._stream(str(content.get("name")), str(content.get("text", "")))
+            stream = self.stderr if content.get("name") == "stderr" else self.stdout
+            stream.add(str(content.get("text", "")), self.max_output_bytes)
         elif msg_type in ("display_data", "execute_result"):
             data = content.get("data") or {}
             if ERROR_MIME in data:
                 self.error = _helper_error(data[ERROR_MIME])
                 return
             self.bundles.append({str(k): _as_text(v) for k, v in data.items()})
-        elif msg_type == "error":
+        elif msg_type == "error" and self.error is None:
             self.error = parse_error(content)
         elif msg_type == "status" and content.get("execution_state") == "idle":
             self.idle = True
-        elif msg_type == "execute_reply":
-            self.replied = True
-            if content.get("status") == "error" and self.error is None:
+        elif msg_type == "execute_reply" and self.error is None:
+            if content.get("status") == "error":
                 self.error = parse_error(content)
-            elif content.get("status") == "aborted" and self.error is None:
+            elif content.get("status") == "aborted":
                 self.error = ExecError("Aborted", "the kernel aborted the request")
-
-    def _stream(self, name: str, text: str) -> None:
-        size = len(text.encode("utf-8", "surrogatepass"))
-        room = self.max_output_bytes - self._kept_bytes
-        if size > room:
-            kept = text.encode("utf-8", "surrogatepass")[: max(room, 0)]
-            text = kept.decode("utf-8", "ignore")
-            self._dropped_bytes += size - len(kept)
-            self.truncated = True
-        self._kept_bytes += len(text.encode("utf-8", "surrogatepass"))
-        if text:
-            (self.stderr if name == "stderr" else self.stdout).append(text)
 
     def result(
         self,
@@ -232,17 +242,39 @@ class Collector:
         outputs: tuple[RichOutput, ...] = (),
     ) -> ExecResult:
         """The invocation's result; ``error`` (timeout, crash) replaces the collected one."""
-        stdout = "".join(self.stdout)
-        if self.truncated:
-            stdout += f"\n[eager: output truncated, {self._dropped_bytes} bytes dropped]\n"
         return ExecResult(
-            stdout=stdout,
-            stderr="".join(self.stderr),
+            stdout=self.stdout.text(),
+            stderr=self.stderr.text(),
             error=error or self.error,
             outputs=outputs,
             duration_s=duration_s,
-            truncated=self.truncated,
+            truncated=self.stdout.total > self.stdout.kept or self.stderr.total > self.stderr.kept,
         )
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One output stream of one invocation, capped like the REPL's (same marker)."""
+
+    parts: list[str] = field(default_factory=list)
+    kept: int = 0
+    total: int = 0
+
+    def add(self, text: str, cap: int | None) -> None:
+        # Lone surrogates print as \udcxx escapes, as under the REPL's backslashreplace.
+        data = text.encode("utf-8", "backslashreplace")
+        self.total += len(data)
+        if cap is not None and self.kept + len(data) > cap:
+            data = data[: max(cap - self.kept, 0)]
+        self.kept += len(data)
+        if data:
+            self.parts.append(data.decode("utf-8", "replace"))
+
+    def text(self) -> str:
+        text = "".join(self.parts)
+        if self.total > self.kept:
+            text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
+        return text
 
 
 def _helper_error(payload: object) -> ExecError:

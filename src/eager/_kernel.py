@@ -45,7 +45,7 @@ class KernelBackend(Backend):
         *,
         timeout_s: float | None,
         output_dir: str | Path | None,
-        max_output_bytes: int,
+        max_output_bytes: int | None,
     ) -> None:
         self._timeout_s = timeout_s
         self._output_dir = Path(output_dir) if output_dir is not None else None
@@ -199,7 +199,8 @@ class KernelBackend(Backend):
             where = collector.error
             error = ExecError(
                 "TimeoutError",
-                f"execution exceeded the timeout of {timeout} s",
+                f"execution timed out after {timeout:g} s and was interrupted"
+                + ("; the session's state is kept" if collector.done else "; the kernel was restarted"),
                 traceback=where.traceback if where is not None else "",
                 lineno=where.lineno if where is not None else None,
                 kind="timeout",
@@ -210,7 +211,7 @@ class KernelBackend(Backend):
         if lost is not None:
             what = "the connection to the kernel was lost" if lost.channel else "the kernel died"
             error = error or ExecError(
-                "BackendCrashedError", f"{what}: {lost.reason}", kind="crash"
+                "BackendCrashed", f"{what}: {lost.reason}", kind="crash"
             )
             await self._recover_quietly(lost)
         outputs = ()

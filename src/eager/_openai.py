@@ -138,6 +138,16 @@ class OpenAISource(PumpSource):
         self.max_retry_after_s = max_retry_after_s
         self.require_done = require_done
         self._client = http_client
+        # Made here, not at the request: an SSL context costs tens of ms (none for http://).
+        self._own_client = (
+            None
+            if http_client is not None
+            else httpx.AsyncClient(
+                timeout=httpx.Timeout(None, connect=connect_timeout_s),
+                trust_env=not is_loopback(self.url),
+                verify=self.url.startswith("https://"),
+            )
+        )
         self._selector = DeltaSelector(format=format, tool_name=tool_name)
         #: Attempts made (1 when the first request succeeded).
         self.attempts = 0
@@ -177,10 +187,8 @@ class OpenAISource(PumpSource):
         return {k: v for k, v in body.items() if v is not None}
 
     async def _pump(self) -> None:
-        client = self._client or httpx.AsyncClient(
-            timeout=httpx.Timeout(None, connect=self.connect_timeout_s),
-            trust_env=not is_loopback(self.url),
-        )
+        client = self._client or self._own_client
+        assert client is not None
         try:
             while True:
                 self.attempts += 1
@@ -197,7 +205,7 @@ class OpenAISource(PumpSource):
                         delay = retry.retry_after_s
                     await asyncio.sleep(delay)
         finally:
-            if self._client is None:
+            if client is self._own_client:
                 await asyncio.shield(bounded(client.aclose()))
 
     async def _attempt(self, client: httpx.AsyncClient) -> None:

@@ -23,6 +23,7 @@ both fds; the parent cuts each stream at it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import linecache
@@ -41,6 +42,17 @@ PROGRAM_FILENAME = "<program>"
 #: Longest error message or traceback text sent back (characters); longer ones are cut.
 MAX_ERROR_CHARS = 1_000_000
 
+_MAIN_KEYS = frozenset(
+    (
+        "__name__",
+        "__doc__",
+        "__package__",
+        "__loader__",
+        "__spec__",
+        "__annotations__",
+        "__builtins__",
+    )
+)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _FUTURE_MASK = 0
 for _name in ("annotations", "generator_stop", "barry_as_FLUFL"):
@@ -71,7 +83,7 @@ def _safe_str(value: object) -> str:
 def _cut(text: str) -> str:
     if len(text) <= MAX_ERROR_CHARS:
         return text
-    return text[:MAX_ERROR_CHARS] + "\n[eager: cut after %d characters]\n" % MAX_ERROR_CHARS
+    return text[:MAX_ERROR_CHARS] + f"\n[eager: cut after {MAX_ERROR_CHARS} characters]\n"
 
 
 class Interpreter:
@@ -213,9 +225,8 @@ class _Worker:
         main_module = sys.modules["__main__"]
         namespace = main_module.__dict__
         for key in list(namespace):  # the bootstrap's names
-            if key not in ("__name__", "__doc__", "__package__", "__loader__", "__spec__"):
-                if key not in ("__annotations__", "__builtins__"):
-                    del namespace[key]
+            if key not in _MAIN_KEYS:
+                del namespace[key]
         self.interp = Interpreter(namespace)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -272,7 +283,7 @@ class _Worker:
         used = resource.getrusage(resource.RUSAGE_SELF)
         spent = used.ru_utime + used.ru_stime
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = int(math.ceil(spent + self.cpu_limit_s))
+        soft = math.ceil(spent + self.cpu_limit_s)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -307,7 +318,7 @@ class _Worker:
         if config is None:
             return
         self.configure(config)
-        version = "%d.%d.%d" % sys.version_info[:3]
+        version = ".".join(map(str, sys.version_info[:3]))
         self.send({"op": "ready", "pid": self.pid, "python": version})
         while True:
             message = self.receive()
@@ -337,8 +348,6 @@ def main() -> None:
     finally:
         # Leave at once: interpreter shutdown could wait on user threads.
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(BaseException):
                 stream.flush()
-            except BaseException:
-                pass
         os._exit(status)

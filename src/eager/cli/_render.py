@@ -94,8 +94,11 @@ def timeline(result: RunResult, *, scale_s: float | None = None) -> Text:
     return text
 
 
-def error_text(result: RunResult) -> Text:
-    """The program's error as the agent would see it, with where it happened."""
+def error_text(result: RunResult, *, full: bool = True) -> Text:
+    """The program's error as the agent would see it, with where it happened.
+
+    ``full=False`` keeps only the program's own line of the traceback.
+    """
     err = result.error
     text = Text()
     if err is None:
@@ -103,8 +106,11 @@ def error_text(result: RunResult) -> Text:
     where = f" at line {err.lineno}" if err.lineno is not None else ""
     chunk = f" (chunk {result.failed_chunk})" if result.failed_chunk is not None else ""
     text.append(f"{err.ename}: {err.evalue}{where}{chunk}\n", style="bold red")
-    if err.traceback:
+    if err.traceback and full:
         text.append(err.traceback.rstrip() + "\n", style="red")
+    elif err.lineno is not None and 0 < err.lineno <= result.code.count("\n") + 1:
+        source = result.code.splitlines()[err.lineno - 1].strip()
+        text.append(f"  line {err.lineno}: {source}\n", style="red")
     if result.interrupted:
         total = result.metrics.tokens_total
         of = f" of {total}" if total is not None else ""

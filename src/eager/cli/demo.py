@@ -92,43 +92,31 @@ async def _run_all(args: argparse.Namespace, console: Console | None) -> dict[st
 
 def _summary(all_results: dict[str, Any], tps: float) -> Table:
     table = Table(
-        title=f"eager demo: replay at {tps:g} tok/s, serial vs eager", title_justify="left"
+        title=f"eager demo: replay at {tps:g} tok/s, serial vs eager (E2EL, NEL hidden)",
+        title_justify="left",
     )
-    for col in (
-        "program",
-        "serial E2EL",
-        "eager E2EL",
-        "saved",
-        "NEL serial → eager",
-        "hidden",
-        "same stdout",
-        "outcome",
-    ):
+    for col in ("program", "serial", "eager", "saved", "hidden", "outcome"):
         table.add_column(col, justify="left" if col in ("program", "outcome") else "right")
     for name, results in all_results.items():
         if not isinstance(results, dict) or "serial" not in results or "eager" not in results:
             reason = results.get("skipped", "") if isinstance(results, dict) else ""
-            table.add_row(name, "", "", "", "", "", "", f"skipped: {reason}")
+            table.add_row(name, "", "", "", "", f"skipped: {reason}")
             continue
         s: RunResult = results["serial"]
         e: RunResult = results["eager"]
         hidden = 1 - e.metrics.nel_s / s.metrics.nel_s if s.metrics.nel_s > 0 else 0.0
         if e.error is not None:
-            outcome = f"{e.error.ename} line {e.error.lineno}"
+            outcome = f"{e.error.ename} L{e.error.lineno}"
             if e.interrupted:
-                outcome += (
-                    f", cancelled at {e.metrics.tokens_generated}/{e.metrics.tokens_total} tokens"
-                )
+                outcome += f", stop {e.metrics.tokens_generated}/{e.metrics.tokens_total} tok"
         else:
-            outcome = "ok"
+            outcome = "ok" if s.stdout == e.stdout else "ok, STDOUT DIFFERS"
         table.add_row(
             name,
             f"{s.metrics.e2el_s:.2f} s",
             f"{e.metrics.e2el_s:.2f} s",
             saving(s.metrics.e2el_s, e.metrics.e2el_s),
-            f"{s.metrics.nel_s:.2f} → {e.metrics.nel_s:.2f} s",
             f"{hidden:.0%}",
-            "yes" if s.stdout == e.stdout or e.error is not None else "NO",
             outcome,
         )
     return table
@@ -153,7 +141,9 @@ def main(args: argparse.Namespace) -> int:
     for name, results in all_results.items():
         eager = results.get("eager") if isinstance(results, dict) else None
         if isinstance(eager, RunResult) and eager.error is not None:
-            console.print(f"[bold]{name}[/] (eager): ", error_text(eager), end="")
+            console.print(
+                f"[bold]{name}[/] (eager): ", error_text(eager, full=args.verbose), end=""
+            )
     console.print(
         "[dim]Serial waits for the whole program, then runs it; eager runs each complete "
         "statement while the rest streams. Sessions are warm in both modes (start-up apart).[/]"

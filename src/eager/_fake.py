@@ -1,0 +1,208 @@
+"""An in-memory backend for tests and users: runs code in-process, records every call."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import io
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from ._backend import Backend, ExecError, ExecResult
+from ._errors import BackendError, UsageError
+from ._repl_output import TRUNCATION_MARKER
+from ._repl_worker import Interpreter
+
+__all__ = ["FakeBackend", "FakeCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class FakeCall:
+    """One invocation received by a :class:`FakeBackend`."""
+
+    code: str
+    first_line: int
+
+
+class _CappedText(io.StringIO):
+    """A text stream keeping at most ``cap`` UTF-8 bytes, counting the rest."""
+
+    def __init__(self, cap: int | None) -> None:
+        super().__init__()
+        self.cap = cap
+        self.parts: list[str] = []
+        self.kept = 0
+        self.total = 0
+
+    def write(self, text: str) -> int:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        self.total += size
+        if self.cap is None or self.kept + size <= self.cap:
+            self.parts.append(text)
+            self.kept += size
+        elif self.kept < self.cap:
+            room = self.cap - self.kept
+            cut = text.encode("utf-8", "surrogatepass")[:room]
+            self.parts.append(cut.decode("utf-8", "ignore"))
+            self.kept = self.cap
+        return len(text)
+
+    def value(self) -> str:
+        # Lone surrogates printed as escapes, as the REPL session does.
+        text = "".join(self.parts).encode("utf-8", "backslashreplace").decode("utf-8")
+        if self.total > self.kept:
+            text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
+        return text
+
+
+class FakeBackend(Backend):
+    """Runs code with ``exec`` in a dict namespace in this process, and records ``calls``.
+
+    For tests of everything above the backend (and for users' tests): ``calls`` lists each
+    invocation's ``(code, first_line)`` so batching can be asserted; ``delay_s`` makes every
+    execution take that long first (an interruptible ``asyncio.sleep``: it simulates execution
+    time while the event loop keeps running); ``run_code=False`` only records.
+
+    Errors are reported as the REPL session reports them (same compilation at the program's
+    line, same traceback text). ``print`` output is captured via ``sys.stdout``/``sys.stderr``
+    redirection (not file descriptors), capped at ``max_output_bytes`` per stream. Running code
+    blocks the event loop; a ``timeout_s`` is enforced with a tracer between lines of Python
+    code (not inside C calls). There is no ``__main__`` module, so classes do not pickle, and it
+    cannot crash.
+    """
+
+    name = "fake"
+
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        run_code: bool = True,
+        timeout_s: float | None = None,
+        max_output_bytes: int | None = 1_000_000,
+    ) -> None:
+        if delay_s < 0:
+            raise UsageError(f"delay_s must be >= 0, not {delay_s!r}")
+        self.delay_s = delay_s
+        self.run_code = run_code
+        self.timeout_s = timeout_s
+        self.max_output_bytes = max_output_bytes
+        #: Every invocation, in order.
+        self.calls: list[FakeCall] = []
+        #: The namespace the code runs in (a script's ``__main__`` look-alike).
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.started = False
+        self.closed = False
+        self.startup_s = 0.0
+        self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
+        self._interrupted = asyncio.Event()
+        self._executing = False
+
+    async def start(self) -> None:
+        """Mark the backend started (idempotent)."""
+        self.started = True
+        self.closed = False
+
+    async def execute(
+        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
+    ) -> ExecResult:
+        """Record the call, wait ``delay_s``, then run ``code`` (unless ``run_code`` is off)."""
+        if not isinstance(code, str):
+            raise UsageError(f"code must be a str, not {type(code).__name__}")
+        if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
+            raise UsageError(f"first_line must be an int >= 1, not {first_line!r}")
+        if self.closed:
+            raise BackendError("the fake backend is closed; call start() to open it again")
+        self.started = True
+        self.calls.append(FakeCall(code, first_line))
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        t0 = time.perf_counter()
+        self._interrupted.clear()
+        self._executing = True
+        try:
+            if self.delay_s:
+                wait = self.delay_s if limit is None else min(self.delay_s, limit)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._interrupted.wait(), wait)
+                if self._interrupted.is_set():
+                    error = ExecError("KeyboardInterrupt", "", "KeyboardInterrupt\n")
+                    return ExecResult(error=error, duration_s=time.perf_counter() - t0)
+                if limit is not None and self.delay_s >= limit:
+                    return ExecResult(
+                        error=_timeout(limit, "", None), duration_s=time.perf_counter() - t0
+                    )
+            if not self.run_code:
+                return ExecResult(duration_s=time.perf_counter() - t0)
+            remaining = None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
+            return self._run(code, first_line, limit, remaining, t0)
+        finally:
+            self._executing = False
+
+    def _run(
+        self, code: str, first_line: int, limit: float | None, remaining: float | None, t0: float
+    ) -> ExecResult:
+        out, err = _CappedText(self.max_output_bytes), _CappedText(self.max_output_bytes)
+        timed_out = False
+        program = self._interp.filename
+
+        def tracer(frame: FrameType, event: str, arg: object) -> Any:
+            # Only the program's own lines are stopped (never Eager's or a library's code).
+            nonlocal timed_out
+            if frame.f_code.co_filename != program:
+                return None
+            if timed_out or time.perf_counter() > deadline:
+                timed_out = True
+                raise KeyboardInterrupt
+            return tracer
+
+        deadline = time.perf_counter() + (remaining or 0.0)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            previous = sys.gettrace()
+            if remaining is not None:
+                sys.settrace(tracer)
+            try:
+                raw = self._interp.run(code, first_line)
+            finally:
+                if remaining is not None:
+                    sys.settrace(previous)
+        error = None
+        if raw is not None:
+            error = ExecError(
+                raw["ename"], raw["evalue"], raw["traceback"], raw["lineno"], kind=raw["kind"]
+            )
+            if timed_out and limit is not None and raw["ename"] == "KeyboardInterrupt":
+                error = _timeout(limit, raw["traceback"], raw["lineno"])
+        return ExecResult(
+            stdout=out.value(),
+            stderr=err.value(),
+            error=error,
+            duration_s=time.perf_counter() - t0,
+            truncated=out.total > out.kept or err.total > err.kept,
+        )
+
+    async def interrupt(self) -> None:
+        """Stop the ``delay_s`` wait of the running execution (code itself runs to its end)."""
+        if self._executing:
+            self._interrupted.set()
+
+    async def reset(self) -> None:
+        """Give the code a fresh namespace."""
+        self._interp.reset()
+
+    async def close(self) -> None:
+        """Mark the backend closed (idempotent)."""
+        self.closed = True
+
+
+def _timeout(limit: float, traceback: str, lineno: int | None) -> ExecError:
+    return ExecError(
+        "TimeoutError",
+        f"execution timed out after {limit:g} s and was interrupted; the session's state is kept",
+        traceback,
+        lineno,
+        kind="timeout",
+    )

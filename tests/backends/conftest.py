@@ -1,0 +1,122 @@
+"""The backends the contract suite runs against, and fixtures that start and close them.
+
+To add a backend, add one entry to :data:`BACKEND_CASES`: a factory taking
+:class:`BackendOptions`, the features it lacks (tests needing one are skipped) and the modules
+it needs (an optional extra; missing ones skip its tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from eager import Backend
+from eager._fake import FakeBackend
+from eager._repl import ReplBackend
+
+#: What a contract test may need beyond the basics. A backend lists the ones it lacks.
+FEATURES = frozenset(
+    {
+        "crash",  # user code can kill the session (os._exit, segfault); a new one is started
+        "fd_output",  # output written to fd 1/2 (os.write, os.system, C code) is captured
+        "interrupt",  # interrupt() stops running code (not only a simulated delay)
+        "pickle",  # classes defined by the program pickle (a real __main__ module)
+        "script_argv",  # sys.argv is one entry, as for a script
+        "escalation",  # code ignoring SIGINT is killed and the session restarted on timeout
+    }
+)
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What the contract suite may ask of every backend's factory."""
+
+    timeout_s: float | None = 30.0
+    max_output_bytes: int | None = 1_000_000
+    restart_grace_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class BackendCase:
+    """How to build one backend for the contract suite."""
+
+    factory: Callable[[BackendOptions], Backend]
+    lacks: frozenset[str] = frozenset()
+    requires_modules: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _repl(options: BackendOptions) -> Backend:
+    return ReplBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+    )
+
+
+def _fake(options: BackendOptions) -> Backend:
+    return FakeBackend(timeout_s=options.timeout_s, max_output_bytes=options.max_output_bytes)
+
+
+#: Backend name -> how to build it. Colleagues: add ``"jupyter"``, ``"gateway"`` here.
+BACKEND_CASES: dict[str, BackendCase] = {
+    "repl": BackendCase(_repl),
+    "fake": BackendCase(
+        _fake, lacks=frozenset({"crash", "fd_output", "interrupt", "pickle", "script_argv"})
+    ),
+}
+
+#: Upper bound for start/close of a backend in a fixture.
+LIFECYCLE_TIMEOUT_S = 60.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(*features): skip for backends lacking one of these contract features"
+    )
+
+
+MakeBackend = Callable[..., Awaitable[Backend]]
+
+
+@pytest.fixture(params=sorted(BACKEND_CASES))
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """The name of the backend under test; skips when it lacks a needed feature or extra."""
+    name: str = request.param
+    case = BACKEND_CASES[name]
+    for module in case.requires_modules:
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{name}: {module} is not installed")
+    for marker in request.node.iter_markers("needs"):
+        unknown = set(marker.args) - FEATURES
+        assert not unknown, f"unknown contract features {unknown}"
+        missing = case.lacks.intersection(marker.args)
+        if missing:
+            pytest.skip(f"{name} lacks {', '.join(sorted(missing))}")
+    return name
+
+
+@pytest.fixture
+async def make_backend(backend_name: str) -> AsyncIterator[MakeBackend]:
+    """``await make_backend(**options)``: a started backend, closed after the test."""
+    made: list[Backend] = []
+
+    async def make(**overrides: object) -> Backend:
+        options = replace(BackendOptions(), **overrides)  # type: ignore[arg-type]
+        backend = BACKEND_CASES[backend_name].factory(options)
+        made.append(backend)
+        await asyncio.wait_for(backend.start(), LIFECYCLE_TIMEOUT_S)
+        return backend
+
+    yield make
+    for backend in made:
+        await asyncio.wait_for(backend.close(), LIFECYCLE_TIMEOUT_S)
+
+
+@pytest.fixture
+async def backend(make_backend: MakeBackend) -> Backend:
+    """A started backend of each kind with the default options."""
+    return await make_backend()

@@ -1,5 +1,6 @@
 """Eager: run LLM-generated Python while the model is still writing it."""
 
+from ._answers import Answer
 from ._backend import Backend, ExecError, ExecResult, RichOutput
 from ._chunker import Chunk, Chunker
 from ._errors import (
@@ -29,16 +30,27 @@ from ._events import (
     RunFinished,
 )
 from ._extract import Extractor, make_extractor
+from ._fake import FakeBackend, FakeCall
+from ._gate import POLICIES, Gate, Policy
+from ._openai import OpenAISource
+from ._openai_sdk import OpenAISDKSource
+from ._repl import ReplBackend
+from ._replay import ReplaySource, tokenize
+from ._result import Batch, GateDecision, Metrics, Mode, RunResult
+from ._run import OnError, run, run_sync
+from ._server import ReplayServer
 from ._source import Format, ScriptedSource, Source
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
     "Backend",
     "BackendCrashedError",
     "BackendError",
     "BackendProtocolError",
     "BackendStartError",
+    "Batch",
     "BatchDispatched",
     "BatchFinished",
     "Chunk",
@@ -51,15 +63,30 @@ __all__ = [
     "ExecResult",
     "ExtractionError",
     "Extractor",
+    "FakeBackend",
+    "FakeCall",
     "FirstToken",
     "Format",
+    "Gate",
     "GateDecided",
+    "GateDecision",
     "GenerationEnded",
+    "Metrics",
     "MissingExtraError",
+    "Mode",
+    "OnError",
+    "OpenAISDKSource",
+    "OpenAISource",
+    "POLICIES",
+    "Policy",
     "ProgramSyntaxError",
+    "ReplBackend",
+    "ReplayServer",
+    "ReplaySource",
     "RequestSent",
     "RichOutput",
     "RunFinished",
+    "RunResult",
     "ScriptedSource",
     "Source",
     "SourceError",
@@ -67,4 +94,7 @@ __all__ = [
     "StreamError",
     "UsageError",
     "make_extractor",
+    "run",
+    "run_sync",
+    "tokenize",
 ]

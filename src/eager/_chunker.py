@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -22,10 +23,12 @@ _BOM = "\ufeff"
 SMALL_TAIL_CHARS = 2048
 #: A tail that starts with a compound statement is parsed at line ends only to catch syntax
 #: errors early; below this size at every line end, beyond it as it grows.
-SMALL_BLOCK_CHARS = 256
+SMALL_BLOCK_CHARS = 0
 #: Beyond those sizes, a tail is parsed again only once it has grown by this factor (keeps cost
 #: linear inside huge statements, such as a 3,000-line class or a data table at column 0).
 TAIL_GROWTH = 1.5
+#: The same factor inside a compound statement (there only syntax errors are looked for).
+BLOCK_GROWTH = 2.0
 _COMPOUND_START = re.compile(
     r"(?:[ \t\f]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*\ufeff?"
     r"(?:@|(?:async|def|class|if|for|while|try|with|match)(?![\w]))"
@@ -300,9 +303,16 @@ class Chunker:
             self._materialize()
             self._tail_block = _COMPOUND_START.match(self._tail) is not None
         size = end - self._tail_start
-        small = SMALL_BLOCK_CHARS if self._tail_block else SMALL_TAIL_CHARS
-        if size > small and size < self._parsed_len * TAIL_GROWTH and not force:
+        if self._tail_block:
+            small, growth = SMALL_BLOCK_CHARS, BLOCK_GROWTH
+        else:
+            small, growth = SMALL_TAIL_CHARS, TAIL_GROWTH
+        if size > small and size < self._parsed_len * growth and not force:
             return
+        self._materialize()
+        line = self._tail[line_start - self._tail_start : size].rstrip()
+        if line.endswith(":") and "#" not in line:
+            return  # a block header (or a genuine error found at the next line end): wait
         self._status(end)
         if self._status_complete and self._status_simple:
             out.append(self._emit(end))
@@ -359,13 +369,15 @@ class Chunker:
         if self._tail_start == 0 and src.startswith(_BOM):
             src = src[1:]
         try:
-            tree = compile(
-                src,
-                _FILENAME,
-                "exec",
-                flags=_FINAL_FLAGS if final else _CHECK_FLAGS,
-                dont_inherit=True,
-            )
+            with warnings.catch_warnings():  # warnings belong to the real compile, not to ours
+                warnings.simplefilter("ignore")
+                tree = compile(
+                    src,
+                    _FILENAME,
+                    "exec",
+                    flags=_FINAL_FLAGS if final else _CHECK_FLAGS,
+                    dont_inherit=True,
+                )
         except SyntaxError as exc:
             if not final and exc.msg == "incomplete input":
                 raise _Incomplete from None

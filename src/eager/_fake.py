@@ -14,7 +14,7 @@ from typing import Any
 
 from ._backend import Backend, ExecError, ExecResult
 from ._errors import BackendError, UsageError
-from ._repl_output import TRUNCATION_MARKER
+from ._repl_output import TRUNCATION_MARKER, clean_text
 from ._repl_worker import Interpreter
 
 __all__ = ["FakeBackend", "FakeCall"]
@@ -53,7 +53,7 @@ class _CappedText(io.StringIO):
 
     def value(self) -> str:
         # Lone surrogates printed as escapes, as the REPL session does.
-        text = "".join(self.parts).encode("utf-8", "backslashreplace").decode("utf-8")
+        text = clean_text("".join(self.parts))
         if self.total > self.kept:
             text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
         return text
@@ -100,7 +100,8 @@ class FakeBackend(Backend):
         self.startup_s = 0.0
         self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
         self._interrupted = asyncio.Event()
-        self._executing = False
+        #: Set while an execution is running (tests wait on it to interrupt at the right time).
+        self.executing = asyncio.Event()
 
     async def start(self) -> None:
         """Mark the backend started (idempotent)."""
@@ -122,7 +123,7 @@ class FakeBackend(Backend):
         limit = self.timeout_s if timeout_s is None else timeout_s
         t0 = time.perf_counter()
         self._interrupted.clear()
-        self._executing = True
+        self.executing.set()
         try:
             if self.delay_s:
                 wait = self.delay_s if limit is None else min(self.delay_s, limit)
@@ -140,7 +141,7 @@ class FakeBackend(Backend):
             remaining = None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
             return self._run(code, first_line, limit, remaining, t0)
         finally:
-            self._executing = False
+            self.executing.clear()
 
     def _run(
         self, code: str, first_line: int, limit: float | None, remaining: float | None, t0: float
@@ -172,7 +173,11 @@ class FakeBackend(Backend):
         error = None
         if raw is not None:
             error = ExecError(
-                raw["ename"], raw["evalue"], raw["traceback"], raw["lineno"], kind=raw["kind"]
+                clean_text(raw["ename"]),
+                clean_text(raw["evalue"]),
+                clean_text(raw["traceback"]),
+                raw["lineno"],
+                kind=raw["kind"],
             )
             if timed_out and limit is not None and raw["ename"] == "KeyboardInterrupt":
                 error = _timeout(limit, raw["traceback"], raw["lineno"])
@@ -186,7 +191,7 @@ class FakeBackend(Backend):
 
     async def interrupt(self) -> None:
         """Stop the ``delay_s`` wait of the running execution (code itself runs to its end)."""
-        if self._executing:
+        if self.executing.is_set():
             self._interrupted.set()
 
     async def reset(self) -> None:

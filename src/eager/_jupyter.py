@@ -14,12 +14,14 @@ from typing import Any
 
 from . import _jupyter_protocol as proto
 from ._errors import BackendProtocolError, BackendStartError, MissingExtraError
-from ._kernel import CLOSE_TIMEOUT_S, KernelBackend, KernelLost
+from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
 
 __all__ = ["JupyterBackend"]
 
 #: Bound on starting a kernel until it answers ``kernel_info``.
 START_TIMEOUT_S = 60.0
+#: After the kernel process exited, how long its last messages may still take to arrive.
+LAST_WORDS_S = 0.05
 #: Liveness check period where the kernel process cannot be watched through a pidfd.
 LIVENESS_POLL_S = 0.05
 
@@ -45,12 +47,16 @@ class JupyterBackend(KernelBackend):
         timeout_s: float | None = 60.0,
         output_dir: str | Path | None = None,
         max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | Path | None = None,
         env: dict[str, str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
         super().__init__(
-            timeout_s=timeout_s, output_dir=output_dir, max_output_bytes=max_output_bytes
+            timeout_s=timeout_s,
+            output_dir=output_dir,
+            max_output_bytes=max_output_bytes,
+            restart_grace_s=restart_grace_s,
         )
         self._kernel_name = kernel_name
         self._cwd = str(cwd) if cwd is not None else None
@@ -61,6 +67,7 @@ class JupyterBackend(KernelBackend):
         self._poller: Any = None
         self._pidfd: int | None = None
         self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._exited = False
 
     @property
     def _session_id(self) -> str:
@@ -71,12 +78,14 @@ class JupyterBackend(KernelBackend):
             from jupyter_client.manager import AsyncKernelManager
         except ImportError as exc:
             raise MissingExtraError("jupyter_client", "jupyter") from exc
-        self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="ipc")
+        self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="tcp")
         await self._launch()
 
     async def _launch(self) -> None:
         env = dict(os.environ if self._env is None else self._env)
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
+        env.pop("PYTEST_CURRENT_TEST", None)
         try:
             await asyncio.wait_for(
                 self._km.start_kernel(
@@ -102,6 +111,7 @@ class JupyterBackend(KernelBackend):
         self._kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         await self._kc.wait_for_ready(timeout=self._start_timeout_s)
         self._pending.clear()
+        self._exited = False
         self._poller = zmq.asyncio.Poller()
         self._poller.register(self._kc.iopub_channel.socket, zmq.POLLIN)
         self._poller.register(self._kc.shell_channel.socket, zmq.POLLIN)
@@ -138,16 +148,27 @@ class JupyterBackend(KernelBackend):
             return self._pending.popleft()
         if self._poller is None:
             raise KernelLost("the kernel is not running")
+        if self._exited:
+            raise KernelLost("the kernel process exited")
         wait_s = timeout_s
         if self._pidfd is None:
             wait_s = LIVENESS_POLL_S if wait_s is None else min(wait_s, LIVENESS_POLL_S)
         ready = dict(await self._poller.poll(None if wait_s is None else int(wait_s * 1000)))
-        if self._pidfd is not None and self._pidfd in ready:
+        exited = self._pidfd is not None and self._pidfd in ready
+        if not ready and self._pidfd is None:
+            exited = not await self._km.is_alive()
+        if exited:
+            # What the kernel sent just before dying may still be in flight: collect it.
+            self._exited = True
+            ready = dict(await self._poller.poll(int(LAST_WORDS_S * 1000)))
+        await self._drain(ready)
+        if self._pending:
+            return self._pending.popleft()
+        if exited:
             raise KernelLost("the kernel process exited")
-        if not ready:
-            if self._pidfd is None and not await self._km.is_alive():
-                raise KernelLost("the kernel process exited")
-            return None
+        return None
+
+    async def _drain(self, ready: dict[Any, int]) -> None:
         import zmq
 
         for socket in (self._kc.iopub_channel.socket, self._kc.shell_channel.socket):
@@ -156,7 +177,6 @@ class JupyterBackend(KernelBackend):
                     while True:
                         frames = await socket.recv_multipart(flags=zmq.NOBLOCK)
                         self._pending.append(self._deserialize(frames))
-        return self._pending.popleft() if self._pending else None
 
     def _deserialize(self, frames: list[bytes]) -> dict[str, Any]:
         # jupyter_client's Session.deserialize also parses every date in the headers, which

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "RESET_CELL",
     "Collector",
+    "clean",
     "execute_request",
     "kernel_info_request",
     "kernel_setup",
@@ -51,6 +52,7 @@ from IPython import get_ipython as _get_ipython
 from IPython.display import publish_display_data as _publish
 
 _interp = Interpreter(_get_ipython().user_ns)
+FILENAME = PROGRAM_FILENAME
 
 
 def _ascii_packing(session):
@@ -71,6 +73,7 @@ def _ascii_packing(session):
 
 
 _ascii_packing(_get_ipython().kernel.session)
+sys.argv = [FILENAME]  # as for a script (the kernel's own arguments are of no use to it)
 
 
 def run(code, first_line):
@@ -98,14 +101,17 @@ def kernel_setup() -> str:
     from . import _repl_worker
 
     worker = Path(_repl_worker.__file__).read_text(encoding="utf-8")
+    # Idempotent: after a dropped websocket the kernel (and its namespace) may still be there.
     return (
         "import sys as _s, types as _t\n"
-        "_m = _t.ModuleType('__eager_kernel__')\n"
-        f"exec({worker!r}, _m.__dict__)\n"
-        f"exec({_GLUE!r}, _m.__dict__)\n"
-        "_s.modules['__eager_kernel__'] = _m\n"
-        "get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"
-        "del _s, _t, _m\n"
+        "if '__eager_kernel__' not in _s.modules:\n"
+        "    _m = _t.ModuleType('__eager_kernel__')\n"
+        f"    exec({worker!r}, _m.__dict__)\n"
+        f"    exec({_GLUE!r}, _m.__dict__)\n"
+        "    _s.modules['__eager_kernel__'] = _m\n"
+        "    get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"
+        "    del _m\n"
+        "del _s, _t\n"
     )
 
 
@@ -158,6 +164,15 @@ def kernel_info_request(*, session: str) -> dict[str, Any]:
     return _message("kernel_info_request", {}, session=session)
 
 
+def clean(text: str) -> str:
+    """``text`` with lone surrogates as visible ``\\udcxx`` escapes (as the REPL prints them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI colour and cursor escapes."""
     return _ANSI.sub("", text)
@@ -171,9 +186,9 @@ def parse_error(content: dict[str, Any]) -> ExecError:
     found = [m.group(1) or m.group(2) for m in _CELL_LINE.finditer(text)]
     lineno = int(found[-1]) if found else None
     return ExecError(
-        ename=str(content.get("ename", "Error")),
-        evalue=str(content.get("evalue", "")),
-        traceback=text.rstrip("\n") + "\n" if text else "",
+        ename=clean(str(content.get("ename", "Error"))),
+        evalue=clean(str(content.get("evalue", ""))),
+        traceback=clean(text.rstrip("\n") + "\n") if text else "",
         lineno=lineno,
     )
 
@@ -284,9 +299,9 @@ def _helper_error(payload: object) -> ExecError:
             raise TypeError(type(fields).__name__)
         lineno = fields.get("lineno")
         return ExecError(
-            ename=str(fields["ename"]),
-            evalue=str(fields.get("evalue", "")),
-            traceback=str(fields.get("traceback", "")),
+            ename=clean(str(fields["ename"])),
+            evalue=clean(str(fields.get("evalue", ""))),
+            traceback=clean(str(fields.get("traceback", ""))),
             lineno=lineno if isinstance(lineno, int) else None,
             kind=str(fields.get("kind", "runtime")),
         )

@@ -13,10 +13,10 @@ from . import _jupyter_protocol as proto
 from ._backend import Backend, ExecError, ExecResult
 from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 
-__all__ = ["CLOSE_TIMEOUT_S", "INTERRUPT_GRACE_S", "KernelBackend", "KernelLost"]
+__all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelBackend", "KernelLost"]
 
 #: After a timeout's interrupt, how long the kernel has to answer before it is restarted.
-INTERRUPT_GRACE_S = 3.0
+RESTART_GRACE_S = 2.0
 #: Bound on the setup cell and on the namespace reset.
 SETUP_TIMEOUT_S = 30.0
 #: Bound on shutting a kernel (and its channels) down.
@@ -46,10 +46,12 @@ class KernelBackend(Backend):
         timeout_s: float | None,
         output_dir: str | Path | None,
         max_output_bytes: int | None,
+        restart_grace_s: float,
     ) -> None:
         self._timeout_s = timeout_s
         self._output_dir = Path(output_dir) if output_dir is not None else None
         self._max_output_bytes = max_output_bytes
+        self._restart_grace_s = restart_grace_s
         self._outputs_saved = 0
         self._started = False
         self._broken: BackendError | None = None
@@ -193,7 +195,7 @@ class KernelBackend(Backend):
         if lost is None and not collector.done:  # timed out: interrupt, else restart
             await self._interrupt_kernel()
             try:
-                await self._collect(collector, time.monotonic() + INTERRUPT_GRACE_S)
+                await self._collect(collector, time.monotonic() + self._restart_grace_s)
             except KernelLost as exc:
                 lost = exc
             where = collector.error

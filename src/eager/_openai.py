@@ -28,6 +28,8 @@ __all__ = ["OpenAISource", "bounded", "is_loopback"]
 
 #: Statuses worth another attempt (before the first token only).
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+#: Response header of the replay server giving the answer's length in tokens.
+TOKENS_TOTAL_HEADER = "x-eager-tokens-total"
 #: Most bytes of an error body kept in :class:`~eager.EndpointError`.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -247,6 +249,9 @@ class OpenAISource(PumpSource):
 
     async def _check_response(self, response: httpx.Response) -> None:
         status = response.status_code
+        total = response.headers.get(TOKENS_TOTAL_HEADER, "")
+        if total.isdigit():  # the replay server knows the length of its answer
+            self.tokens_total = int(total)
         if status == 200:
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
@@ -318,11 +323,15 @@ class OpenAISource(PumpSource):
                 if event.data.strip() == DONE:
                     self._finish()
                     return
-                text = selector.take(parse_chunk(event.data))
+                delta = parse_chunk(event.data)
+                text = selector.take(delta)
                 if text:
                     got_token = True
                     self._emit(text)
                     deadline = loop.time() + self.token_timeout_s
+                elif delta.reasoning:  # a thinking model is alive: its answer may come later
+                    timeout = self.token_timeout_s if got_token else self.first_token_timeout_s
+                    deadline = loop.time() + timeout
             if ended:
                 if self.require_done:
                     raise StreamError(

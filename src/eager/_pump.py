@@ -16,7 +16,8 @@ from ._errors import ExtractionError, UsageError
 from ._source import Format, Source
 from ._sse import ChatDelta, Usage
 
-__all__ = ["CLOSE_TIMEOUT_S", "DeltaSelector", "PumpSource"]
+# PumpSource and DeltaSelector are internal bases of the OpenAI sources (not exported).
+__all__ = ["CLOSE_TIMEOUT_S"]
 
 #: Longest wait for a producer to close its connection after a cancellation.
 CLOSE_TIMEOUT_S = 5.0

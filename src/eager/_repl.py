@@ -17,7 +17,7 @@ from typing import Any
 
 from ._backend import Backend, ExecError, ExecResult
 from ._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
-from ._repl_output import Captured, OutputStream
+from ._repl_output import Captured, OutputStream, clean_text
 
 __all__ = ["ReplBackend"]
 
@@ -27,10 +27,15 @@ STARTUP_TIMEOUT_S = 60.0
 CLOSE_GRACE_S = 1.0
 #: After a reply (or a crash), how long to wait for the rest of its stdout/stderr.
 DRAIN_TIMEOUT_S = 1.0
+#: After the child died, how long to wait for the end of its output pipes (a grandchild
+#: may hold them open; what the child wrote is already in the pipe).
+CRASH_DRAIN_S = 0.25
 #: How long a killed or dead child may take to be reaped.
 EXIT_WAIT_S = 5.0
 #: Longest wait for a ``reset`` to finish (``__del__`` of user objects run) before a restart.
 RESET_TIMEOUT_S = 10.0
+
+_READ_LIMIT = 1 << 26  # longest reply line (bytes); errors are cut at 1e6 characters
 
 _SIGNAL_HINTS = {
     signal.SIGSEGV: "segmentation fault",
@@ -58,15 +63,6 @@ def _bootstrap() -> str:
     return _BOOTSTRAP.format(path=str(resource), source=resource.read_text("utf-8"))
 
 
-def _clean(text: str) -> str:
-    """Lone surrogates (from the JSON transport) become visible escapes, never errors."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def _exit_description(status: int | None) -> str:
     if status is None:
         return "it stopped answering"
@@ -80,17 +76,76 @@ def _exit_description(status: int | None) -> str:
     return f"exited with status {status}"
 
 
+def _ends(reply: dict[str, Any]) -> list[str]:
+    ends = reply.get("ends")
+    return [str(e) for e in ends] if isinstance(ends, list) else ["lost", "lost"]
+
+
+class _ChildProtocol(asyncio.SubprocessProtocol):
+    """Feeds the child's stdout/stderr into their streams as read; tells when it exited.
+
+    (``asyncio.subprocess.Process.wait()`` would wait for the pipes to close, which a
+    grandchild holding them delays forever.)
+    """
+
+    def __init__(self, stdout: OutputStream, stderr: OutputStream) -> None:
+        self.streams = {1: stdout, 2: stderr}
+        self.exited = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        stream = self.streams.get(fd)
+        if stream is not None:
+            stream.feed(bytes(data))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        stream = self.streams.get(fd)
+        if stream is not None:
+            stream.feed_eof()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+
+class _ReplyProtocol(asyncio.Protocol):
+    """Cuts the reply pipe into JSON messages on a queue; None when the pipe closes."""
+
+    def __init__(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self.queue = queue
+        self.buffer = bytearray()
+        self.scanned = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\n", self.scanned)) >= 0:
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 1]
+            self.scanned = 0
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # not ours: the protocol has one JSON object per line
+            if isinstance(message, dict):
+                self.queue.put_nowait(message)
+        self.scanned = len(self.buffer)
+        if len(self.buffer) > _READ_LIMIT:  # never a reply of ours: the worker cuts errors
+            self.buffer.clear()
+            self.scanned = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.queue.put_nowait(None)
+
+
 class _Session:
     """One child process: its command pipe (stdin), reply pipe, and captured stdout/stderr."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, sentinel: bytes, cap: int | None) -> None:
-        self.proc = proc
-        self.pid = proc.pid
+    def __init__(self, sentinel: bytes, cap: int | None) -> None:
         self.stdout = OutputStream(sentinel, cap_bytes=cap)
         self.stderr = OutputStream(sentinel, cap_bytes=cap)
+        self.protocol = _ChildProtocol(self.stdout, self.stderr)
         self.replies: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.transport: asyncio.BaseTransport | None = None
-        self.tasks: list[asyncio.Task[None]] = []
+        self.child: asyncio.SubprocessTransport | None = None
+        self.reply_transport: asyncio.BaseTransport | None = None
+        self.pid = 0
         self.startup_s = 0.0
 
     @classmethod
@@ -104,9 +159,12 @@ class _Session:
         cap: int | None,
     ) -> _Session:
         t0 = time.perf_counter()
+        session = cls(bytes.fromhex(config["sentinel"]), cap)
+        loop = asyncio.get_running_loop()
         reply_r, reply_w = os.pipe()
         try:
-            proc = await asyncio.create_subprocess_exec(
+            session.child, _ = await loop.subprocess_exec(
+                lambda: session.protocol,
                 python,
                 "-u",
                 "-c",
@@ -125,21 +183,13 @@ class _Session:
             raise BackendStartError(f"cannot start the Python session {python!r}: {exc}") from exc
         finally:
             os.close(reply_w)
-        session = cls(proc, bytes.fromhex(config["sentinel"]), cap)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 26)
+        session.pid = session.child.get_pid()
         pipe = os.fdopen(reply_r, "rb", buffering=0)
-        session.transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        session.reply_transport, _ = await loop.connect_read_pipe(
+            lambda: _ReplyProtocol(session.replies), pipe
         )
-        assert proc.stdout is not None and proc.stderr is not None
-        session.tasks = [
-            asyncio.create_task(session._read_replies(reader)),
-            asyncio.create_task(session.stdout.pump(proc.stdout)),
-            asyncio.create_task(session.stderr.pump(proc.stderr)),
-        ]
         try:
-            await session.send(config)
+            session.send(config)
             ready = await session.reply(STARTUP_TIMEOUT_S)
         except (TimeoutError, BackendCrashedError) as exc:
             await session.kill()
@@ -147,37 +197,21 @@ class _Session:
             detail = f": {err.splitlines()[-1]}" if err else ""
             raise BackendStartError(f"the Python session {python!r} did not start{detail}") from exc
         if ready is None or ready.get("op") != "ready":
-            await session.kill()
+            status = await session.kill()
             err = session.stderr.take_current().text().strip()
             raise BackendStartError(
-                f"the Python session {python!r} did not start ({_exit_description(proc.returncode)})"
+                f"the Python session {python!r} did not start ({_exit_description(status)})"
                 + (f":\n{err}" if err else "")
             )
         session.startup_s = time.perf_counter() - t0
         return session
 
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while line := await reader.readline():
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue  # not ours; the protocol has one JSON object per line
-                await self.replies.put(message)
-        except (OSError, ValueError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            await self.replies.put(None)
-
-    async def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         """Write one command; raises BackendCrashedError when the child is gone."""
-        stdin = self.proc.stdin
-        assert stdin is not None
-        try:
-            stdin.write((json.dumps(message, ensure_ascii=True) + "\n").encode("ascii"))
-            await stdin.drain()
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            raise BackendCrashedError("the Python session does not read its commands") from exc
+        stdin = self.child.get_pipe_transport(0) if self.child is not None else None
+        if not isinstance(stdin, asyncio.WriteTransport) or stdin.is_closing():
+            raise BackendCrashedError("the Python session does not read its commands")
+        stdin.write((json.dumps(message, ensure_ascii=True) + "\n").encode("ascii"))
 
     async def reply(self, timeout_s: float | None) -> dict[str, Any] | None:
         """The next reply (None: the child closed its end, i.e. it died); raises TimeoutError."""
@@ -191,9 +225,10 @@ class _Session:
 
     async def wait_exit(self, timeout_s: float) -> int | None:
         try:
-            return await asyncio.wait_for(self.proc.wait(), timeout_s)
+            await asyncio.wait_for(self.protocol.exited.wait(), timeout_s)
         except TimeoutError:
             return None
+        return self.child.get_returncode() if self.child is not None else None
 
     async def kill(self) -> int | None:
         """Kill the process group, reap the child, release the pipes; the exit status."""
@@ -209,31 +244,34 @@ class _Session:
             os.killpg(self.pid, signal.SIGKILL)
         await self.wait_exit(EXIT_WAIT_S)
         # Grandchildren in another session may hold the pipes open: wait a bounded time only.
-        await self.stdout.wait_eof(DRAIN_TIMEOUT_S)
-        await self.stderr.wait_eof(DRAIN_TIMEOUT_S)
+        await asyncio.gather(
+            self.stdout.wait_eof(CRASH_DRAIN_S), self.stderr.wait_eof(CRASH_DRAIN_S)
+        )
         return self.stdout.take_current(), self.stderr.take_current()
 
     async def close(self) -> None:
         """Let the child leave (EOF on its commands), then kill what is left of its group."""
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        stdin = self.child.get_pipe_transport(0) if self.child is not None else None
+        if stdin is not None:
+            stdin.close()
         await self.wait_exit(CLOSE_GRACE_S)
         await self.kill()
 
     async def release(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.child is not None:
+            self.child.close()  # its pipes too, even those a grandchild still holds open
+        if self.reply_transport is not None:
+            self.reply_transport.close()
 
-    async def outputs(self, marks: list[bool]) -> tuple[Captured, Captured]:
-        """This invocation's stdout and stderr (the worker wrote a sentinel where ``marks``)."""
+    async def outputs(self, ends: list[str]) -> tuple[Captured, Captured]:
+        """This invocation's stdout and stderr, as the worker said each one ended.
+
+        ``"sentinel"``: cut at the next sentinel; ``"drained"``: the pipe was empty, so all of
+        it is here already; anything else (the fd was closed or replaced): take what is here.
+        """
         got = []
-        for stream, marked in zip((self.stdout, self.stderr), marks, strict=False):
-            segment = await stream.next_segment(DRAIN_TIMEOUT_S) if marked else None
+        for stream, end in zip((self.stdout, self.stderr), ends, strict=False):
+            segment = await stream.next_segment(DRAIN_TIMEOUT_S) if end == "sentinel" else None
             got.append(segment if segment is not None else stream.take_current())
         return got[0], got[1]
 
@@ -385,7 +423,7 @@ class ReplBackend(Backend):
         self, session: _Session, code: str, first_line: int, limit: float | None, t0: float
     ) -> ExecResult:
         try:
-            await session.send({"op": "exec", "code": code, "first_line": first_line})
+            session.send({"op": "exec", "code": code, "first_line": first_line})
             reply = await session.reply(limit)
         except BackendCrashedError:
             return await self._crashed(session, t0)
@@ -424,16 +462,15 @@ class ReplBackend(Backend):
         return await self._finish(session, reply, t0)
 
     async def _finish(self, session: _Session, reply: dict[str, Any], t0: float) -> ExecResult:
-        marks = reply.get("marks") or [False, False]
-        out, err = await session.outputs([bool(m) for m in marks])
+        out, err = await session.outputs(_ends(reply))
         raw = reply.get("error")
         error = None
         if isinstance(raw, dict):
             lineno = raw.get("lineno")
             error = ExecError(
-                _clean(str(raw.get("ename", "Error"))),
-                _clean(str(raw.get("evalue", ""))),
-                _clean(str(raw.get("traceback", ""))),
+                clean_text(str(raw.get("ename", "Error"))),
+                clean_text(str(raw.get("evalue", ""))),
+                clean_text(str(raw.get("traceback", ""))),
                 lineno if isinstance(lineno, int) else None,
                 kind=str(raw.get("kind", "runtime")),
             )
@@ -475,7 +512,7 @@ class ReplBackend(Backend):
             if session is not None:
                 await session.kill()
             return
-        await session.outputs([bool(m) for m in reply.get("marks") or [False, False]])
+        await session.outputs(_ends(reply))
 
     async def interrupt(self) -> None:
         """Send SIGINT to the running execution (it raises ``KeyboardInterrupt``; state kept)."""
@@ -487,14 +524,14 @@ class ReplBackend(Backend):
         async with self._lock:
             session = await self._ensure_session()
             try:
-                await session.send({"op": "reset"})
+                session.send({"op": "reset"})
                 reply = await session.reply(RESET_TIMEOUT_S)
             except (BackendCrashedError, TimeoutError):
                 reply = None
             if reply is None:
                 await self._restart()
                 return
-            await session.outputs([bool(m) for m in reply.get("marks") or [False, False]])
+            await session.outputs(_ends(reply))
 
     async def restart(self) -> None:
         """Kill the child and start a fresh one (everything lost, modules included)."""

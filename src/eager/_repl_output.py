@@ -6,7 +6,7 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
-__all__ = ["TRUNCATION_MARKER", "Captured", "OutputStream"]
+__all__ = ["TRUNCATION_MARKER", "Captured", "OutputStream", "clean_text"]
 
 #: Appended to a stream whose output went over the cap (``kept`` and ``dropped`` are bytes).
 TRUNCATION_MARKER = (
@@ -14,6 +14,15 @@ TRUNCATION_MARKER = (
 )
 
 _READ_SIZE = 1 << 16
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates (from a JSON transport, say) become visible escapes, never errors."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +69,7 @@ class OutputStream:
 
     The child writes the sentinel after each invocation, so segment *n* is the output of
     invocation *n*. Over the cap, bytes are counted and discarded while reading goes on, so a
-    flood never blocks the child. :meth:`feed` is pure; :meth:`pump` reads a pipe into it.
+    flood never blocks the child. :meth:`feed` is synchronous and pure.
     """
 
     def __init__(self, sentinel: bytes, *, cap_bytes: int | None) -> None:
@@ -114,7 +123,7 @@ class OutputStream:
         parts = list(self._done)
         self._done.clear()
         current = self._current
-        if self._pending and self.eof:
+        if self._pending:  # a sentinel cut in two by a crash: it is output now
             current.add(self._pending, self._cap)
             self._pending = b""
         self._current = _Segment()
@@ -158,11 +167,3 @@ class OutputStream:
         except TimeoutError:
             return False
         return True
-
-    async def pump(self, reader: asyncio.StreamReader) -> None:
-        """Read ``reader`` to its end into this stream."""
-        try:
-            while data := await reader.read(_READ_SIZE):
-                self.feed(data)
-        finally:
-            self.feed_eof()

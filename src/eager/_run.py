@@ -153,9 +153,17 @@ class _Run:
     async def go(self, startup_s: float) -> RunResult:
         self.t0 = time.monotonic()
         self.events.append(RequestSent(0.0))
-        async with asyncio.TaskGroup() as tg:
-            self.producer = tg.create_task(self._produce())
-            tg.create_task(self._execute())
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self.producer = tg.create_task(self._produce())
+                tg.create_task(self._execute())
+        except BaseExceptionGroup as group:
+            # A stage failed unexpectedly (say a custom backend broke its contract): raise
+            # that error itself, with its own cause, not a group the caller must unpack.
+            if len(group.exceptions) == 1:
+                error = group.exceptions[0]
+                raise error from error.__cause__
+            raise
         end = self.now()
         self.events.append(RunFinished(end))
         if self.source_error is not None and self.source.tokens_generated == 0:
@@ -374,10 +382,9 @@ class _Run:
     def _result(self, startup_s: float) -> RunResult:
         gen_end = self.gen_end if self.gen_end is not None else self.now()
         exec_end = max((b.finished_s for b in self.batches), default=None)
-        if self.error is not None and self.error_at is not None and self.interrupted:
-            e2el = max(self.error_at, exec_end or 0.0)
-        else:
-            e2el = max(gen_end, exec_end or 0.0, self.error_at or 0.0)
+        # An interrupted run ends when generation is cancelled, a few µs after the error was
+        # reported: e2el covers both, so that gen_s <= e2el_s always holds.
+        e2el = max(gen_end, exec_end or 0.0, self.error_at or 0.0)
         nel = max(0.0, exec_end - gen_end) if exec_end is not None else 0.0
         metrics = Metrics(
             ttft_s=self.first_token,

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["Fault", "ReplayServer", "ServerFormat", "create_app", "parse_faults"]
+# Fault and ServerFormat are internal: the package exports ReplayServer.
+__all__ = ["ReplayServer", "bind", "create_app", "make_uvicorn", "parse_faults"]
 
 #: ``"auto"``: a tool call when the request declares ``tools``, else content.
 ServerFormat = Literal["auto", "chat", "tool"]
@@ -201,6 +202,7 @@ class _EventStream:
                         (b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"),
                         (b"x-accel-buffering", b"no"),
+                        (b"x-eager-tokens-total", str(len(self.plan.tokens)).encode()),
                     ],
                 }
             )
@@ -456,13 +458,16 @@ class _QuietCut(logging.Filter):
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: an ephemeral port)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family = infos[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
     except OSError as exc:
+        sock.close()
         raise UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
     sock.setblocking(False)
     return sock

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import StreamError
 
+# The typed deltas and the decoder are internal (used by the sources and the replay server).
 __all__ = [
     "DONE",
-    "ChatDelta",
-    "SSEDecoder",
-    "SSEEvent",
-    "ToolCallDelta",
-    "Usage",
     "content_chunk",
     "encode_event",
     "final_chunk",
@@ -30,6 +27,8 @@ __all__ = [
     "tool_call_chunk",
     "usage_chunk",
 ]
+
+_EOL = re.compile(r"\r\n|\r|\n")  # SSE line ends (not str.splitlines' other separators)
 
 #: The data of the event that ends an OpenAI stream.
 DONE = "[DONE]"
@@ -142,6 +141,7 @@ class SSEDecoder:
         )
         self._data = []
         self._event = ""
+        self._retry = None  # the last event id persists (the spec), a retry does not
         return event
 
 
@@ -155,7 +155,7 @@ def encode_event(data: str | Mapping[str, Any], *, event: str | None = None) -> 
     """One server-sent event: ``data: ...`` lines and the blank line (dicts as compact JSON)."""
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     lines = [f"event: {event}"] if event else []
-    lines.extend(f"data: {line}" for line in text.splitlines() or [""])
+    lines.extend(f"data: {line}" for line in _EOL.split(text))
     return ("\n".join(lines) + "\n\n").encode()
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import pytest
 
-from eager import Backend
+from eager import Backend, MissingExtraError
 from eager._fake import FakeBackend
 from eager._repl import ReplBackend
 
@@ -61,13 +61,53 @@ def _fake(options: BackendOptions) -> Backend:
     return FakeBackend(timeout_s=options.timeout_s, max_output_bytes=options.max_output_bytes)
 
 
+def _jupyter(options: BackendOptions) -> Backend:
+    from eager._jupyter import JupyterBackend
+
+    return JupyterBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+    )
+
+
+def _gateway(options: BackendOptions) -> Backend:
+    from eager._gateway import GatewayBackend
+
+    from .shared_gateway import shared_gateway
+
+    url, token = shared_gateway()
+    return GatewayBackend(
+        url=url,
+        token=token,
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+    )
+
+
 #: Backend name -> how to build it. Colleagues: add ``"jupyter"``, ``"gateway"`` here.
 BACKEND_CASES: dict[str, BackendCase] = {
     "repl": BackendCase(_repl),
     "fake": BackendCase(
-        _fake, lacks=frozenset({"crash", "fd_output", "interrupt", "pickle", "script_argv"})
+        _fake,
+        lacks=frozenset({"crash", "escalation", "fd_output", "interrupt", "pickle", "script_argv"}),
+    ),
+    "jupyter": BackendCase(_jupyter, requires_modules=("jupyter_client", "ipykernel")),
+    "gateway": BackendCase(
+        _gateway, requires_modules=("kernel_gateway", "websockets", "jupyter_client")
     ),
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_gateway() -> Iterator[None]:
+    """The gateway of the gateway case is shared by the session and stopped at its end."""
+    yield
+    from .shared_gateway import stop_shared_gateway
+
+    stop_shared_gateway()
+
 
 #: Upper bound for start/close of a backend in a fixture.
 LIFECYCLE_TIMEOUT_S = 60.0
@@ -108,7 +148,10 @@ async def make_backend(backend_name: str) -> AsyncIterator[MakeBackend]:
         options = replace(BackendOptions(), **overrides)  # type: ignore[arg-type]
         backend = BACKEND_CASES[backend_name].factory(options)
         made.append(backend)
-        await asyncio.wait_for(backend.start(), LIFECYCLE_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(backend.start(), LIFECYCLE_TIMEOUT_S)
+        except MissingExtraError as exc:
+            pytest.skip(str(exc))
         return backend
 
     yield make

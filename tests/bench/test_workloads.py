@@ -86,7 +86,9 @@ def test_a_task_importing_a_missing_library_names_it() -> None:
     task = Task(
         workload="w",
         task_id="1",
-        answers=("```python\nimport os, json\nfrom no_such_lib_xyz.sub import a\nimport numpy\n```",),
+        answers=(
+            "```python\nimport os, json\nfrom no_such_lib_xyz.sub import a\nimport numpy\n```",
+        ),
         format="chat",
     )
     assert missing_libraries(task) == ["no_such_lib_xyz"]

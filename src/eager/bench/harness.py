@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +21,30 @@ from typing import Any, Literal
 
 from .._backend import Backend
 from .._errors import EagerError
+from .._events import ChunkClosed
 from .._replay import ReplaySource
 from .._result import Mode, RunResult
+from .._source import Format
 from ..latency import predict_from_result
 from .inject import Injection, inject_error
-from .workloads import Task, missing_libraries
+from .workloads import Task, missing_libraries, required_libraries
 
-__all__ = ["Job", "JobOutcome", "Variant", "make_jobs", "run_job"]
+__all__ = [
+    "Job",
+    "JobOutcome",
+    "Stream",
+    "Variant",
+    "backend_defaults",
+    "detection_delays",
+    "make_jobs",
+    "run_job",
+]
 
 #: ``"recorded"`` replays the answers as recorded; ``"injected"`` adds one seeded error.
 Variant = Literal["recorded", "injected"]
+
+#: What a replay streams of each answer: all of it, or only its code.
+Stream = Literal["answer", "code"]
 
 #: Bound on the untimed set-up code of a session, in seconds.
 SETUP_TIMEOUT_S = 120.0
@@ -50,6 +65,17 @@ class Job:
     variant: Variant
     serial_first: bool
     timeout_s: float | None = 60.0
+    #: Modules imported when the session is set up (untimed, both modes); ``("auto",)``: the
+    #: task's own imports.
+    preload: tuple[str, ...] = ()
+    #: ``"answer"`` streams the model's whole answer (prose and fences); ``"code"`` only its
+    #: code, as the paper's replays of stored code do.
+    stream: Stream = "answer"
+
+    @property
+    def format(self) -> Format:
+        """How the streamed text holds code."""
+        return "code" if self.stream == "code" else self.task.format
 
 
 @dataclass(slots=True)
@@ -75,6 +101,8 @@ def make_jobs(
     seed: int = 0,
     backend_options: dict[str, Any] | None = None,
     timeout_s: float | None = 60.0,
+    preload: tuple[str, ...] = (),
+    stream: Stream = "answer",
 ) -> list[Job]:
     """Every (task, backend, tps, repeat, variant), serial-first alternating."""
     jobs: list[Job] = []
@@ -96,6 +124,8 @@ def make_jobs(
                                 variant=variant,
                                 serial_first=len(jobs) % 2 == 0,
                                 timeout_s=timeout_s,
+                                preload=preload,
+                                stream=stream,
                             )
                         )
     return jobs
@@ -121,14 +151,14 @@ def _make_backend(job: Job, workdir: str) -> Backend:
 
 def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
     """The answers to stream, and the injection (cell index) for the injected variant."""
-    answers = list(job.task.answers)
+    answers = job.task.codes() if job.stream == "code" else list(job.task.answers)
     if job.variant == "recorded":
         return answers, None, None
     rng = random.Random(f"{job.task.workload}/{job.task.task_id}/{job.seed}")
     cells = list(range(len(answers)))
     rng.shuffle(cells)
     for cell in cells:
-        done = inject_error(answers[cell], job.task.format, rng)
+        done = inject_error(answers[cell], job.format, rng)
         if done is not None:
             answers[cell] = done[0]
             return answers[: cell + 1], done[1], cell
@@ -137,7 +167,7 @@ def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
 
 async def _session(
     job: Job, mode: Mode, answers: list[str], make: Callable[[Job, str], Backend]
-) -> tuple[list[RunResult], str | None]:
+) -> tuple[list[tuple[RunResult, ReplaySource]], str | None]:
     """Run the answers in order on one fresh, warmed session (in its own working directory)."""
     from .._run import run
 
@@ -148,10 +178,11 @@ async def _session(
         try:
             async with backend:
                 setup = f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + job.task.setup
+                setup += _preload_code(job)
                 done = await backend.execute(setup, timeout_s=SETUP_TIMEOUT_S)
                 if done.error is not None:
                     return [], f"setup failed: {done.error.ename}: {done.error.evalue}"[:300]
-                results = []
+                results: list[tuple[RunResult, ReplaySource]] = []
                 for i, answer in enumerate(answers):
                     source = ReplaySource(
                         answer,
@@ -159,28 +190,42 @@ async def _session(
                         ttft_s=job.ttft_s,
                         jitter=job.jitter,
                         seed=job.seed * 1000 + i,
-                        format=job.task.format,
+                        format=job.format,
                     )
-                    results.append(
-                        await run(
-                            source,
-                            backend,
-                            mode=mode,
-                            on_error="interrupt",
-                            timeout_s=job.timeout_s,
-                        )
+                    result = await run(
+                        source, backend, mode=mode, on_error="interrupt", timeout_s=job.timeout_s
                     )
+                    results.append((result, source))
                 return results, None
         except EagerError as exc:
             return [], f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _preload_code(job: Job) -> str:
+    names = sorted(required_libraries(job.task)) if job.preload == ("auto",) else job.preload
+    lines = [f"try:\n    import {n}\nexcept ImportError:\n    pass\n" for n in names]
+    return "".join(lines)
+
+
+def detection_delays(result: RunResult, source: ReplaySource) -> list[float]:
+    """Per chunk: when it closed minus when the token that closed it was due (seconds).
+
+    The stream starts right after t0, so this includes the (tiny) start-up of the stream.
+    """
+    out = []
+    for ev in result.events:
+        if isinstance(ev, ChunkClosed) and 0 < ev.tokens <= len(source.schedule):
+            out.append(max(0.0, ev.t - source.schedule[ev.tokens - 1]))
+    return out
 
 
 def _slim(result: RunResult) -> dict[str, Any]:
     d = result.to_dict()
     for key in ("code", "stdout", "stderr", "outputs"):
         d.pop(key, None)
-    if isinstance(d.get("error"), dict):
-        d["error"].pop("traceback", None)  # type: ignore[union-attr]
+    error = d.get("error")
+    if isinstance(error, dict):
+        error.pop("traceback", None)
     return d
 
 
@@ -244,17 +289,25 @@ async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None
         out.skip = "no statement to inject an error into"
         return out
     order: list[Mode] = ["serial", "eager"] if job.serial_first else ["eager", "serial"]
-    runs: dict[str, list[RunResult]] = {}
+    runs: dict[str, list[tuple[RunResult, ReplaySource]]] = {}
     for mode in order:
         results, skip = await _session(job, mode, answers, make or _make_backend)
         if skip is not None:
             out.skip = skip
             return out
         runs[mode] = results
-    for i, (serial, eager) in enumerate(zip(runs["serial"], runs["eager"], strict=True)):
+    pairs = zip(runs["serial"], runs["eager"], strict=True)
+    for i, ((serial, _), (eager, source)) in enumerate(pairs):
         if injection is not None and i != cell:
             continue  # the cells before the injected one only rebuild the session's state
-        out.records.append(_record(job, i, serial, eager, injection))
+        record = _record(job, i, serial, eager, injection)
+        delays = detection_delays(eager, source)
+        record["detect_delay_s"] = {
+            "median": statistics.median(delays) if delays else None,
+            "max": max(delays, default=None),
+        }
+        record["preload"] = list(job.preload)
+        out.records.append(record)
         tag = f"{job.task.workload}/{job.task.task_id}#{i} {job.backend} {job.tps:g}tps"
         out.results[f"{tag} serial"] = serial
         out.results[f"{tag} eager"] = eager

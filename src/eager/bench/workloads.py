@@ -255,13 +255,21 @@ def _demo(data: Path) -> Iterator[Task]:
     programs = getattr(demo, "PROGRAMS", None)
     if programs is None:
         raise UsageError("the demo programs are not available in this build")
-    items = programs.items() if isinstance(programs, dict) else enumerate(programs)
-    for key, prog in items:
-        text = prog if isinstance(prog, str) else getattr(prog, "code", None)
-        if text is None:
-            text = getattr(prog, "text", "")
-        name = getattr(prog, "name", str(key))
-        yield Task(workload="demo", task_id=str(name), answers=(str(text),), format="auto")
+    data_dir = getattr(demo, "DATA_DIR", None)
+    files = (
+        {p.name: str(p) for p in sorted(Path(data_dir).iterdir())}
+        if data_dir is not None and Path(data_dir).is_dir()
+        else {}
+    )
+    for prog in programs:
+        yield Task(
+            workload="demo",
+            task_id=prog.name,
+            answers=(prog.text,),
+            format="code",
+            files=files,
+            failed=(bool(getattr(prog, "fails", False)),),
+        )
 
 
 #: Workload name -> loader taking the data directory.

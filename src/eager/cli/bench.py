@@ -41,7 +41,9 @@ def register(sub: Any) -> None:
         default="dabench-gpt4o-mini",
         help=f"comma-separated: {', '.join(WORKLOADS)} (default dabench-gpt4o-mini)",
     )
-    p.add_argument("--data", type=Path, default=None, help="data directory (default ../shared/data)")
+    p.add_argument(
+        "--data", type=Path, default=None, help="data directory (default ../shared/data)"
+    )
     p.add_argument("--tps", default="20,50,100,200", help="token rates (default 20,50,100,200)")
     p.add_argument("--backend", default="repl", help=f"comma-separated: {', '.join(BACKENDS)}")
     p.add_argument("--ttft", type=float, default=0.0, help="time to first token, s (default 0)")
@@ -55,6 +57,18 @@ def register(sub: Any) -> None:
         help="recorded (answers as recorded) and/or injected (one seeded error per task)",
     )
     p.add_argument("--timeout", type=float, default=60.0, help="per-invocation timeout, s")
+    p.add_argument(
+        "--stream",
+        choices=["answer", "code"],
+        default="answer",
+        help="replay each whole answer (prose and fences, default) or only its code",
+    )
+    p.add_argument(
+        "--preload",
+        default="",
+        help="modules to import while setting up each session (untimed, both modes): "
+        "comma-separated, or 'auto' for each task's own imports (default: none)",
+    )
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
     p.add_argument("--json", type=Path, default=None, help="write {runs, summary} to this file")
@@ -90,6 +104,16 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
+def _preload(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    if names == ("auto",):
+        return names
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise UsageError(f"--preload: {name!r} is not a module name")
+    return names
+
+
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager bench``."""
     from ..bench.harness import JobOutcome, Variant, make_jobs, run_job
@@ -122,6 +146,8 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         backend_options=options,
         timeout_s=args.timeout,
+        preload=_preload(args.preload),
+        stream=args.stream,
     )
     console = Console(stderr=True)
     records: list[dict[str, Any]] = []

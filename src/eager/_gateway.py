@@ -1,0 +1,375 @@
+"""The Jupyter Kernel Gateway backend (REST + websocket), and a local gateway to run it against."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import secrets
+import socket
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from . import _jupyter_protocol as proto
+from ._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
+
+__all__ = ["GatewayBackend", "LocalGateway"]
+
+#: Bound on one REST call (create, interrupt, restart, delete) and on opening the websocket.
+HTTP_TIMEOUT_S = 30.0
+#: Bound on a local gateway's start-up (it prints its URL when it listens).
+GATEWAY_START_TIMEOUT_S = 60.0
+#: How often a local gateway checks that its kernels are alive (the restarter's period).
+LOCAL_TIME_TO_DEAD_S = 0.2
+
+_AVAILABLE = re.compile(r"is available at (http://\S+)")
+
+
+def _missing(package: str) -> MissingExtraError:
+    return MissingExtraError(package, "gateway")
+
+
+class LocalGateway:
+    """A ``jupyter-kernelgateway`` on 127.0.0.1, an ephemeral port and a random token.
+
+    ``start`` returns once the gateway listens (it announces its URL); ``stop`` terminates it
+    (bounded). An async context manager. ``url`` and ``token`` are set once started.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        python: str = sys.executable,
+        start_timeout_s: float = GATEWAY_START_TIMEOUT_S,
+        time_to_dead_s: float = LOCAL_TIME_TO_DEAD_S,
+    ) -> None:
+        self.token = token if token is not None else secrets.token_urlsafe(24)
+        self.url = ""
+        self._python = python
+        self._start_timeout_s = start_timeout_s
+        self._time_to_dead_s = time_to_dead_s
+        self._process: asyncio.subprocess.Process | None = None
+        self._log: collections.deque[str] = collections.deque(maxlen=40)
+        self._drain: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the gateway and wait until it listens (idempotent)."""
+        if self._process is not None:
+            return
+        if importlib.util.find_spec("kernel_gateway") is None:
+            raise _missing("jupyter_kernel_gateway")
+        for _ in range(3):  # the free port we picked may be taken before the gateway binds it
+            if await self._try_start():
+                return
+        raise BackendStartError("the local Kernel Gateway did not start:\n" + "\n".join(self._log))
+
+    async def _try_start(self) -> bool:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = dict(os.environ)
+        # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
+        env.pop("PYTEST_CURRENT_TEST", None)
+        env.update(
+            KG_IP="127.0.0.1",
+            KG_PORT=str(port),
+            KG_PORT_RETRIES="0",
+            KG_AUTH_TOKEN=self.token,  # not on the command line: `ps` would show it
+            PYDEVD_DISABLE_FILE_VALIDATION="1",
+        )
+        self._process = await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "kernel_gateway",
+            f"--KernelRestarter.time_to_dead={self._time_to_dead_s}",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            url = await asyncio.wait_for(self._announced(), self._start_timeout_s)
+        except TimeoutError:
+            url = None
+        if url is None:
+            await self.stop()
+            return False
+        self.url = url.replace("http://0.0.0.0", "http://127.0.0.1")
+        assert self._process is not None and self._process.stderr is not None
+        self._drain = asyncio.create_task(self._keep_draining(self._process.stderr))
+        return True
+
+    async def _announced(self) -> str | None:
+        assert self._process is not None and self._process.stderr is not None
+        while line := await self._process.stderr.readline():
+            text = line.decode("utf-8", "replace").rstrip()
+            self._log.append(text)
+            if (found := _AVAILABLE.search(text)) is not None:
+                return found.group(1)
+        return None
+
+    async def _keep_draining(self, stderr: asyncio.StreamReader) -> None:
+        # The gateway logs every request: keep reading so its stderr pipe never fills.
+        while data := await stderr.read(1 << 16):
+            self._log.extend(data.decode("utf-8", "replace").splitlines())
+
+    async def stop(self) -> None:
+        """Terminate the gateway and its kernels (idempotent, bounded)."""
+        process, self._process = self._process, None
+        drain, self._drain = self._drain, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(asyncio.shield(process.wait()), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, 9)
+                await process.wait()
+        if drain is not None:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class GatewayBackend(KernelBackend):
+    """A kernel behind a Jupyter Kernel Gateway (or any server with its REST + websocket API).
+
+    REST creates, interrupts, restarts and deletes the kernel; messages go over the kernel's
+    websocket channel. ``token`` is sent as ``Authorization: token …``. With ``url=None`` the
+    backend starts a :class:`LocalGateway` in :meth:`start` and stops it in :meth:`close`.
+
+    Semantics are :class:`~eager.JupyterBackend`'s. A kernel that dies is reported at once
+    when the gateway says so (status ``restarting``/``dead``); a websocket dropped during an
+    execution returns what ran before with an error of kind ``"crash"``, and the next call
+    reconnects. An unreachable gateway or a refused token raise
+    :class:`~eager.BackendStartError`.
+
+    Requires ``pip install 'eager[gateway]'``.
+    """
+
+    name = "gateway"
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        token: str | None = None,
+        kernel_name: str = "python3",
+        timeout_s: float | None = 60.0,
+        output_dir: str | Path | None = None,
+        max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        restart_grace_s: float = RESTART_GRACE_S,
+    ) -> None:
+        super().__init__(
+            timeout_s=timeout_s,
+            output_dir=output_dir,
+            max_output_bytes=max_output_bytes,
+            restart_grace_s=restart_grace_s,
+        )
+        self._url = url.rstrip("/") if url else None
+        self._token = token
+        self._kernel_name = kernel_name
+        self._local: LocalGateway | None = None
+        self._http: Any = None
+        self._ws: Any = None
+        self._kernel_id: str | None = None
+        self._sid = secrets.token_hex(16)
+        self._sock: Any = None
+        self._quickack: int | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The gateway's base URL (set once started when it is a local one)."""
+        return self._url
+
+    @property
+    def _session_id(self) -> str:
+        return self._sid
+
+    # -- REST ----------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise BackendStartError(f"cannot reach the Kernel Gateway at {self._url}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise BackendStartError(
+                f"the Kernel Gateway at {self._url} refused the token "
+                f"(HTTP {response.status_code}): pass --gateway-token / EAGER_GATEWAY_TOKEN"
+            )
+        if response.status_code >= 400:
+            raise BackendProtocolError(
+                f"Kernel Gateway: {method} {path} failed with HTTP {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        return response.json() if response.content else None
+
+    async def _open(self) -> None:
+        try:
+            import httpx
+            import websockets  # noqa: F401
+        except ImportError as exc:
+            raise _missing(exc.name or "websockets") from exc
+        if self._url is None:
+            self._local = LocalGateway(token=self._token)
+            await self._local.start()
+            self._url, self._token = self._local.url, self._local.token
+        headers = {"Authorization": f"token {self._token}"} if self._token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self._url, headers=headers, timeout=HTTP_TIMEOUT_S, trust_env=False
+        )
+        try:
+            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            if not isinstance(kernel, dict) or "id" not in kernel:
+                raise BackendProtocolError(f"Kernel Gateway: unexpected answer {kernel!r:.200}")
+            self._kernel_id = str(kernel["id"])
+            await self._connect()
+        except BaseException:
+            await self._shut()
+            raise
+
+    async def _connect(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        assert self._url is not None
+        parts = urlsplit(self._url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        path = f"{parts.path}/api/kernels/{self._kernel_id}/channels"
+        uri = urlunsplit((scheme, parts.netloc, path, f"session_id={self._sid}", ""))
+        headers = {"Authorization": f"token {self._token}"} if self._token else {}
+        try:
+            self._ws = await connect(
+                uri,
+                additional_headers=headers,
+                max_size=None,
+                compression=None,
+                open_timeout=HTTP_TIMEOUT_S,
+                ping_interval=None,
+                proxy=None,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            what = "refused the token" if status in (401, 403) else f"answered HTTP {status}"
+            raise BackendStartError(f"the Kernel Gateway websocket {what}") from exc
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise BackendStartError(f"cannot open the kernel websocket at {uri}: {exc}") from exc
+        sock = self._ws.transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Nagle + delayed ACK cost ~40 ms per round trip on loopback (DESIGN.md §8).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._quickack = getattr(socket, "TCP_QUICKACK", None)
+        else:
+            self._quickack = None
+        self._sock = sock
+
+    async def _close_ws(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+
+    async def _shut(self) -> None:
+        await self._close_ws()
+        kernel_id, self._kernel_id = self._kernel_id, None
+        if self._http is not None:
+            if kernel_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self._http.delete(f"/api/kernels/{kernel_id}"), CLOSE_TIMEOUT_S
+                    )
+            with contextlib.suppress(Exception):
+                await self._http.aclose()
+            self._http = None
+        local, self._local = self._local, None
+        if local is not None:
+            await local.stop()
+            self._url = None
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        if self._ws is None:
+            raise KernelLost("the websocket is closed", channel=True)
+        try:
+            await self._ws.send(json.dumps(msg, ensure_ascii=True))
+        except ConnectionClosed as exc:
+            raise KernelLost(f"the websocket closed: {exc}", channel=True) from exc
+
+    async def _recv(self, timeout_s: float | None) -> dict[str, Any] | None:
+        from websockets.exceptions import ConnectionClosed
+
+        if self._ws is None:
+            raise KernelLost("the websocket is closed", channel=True)
+        if self._quickack is not None:
+            with contextlib.suppress(OSError):  # not sticky: the kernel resets it, set each time
+                self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
+        try:
+            async with asyncio.timeout(timeout_s):
+                data = await self._ws.recv()
+        except TimeoutError:
+            return None
+        except ConnectionClosed as exc:
+            self._ws = None
+            raise KernelLost(f"the websocket closed: {exc}", channel=True) from exc
+        try:
+            msg = json.loads(data)
+        except ValueError as exc:
+            raise BackendProtocolError(f"Kernel Gateway sent a non-JSON message: {exc}") from exc
+        if not isinstance(msg, dict):
+            raise BackendProtocolError("Kernel Gateway sent a message that is not an object")
+        return msg
+
+    async def _interrupt_kernel(self) -> None:
+        if self._http is not None and self._kernel_id is not None:
+            with contextlib.suppress(Exception):
+                await self._call("POST", f"/api/kernels/{self._kernel_id}/interrupt")
+
+    async def _recover(self, lost: KernelLost | None) -> None:
+        if self._http is None or self._kernel_id is None:
+            await self._shut()
+            await self._open()
+            return
+        if lost is not None and lost.channel:
+            # The kernel may still run the dropped execution: reconnect, then interrupt it.
+            await self._close_ws()
+            await self._connect()
+            await self._interrupt_kernel()
+            return
+        if lost is not None and "restarting" in lost.reason:
+            return  # the gateway restarts the kernel itself; the setup cell waits for it
+        await self._close_ws()
+        try:
+            await self._call("POST", f"/api/kernels/{self._kernel_id}/restart")
+        except BackendProtocolError:  # the kernel is gone: start a new one
+            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            self._kernel_id = str(kernel["id"])
+        await self._connect()

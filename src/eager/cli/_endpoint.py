@@ -1,0 +1,140 @@
+"""CLI options that choose an OpenAI-compatible endpoint, and the source they build."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._errors import UsageError
+from .._openai import OpenAISource
+from .._source import Format
+
+__all__ = ["DEFAULT_PROMPT", "add_endpoint_options", "api_key_of", "make_endpoint_source"]
+
+#: The user message when no ``--prompt`` is given (a replay server ignores it).
+DEFAULT_PROMPT = "Write the Python program."
+#: Environment variables read for the API key, first found wins.
+API_KEY_ENV = ("EAGER_API_KEY", "OPENAI_API_KEY")
+
+
+def add_endpoint_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
+    """Add ``--base-url``, ``--model``, ``--api-key`` and the request options to a subcommand.
+
+    ``prompt=False`` leaves out ``--prompt`` (a subcommand that takes the task positionally).
+    ``--format`` is added unless the subcommand has one already (same ``text_format`` dest).
+    """
+    g = parser.add_argument_group("model endpoint (OpenAI-compatible chat completions)")
+    g.add_argument("--base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--model", metavar="NAME", help="the model name sent in the request")
+    g.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"bearer token (default: ${' or $'.join(API_KEY_ENV)}; none on loopback is fine)",
+    )
+    if prompt:
+        g.add_argument("--prompt", metavar="TEXT", help="the user message")
+    g.add_argument("--system", metavar="TEXT", help="a system message")
+    # The subcommand may have its own --format with the same meaning and dest.
+    with contextlib.suppress(argparse.ArgumentError):
+        g.add_argument(
+            "--format",
+            dest="text_format",
+            choices=["auto", "chat", "code", "tool"],
+            default=None,
+            help="chat/auto/code: the answer is the content; tool: a code tool call",
+        )
+    g.add_argument("--tool-name", default="python", help="the code tool's name (default python)")
+    g.add_argument(
+        "--tool-argument", default="code", help="its argument holding the code (default code)"
+    )
+    g.add_argument("--max-tokens", type=int, metavar="N", help="max_tokens of the request")
+    g.add_argument("--temperature", type=float, metavar="T", help="temperature of the request")
+    g.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="K:V",
+        help="an extra HTTP header (repeatable)",
+    )
+    g.add_argument(
+        "--extra-body",
+        metavar="JSON",
+        help="extra request fields as a JSON object, e.g. '{\"top_p\": 0.9}' (null removes one)",
+    )
+    g.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
+    g.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
+    g.add_argument("--token-timeout", type=float, default=60.0, metavar="S", help="between tokens")
+    g.add_argument(
+        "--retries", type=int, default=3, metavar="N", help="retries before the first token"
+    )
+
+
+def api_key_of(args: argparse.Namespace) -> str | None:
+    """``--api-key``, else the first of ``$EAGER_API_KEY`` / ``$OPENAI_API_KEY`` that is set."""
+    key: str | None = getattr(args, "api_key", None)
+    if key:
+        return key
+    return next((os.environ[n] for n in API_KEY_ENV if os.environ.get(n)), None)
+
+
+def _headers(items: list[str]) -> dict[str, str]:
+    headers = {}
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header wants NAME:VALUE, got {item!r}")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _extra_body(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--extra-body is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise UsageError("--extra-body must be a JSON object")
+    return obj
+
+
+def make_endpoint_source(
+    args: argparse.Namespace,
+    *,
+    prompt: str | None = None,
+    system: str | None = None,
+    messages: Sequence[Mapping[str, Any]] | None = None,
+) -> OpenAISource:
+    """The :class:`~eager.OpenAISource` the endpoint options describe (a fresh one per call).
+
+    ``messages`` (a whole conversation) replaces ``prompt``/``system`` and ``--prompt``.
+    """
+    if not args.base_url:
+        raise UsageError("--base-url is required to stream from a model")
+    if not args.model:
+        raise UsageError("--model is required with --base-url")
+    fmt: Format = getattr(args, "text_format", None) or "auto"
+    return OpenAISource(
+        base_url=args.base_url,
+        model=args.model,
+        prompt=prompt or getattr(args, "prompt", None) or DEFAULT_PROMPT,
+        system=system or args.system,
+        messages=messages,
+        api_key=api_key_of(args),
+        format=fmt,
+        tool_name=args.tool_name,
+        tool_argument=args.tool_argument,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        headers=_headers(args.header),
+        extra_body=_extra_body(args.extra_body),
+        connect_timeout_s=args.connect_timeout,
+        first_token_timeout_s=args.first_token_timeout,
+        token_timeout_s=args.token_timeout,
+        retries=args.retries,
+    )

@@ -1,0 +1,173 @@
+"""Helpers of the runtime tests: corpus files, controllable sources and backends, snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from eager import ExecResult, Source
+from eager._fake import FakeBackend
+from eager._replay import ReplaySource
+
+__all__ = [
+    "CORPUS",
+    "CORPUS_FAILING",
+    "MARKER",
+    "SNAPSHOT_CODE",
+    "SESSION_ENV",
+    "Expected",
+    "GatedBackend",
+    "PushSource",
+    "StallingReplay",
+    "expected_error",
+]
+
+HERE = Path(__file__).parent
+#: Deterministic programs that run without error.
+CORPUS = sorted((HERE / "corpus").glob("*.py"))
+#: Programs that fail; the first line says ``# expect: ENAME LINE``.
+CORPUS_FAILING = sorted((HERE / "corpus_failing").glob("*.py"))
+#: Printed by every failing program right after its failing statement: it must never appear.
+MARKER = "AFTER-FAILURE"
+#: Same hash seed in both sessions, so that set order cannot make two runs differ.
+SESSION_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+
+#: Run after a program in the same session: prints a JSON object of the user's globals
+#: (addresses removed, sets sorted), so the final state of two sessions can be compared.
+SNAPSHOT_CODE = r"""
+def __eager_snapshot():
+    import json, re, types
+    def canon(value):
+        if isinstance(value, (set, frozenset)):
+            return "set" + repr(sorted(canon(v) for v in value))
+        if isinstance(value, types.ModuleType):
+            return "module " + value.__name__
+        if isinstance(value, (types.FunctionType, type)):
+            return type(value).__name__ + " " + value.__qualname__
+        try:
+            text = repr(value)
+        except Exception as exc:
+            text = "unrepresentable " + type(exc).__name__
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+    state = {
+        name: canon(value)
+        for name, value in globals().items()
+        if not name.startswith("_")
+    }
+    print(json.dumps(state, sort_keys=True))
+__eager_snapshot()
+del __eager_snapshot
+"""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a failing corpus program must report."""
+
+    ename: str
+    lineno: int
+
+
+def expected_error(path: Path) -> Expected:
+    """The ``# expect: ENAME LINE`` header of a failing program."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# expect: (\w+) (\d+)", first.strip())
+    assert match, f"{path.name}: first line must be '# expect: ENAME LINE'"
+    return Expected(match.group(1), int(match.group(2)))
+
+
+class StallingReplay(ReplaySource):
+    """A replay whose model stalls once ``stall_after`` is fully streamed: only a cancel ends it.
+
+    With it, a run can end only through early interruption: no race between the failing chunk
+    and the end of the stream.
+    """
+
+    def __init__(self, text: str, *, stall_after: str, **options: object) -> None:
+        super().__init__(text, **options)  # type: ignore[arg-type]
+        at = text.index(stall_after)
+        self.stall_at_chars = at + len(stall_after)
+        self.stalled = asyncio.Event()
+
+    async def stream(self) -> AsyncIterator[str]:
+        sent = 0
+        async for token in super().stream():
+            yield token
+            sent += len(token)
+            if sent >= self.stall_at_chars:
+                self.stalled.set()
+                await asyncio.Event().wait()  # the model never sends more; a cancel ends this
+
+
+class PushSource(Source):
+    """A source the test feeds delta by delta (``push``), ended by ``end`` or ``fail``.
+
+    ``drained`` is set when the runtime asked for a delta and none was queued: everything
+    pushed so far has been read *and processed* by the producer.
+    """
+
+    def __init__(self, *, total: int | None = None) -> None:
+        super().__init__()
+        self.format = "code"
+        self.tokens_total = total
+        self.queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        self.drained = asyncio.Event()
+
+    def push(self, *deltas: str) -> None:
+        self.drained.clear()
+        for delta in deltas:
+            self.queue.put_nowait(delta)
+
+    def end(self) -> None:
+        self.drained.clear()
+        self.queue.put_nowait(None)
+
+    def fail(self, exc: BaseException) -> None:
+        self.drained.clear()
+        self.queue.put_nowait(exc)
+
+    async def stream(self) -> AsyncIterator[str]:
+        while True:
+            if self.queue.empty():
+                self.drained.set()
+            item = await self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.tokens_generated += 1
+            yield item
+
+    async def wait_drained(self) -> None:
+        await asyncio.wait_for(self.drained.wait(), 10)
+
+
+class GatedBackend(FakeBackend):
+    """A fake backend whose every execution waits until the test releases it.
+
+    ``entered`` receives the code of each invocation as it starts; ``release()`` lets the
+    oldest waiting invocation run.
+    """
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+        self._permits: asyncio.Queue[None] = asyncio.Queue()
+
+    def release(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._permits.put_nowait(None)
+
+    async def next_entered(self) -> str:
+        return await asyncio.wait_for(self.entered.get(), 10)
+
+    async def execute(
+        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
+    ) -> ExecResult:
+        self.entered.put_nowait(code)
+        await self._permits.get()
+        return await super().execute(code, first_line=first_line, timeout_s=timeout_s)

@@ -1,0 +1,23 @@
+import numpy as np
+
+rng = np.random.default_rng(12345)
+a = rng.normal(10, 2, size=(100, 3))
+print(a.shape, a.dtype)
+means = a.mean(axis=0).round(4)
+print(means)
+cov = np.cov(a, rowvar=False).round(3)
+print(cov)
+m = np.arange(12).reshape(3, 4)
+print(m @ m.T)
+print(np.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])).round(6))
+mask = a[:, 0] > 10
+print(int(mask.sum()), a[mask].shape)
+x = np.linspace(0, 1, 5)
+y = np.where(x > 0.5, x**2, -x)
+print(y)
+hist, edges = np.histogram(a[:, 1], bins=5)
+print(hist.tolist(), edges.round(2).tolist())
+cumulative = np.cumsum(np.arange(1, 6))
+print(cumulative)
+solution = np.linalg.solve(np.array([[3.0, 1.0], [1.0, 2.0]]), np.array([9.0, 8.0]))
+print(solution)

@@ -1,0 +1,17 @@
+rows = [("apples", 3, 0.5), ("kiwis", 12, 0.25), ("watermelons", 1, 3.75)]
+print("%-12s %5s %8s" % ("item", "qty", "price"))
+for name, qty, price in rows:
+    print("%-12s %5d %8.2f" % (name, qty, price))
+print("{:<12}|{:^7}|{:>8}".format("left", "mid", "right"))
+print("{0}{1}{0}".format("ab", "-"))
+print("{name} is {age:03d}".format(name="Ann", age=7))
+total = sum(q * p for _, q, p in rows)
+print(f"{'TOTAL':<12} {total:>14.2f}")
+print("tab\tsep", "new\\nline", sep=" :: ")
+print("x", "y", "z", sep="", end="!\n")
+print("  padded  ".strip().center(20, "~"))
+print("snake_case_name".title().replace("_", ""), "CamelCase".swapcase())
+print("a,b,,c".split(","), "a b  c".split(), "line1\nline2".splitlines())
+print(str(1 / 3), repr(1 / 3), format(1e-7, "g"), format(123456789, "_"))
+table = "\n".join(f"{i:>2} {i**2:>3} {i**3:>4}" for i in range(1, 6))
+print(table)

@@ -1,0 +1,134 @@
+"""``eager serve``, ``eager run --base-url`` and ``eager ask`` as subprocesses, on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LINES = [f"v{i} = {i} * 3\nprint('value', v{i})\n" for i in range(30)]
+# A NameError a third of the way into a 61-line program.
+FAILING = "".join(LINES[:10]) + "print(not_defined_anywhere)\n" + "".join(LINES[10:])
+FAIL_LINE = 21
+GOOD = "import math\nfor i in range(3):\n    print(i, math.sqrt(i * i))\nprint('end')\n"
+CHAT = f"Here it is:\n\n```python\n{GOOD}```\n"
+ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "HTTP_PROXY": "http://127.0.0.1:9"}
+
+
+def eager(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eager", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=ENV,
+        check=False,
+    )
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+    def records(self) -> list[dict[str, Any]]:
+        """Stop the server and return its log (one JSON line per request)."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=20)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    (tmp_path / "failing.py").write_text(FAILING)
+    (tmp_path / "good.md").write_text(CHAT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eager",
+            "serve",
+            str(tmp_path / "failing.py"),
+            str(tmp_path / "good.md"),
+            "--port",
+            "0",
+            "--tps",
+            "300",
+            "--ttft",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, f"no listening line: {line!r}"
+        yield Served(proc, match.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=20)
+
+
+def test_a_failing_program_is_interrupted_and_the_server_sees_the_disconnect(
+    served: Served,
+) -> None:
+    done = eager("run", "--base-url", served.url, "--model", "failing", "--mode", "eager", "--json")
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["error"]["ename"] == "NameError"
+    assert result["error"]["lineno"] == FAIL_LINE
+    assert "not_defined_anywhere" in result["error"]["evalue"]
+    assert result["interrupted"] is True
+    (record,) = served.records()
+    assert record["model"] == "failing" and record["disconnected"] is True
+    assert record["tokens_sent"] < record["tokens_total"] // 2
+
+
+def test_a_chat_answer_runs_in_both_modes_with_the_same_output(served: Served) -> None:
+    done = eager("run", "--base-url", served.url, "--model", "good", "--mode", "both", "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["eager"]["stdout"] == results["serial"]["stdout"] == "0 0.0\n1 1.0\n2 2.0\nend\n"
+    records = served.records()
+    assert [r["disconnected"] for r in records] == [False, False]
+
+
+def test_an_unknown_model_is_one_clear_line(served: Served) -> None:
+    done = eager("run", "--base-url", served.url, "--model", "nope", "--mode", "eager")
+    assert done.returncode == 2
+    assert "404" in done.stderr and "available: failing, good" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ask_shows_text_output_and_timing(served: Served) -> None:
+    done = eager("ask", "--base-url", served.url, "--model", "good", "print some roots")
+    assert done.returncode == 0, done.stderr
+    assert "Here it is:" in done.stdout and "2 2.0\nend" in done.stdout
+    assert "end to end" in done.stdout
+
+
+def test_ask_on_an_error_shows_the_partial_program_and_the_error(served: Served) -> None:
+    done = eager(
+        "ask", "--base-url", served.url, "--model", "failing", "anything", "--format", "code"
+    )
+    assert done.returncode == 1, done.stderr
+    assert "partial program" in done.stdout
+    assert "NameError" in done.stdout and f"line {FAIL_LINE}" in done.stdout
+    assert "--repair" in done.stdout
+
+
+def test_serve_rejects_a_missing_file_clearly(tmp_path: Path) -> None:
+    done = eager("serve", str(tmp_path / "nope.py"), "--port", "0")
+    assert done.returncode == 2 and "no such file" in done.stderr

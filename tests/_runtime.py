@@ -17,13 +17,15 @@ __all__ = [
     "CORPUS",
     "CORPUS_FAILING",
     "MARKER",
-    "SNAPSHOT_CODE",
     "SESSION_ENV",
+    "SNAPSHOT_CODE",
     "Expected",
     "GatedBackend",
     "PushSource",
     "StallingReplay",
     "expected_error",
+    "fresh_dir",
+    "read",
 ]
 
 HERE = Path(__file__).parent
@@ -70,6 +72,17 @@ class Expected:
 
     ename: str
     lineno: int
+
+
+def read(path: Path) -> str:
+    """The exact text of a corpus program (CRLF and a byte-order mark kept)."""
+    return path.read_bytes().decode("utf-8")
+
+
+def fresh_dir(path: Path) -> Path:
+    """``path``, created (a working directory for one session)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def expected_error(path: Path) -> Expected:

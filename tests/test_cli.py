@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _runtime import CORPUS, CORPUS_FAILING, expected_error
 
 #: Bound on one CLI call (each starts Python, imports rich and runs a program or two).
@@ -46,7 +45,7 @@ def _corpus(stem: str) -> Path:
 
 
 def _check_record(r: dict[str, object]) -> None:
-    assert RECORD_KEYS <= r.keys()
+    assert r.keys() >= RECORD_KEYS
     for key in ("e2el_s", "nel_s", "gen_s", "exec_s"):
         assert isinstance(r[key], float) and r[key] >= 0.0  # type: ignore[operator]
     assert isinstance(r["chunks"], int) and isinstance(r["batches"], int)
@@ -176,3 +175,19 @@ def test_help_lists_the_subcommands() -> None:
     assert run_help.returncode == 0
     for flag in ("--tps", "--ttft", "--seed", "--mode", "--on-error", "--gate", "--json"):
         assert flag in run_help.stdout
+
+
+def test_run_extracts_the_code_of_a_chat_answer(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.md"
+    answer.write_text(
+        "Sure! First the mean:\n\n```python\nimport statistics\ndata = [4, 8, 15, 16, 23, 42]\n"
+        'print("mean", statistics.mean(data))\n```\n\nThen the spread:\n\n```py\n'
+        'print("stdev", round(statistics.stdev(data), 3))\n```\n\nDone.\n',
+        encoding="utf-8",
+    )
+    done = eager("run", str(answer), "--mode", "both", "--json", "--tps", "2000")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    for r in record.values():
+        assert r["stdout"] == "mean 18\nstdev 13.491\n"
+        assert "Sure!" not in r["code"] and r["code"].startswith("import statistics\n")

@@ -60,7 +60,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             "--port",
             "0",
             "--tps",
-            "300",
+            "150",
             "--ttft",
             "0",
         ],

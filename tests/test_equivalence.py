@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _runtime import (
     CORPUS,
     CORPUS_FAILING,
@@ -16,7 +15,10 @@ from _runtime import (
     SNAPSHOT_CODE,
     StallingReplay,
     expected_error,
+    fresh_dir,
+    read,
 )
+
 from eager import Source
 from eager._repl import ReplBackend
 from eager._replay import ReplaySource
@@ -37,8 +39,7 @@ async def _run_one(
     source: Source, mode: Mode, cwd: Path, *, on_error: OnError = "interrupt"
 ) -> tuple[RunResult, dict[str, str]]:
     """Run ``source`` on a fresh session; return the result and the final user globals."""
-    cwd.mkdir(exist_ok=True)
-    async with ReplBackend(cwd=cwd, env=SESSION_ENV, timeout_s=RUN_TIMEOUT_S) as backend:
+    async with ReplBackend(cwd=fresh_dir(cwd), env=SESSION_ENV, timeout_s=RUN_TIMEOUT_S) as backend:
         result = await asyncio.wait_for(
             run(source, backend, mode=mode, on_error=on_error), RUN_TIMEOUT_S
         )
@@ -57,7 +58,7 @@ def test_the_corpus_is_big_and_varied_enough() -> None:
 
 @pytest.mark.parametrize("path", CORPUS, ids=_ids(CORPUS))
 async def test_eager_and_serial_give_the_same_output_and_state(path: Path, tmp_path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
+    text = read(path)
     (serial, serial_state), (eager, eager_state) = await asyncio.gather(
         _run_one(ReplaySource(text, tps=TPS, format="code"), "serial", tmp_path / "serial"),
         _run_one(ReplaySource(text, tps=TPS, format="code"), "eager", tmp_path / "eager"),
@@ -81,7 +82,7 @@ async def test_eager_and_serial_give_the_same_output_and_state(path: Path, tmp_p
 async def test_a_program_with_unsafe_effects_is_sealed_and_still_equivalent(
     tmp_path: Path,
 ) -> None:
-    text = (Path(__file__).parent / "corpus" / "c34_sealed_effects.py").read_text("utf-8")
+    text = read(next(p for p in CORPUS if p.stem == "c34_sealed_effects"))
     eager, _ = await _run_one(ReplaySource(text, tps=TPS, format="code"), "eager", tmp_path)
     assert eager.error is None
     seals = [d for d in eager.decisions if d.decision == "seal"]
@@ -97,7 +98,7 @@ async def test_a_program_with_unsafe_effects_is_sealed_and_still_equivalent(
 async def test_a_failing_program_is_interrupted_early_with_the_serial_error(
     path: Path, tmp_path: Path
 ) -> None:
-    text = path.read_text(encoding="utf-8")
+    text = read(path)
     expected = expected_error(path)
     marker_line = next(line for line in text.splitlines(keepends=True) if MARKER in line)
     stalling = StallingReplay(text, stall_after=marker_line, tps=TPS, format="code")
@@ -145,7 +146,7 @@ def _module_line(result: RunResult) -> int:
 async def test_defer_mode_generates_everything_and_runs_nothing_after_the_error(
     path: Path, tmp_path: Path
 ) -> None:
-    text = path.read_text(encoding="utf-8")
+    text = read(path)
     expected = expected_error(path)
     source = ReplaySource(text, tps=TPS, format="code")
     eager, _ = await _run_one(source, "eager", tmp_path, on_error="defer")
@@ -162,7 +163,7 @@ async def test_defer_mode_generates_everything_and_runs_nothing_after_the_error(
 async def test_a_syntax_error_stops_generation_at_once_without_a_stall(tmp_path: Path) -> None:
     # The chunker sees the error as the line ends: no race with the end of the stream.
     path = next(p for p in CORPUS_FAILING if expected_error(p).ename == "SyntaxError")
-    text = path.read_text(encoding="utf-8")
+    text = read(path)
     source = ReplaySource(text, tps=TPS, format="code")
     eager, _ = await _run_one(source, "eager", tmp_path)
     assert eager.error is not None and eager.error.kind == "syntax"

@@ -43,7 +43,7 @@ async def server() -> AsyncIterator[ReplayServer]:
 @pytest.fixture
 async def slow_server() -> AsyncIterator[ReplayServer]:
     """Slow enough that a cancelled client leaves most of the answer unsent."""
-    async with ReplayServer(ANSWERS, tps=200, ttft_s=0.0) as srv:
+    async with ReplayServer(ANSWERS, tps=100, ttft_s=0.0) as srv:
         yield srv
 
 

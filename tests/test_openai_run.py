@@ -36,7 +36,7 @@ async def server() -> AsyncIterator[ReplayServer]:
         "code": Answer("code", PROGRAM, "code"),
         "failing": Answer("failing", FAILING, "code"),
     }
-    async with ReplayServer(answers, tps=400, ttft_s=0.0) as srv:
+    async with ReplayServer(answers, tps=200, ttft_s=0.0) as srv:
         yield srv
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from _runtime import GatedBackend, PushSource
+
 from eager import (
     BatchDispatched,
     BatchFinished,
@@ -251,6 +251,29 @@ async def test_serial_mode_reports_a_syntax_error_from_the_backend_and_runs_noth
     assert not result.interrupted
 
 
+async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one() -> None:
+    # The traceback prints the cause first, with its own <module> frame in chunk 0: the
+    # failing chunk is the one of the *last* exception, not the first frame in the text.
+    source = PushSource(total=100)
+    backend = GatedBackend()
+    task = await _start(source, backend)
+    source.push("try:\n    1 / 0\nexcept Exception as e:\n    saved = e\n", "a = 1\n")
+    await backend.next_entered()
+    backend.release()
+    source.push("b = 2\n")
+    assert await backend.next_entered() == "b = 2\n"
+    source.push("c = 3\n", "raise RuntimeError('wrapped') from saved\n", "print('after')\n")
+    await source.wait_drained()
+    backend.release()
+    assert "raise RuntimeError" in await backend.next_entered()
+    backend.release()
+    result = await task
+    assert result.error is not None and result.error.ename == "RuntimeError"
+    assert "ZeroDivisionError" in result.error.traceback
+    assert _batch_ids(result)[-1] == (3, 4, 5)
+    assert result.failed_chunk == 4
+
+
 # -- the source fails ---------------------------------------------------------------------------
 
 
@@ -456,3 +479,44 @@ async def test_cancelling_a_run_closes_the_source() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert source.cancelled
+
+
+# -- known bugs (strict xfail: the marker must go when the bug is fixed) ---------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a chunk that starts with a bare string sets __doc__ (the worker compiles each "
+    "invocation as a module, whose first string is its docstring); serial keeps the module's",
+)
+async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_docstring() -> None:
+    source = PushSource()
+    backend = GatedBackend()
+    task = await _start(source, backend)
+    source.push('"""The module docstring."""\n', "x = 1\n")
+    assert await backend.next_entered() == '"""The module docstring."""\nx = 1\n'
+    backend.release()
+    source.push('"""A section comment as a string."""\n', "y = 2\n")
+    assert await backend.next_entered() == '"""A section comment as a string."""\ny = 2\n'
+    backend.release()
+    source.push("print(__doc__)\n")
+    await backend.next_entered()
+    backend.release()
+    source.end()
+    result = await task
+    assert result.stdout == "The module docstring.\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: sys.exit(0) ends a script successfully, but run() reports SystemExit as an "
+    "error (the CLI exits 1 for a program that succeeded)",
+)
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_sys_exit_zero_ends_the_program_without_an_error(mode: str) -> None:
+    program = "import sys\nprint('done')\nsys.exit(0)\nprint('not reached')\n"
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(_lines(program), format="code"), backend, mode=mode)  # type: ignore[arg-type]
+    assert result.stdout == "done\n"
+    assert result.error is None

@@ -32,6 +32,8 @@ from ._events import (
 from ._extract import Extractor, make_extractor
 from ._fake import FakeBackend, FakeCall
 from ._gate import POLICIES, Gate, Policy
+from ._gateway import GatewayBackend, LocalGateway
+from ._jupyter import JupyterBackend
 from ._openai import OpenAISource
 from ._openai_sdk import OpenAISDKSource
 from ._repl import ReplBackend
@@ -44,6 +46,7 @@ from ._source import Format, ScriptedSource, Source
 __version__ = "0.1.0"
 
 __all__ = [
+    "POLICIES",
     "Answer",
     "Backend",
     "BackendCrashedError",
@@ -70,14 +73,16 @@ __all__ = [
     "Gate",
     "GateDecided",
     "GateDecision",
+    "GatewayBackend",
     "GenerationEnded",
+    "JupyterBackend",
+    "LocalGateway",
     "Metrics",
     "MissingExtraError",
     "Mode",
     "OnError",
     "OpenAISDKSource",
     "OpenAISource",
-    "POLICIES",
     "Policy",
     "ProgramSyntaxError",
     "ReplBackend",

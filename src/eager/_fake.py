@@ -105,6 +105,8 @@ class FakeBackend(Backend):
 
     async def start(self) -> None:
         """Mark the backend started (idempotent)."""
+        if not self.executing.is_set():
+            self.executing = asyncio.Event()  # bound to this start's event loop
         self.started = True
         self.closed = False
 
@@ -122,7 +124,7 @@ class FakeBackend(Backend):
         self.calls.append(FakeCall(code, first_line))
         limit = self.timeout_s if timeout_s is None else timeout_s
         t0 = time.perf_counter()
-        self._interrupted.clear()
+        self._interrupted = asyncio.Event()  # per call: the caller's event loop may change
         self.executing.set()
         try:
             if self.delay_s:

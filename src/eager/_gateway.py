@@ -217,7 +217,9 @@ class GatewayBackend(KernelBackend):
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise BackendStartError(f"cannot reach the Kernel Gateway at {self._url}: {exc}") from exc
+            raise BackendStartError(
+                f"cannot reach the Kernel Gateway at {self._url}: {exc}"
+            ) from exc
         if response.status_code in (401, 403):
             raise BackendStartError(
                 f"the Kernel Gateway at {self._url} refused the token "

@@ -122,7 +122,7 @@ RESET_CELL = "__import__('__eager_kernel__').reset()"
 def wrap_code(code: str, first_line: int) -> str:
     """The cell that runs ``code`` as lines ``first_line…`` of the program, script-style."""
     # ascii(): lone surrogates and any other character survive the JSON/UTF-8 transport.
-    return f"__import__('__eager_kernel__').run({ascii(code)}, {int(first_line)})"
+    return f"__import__('__eager_kernel__').run({code!a}, {int(first_line)})"
 
 
 def _message(msg_type: str, content: dict[str, Any], *, session: str) -> dict[str, Any]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from . import _jupyter_protocol as proto
-from ._backend import Backend, ExecError, ExecResult
+from ._backend import Backend, ExecError, ExecResult, RichOutput
 from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 
-__all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelBackend", "KernelLost"]
+__all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
 
 #: After a timeout's interrupt, how long the kernel has to answer before it is restarted.
 RESTART_GRACE_S = 2.0
@@ -23,7 +24,7 @@ SETUP_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 
 
-class KernelLost(Exception):  # noqa: N818 - internal signal, never leaves this package
+class KernelLost(Exception):
     """The kernel died or the channel to it broke (``reason`` says which)."""
 
     def __init__(self, reason: str, *, channel: bool = False) -> None:
@@ -202,7 +203,11 @@ class KernelBackend(Backend):
             error = ExecError(
                 "TimeoutError",
                 f"execution timed out after {timeout:g} s and was interrupted"
-                + ("; the session's state is kept" if collector.done else "; the kernel was restarted"),
+                + (
+                    "; the session's state is kept"
+                    if collector.done
+                    else "; the kernel was restarted"
+                ),
                 traceback=where.traceback if where is not None else "",
                 lineno=where.lineno if where is not None else None,
                 kind="timeout",
@@ -212,11 +217,9 @@ class KernelBackend(Backend):
         duration = time.monotonic() - started
         if lost is not None:
             what = "the connection to the kernel was lost" if lost.channel else "the kernel died"
-            error = error or ExecError(
-                "BackendCrashed", f"{what}: {lost.reason}", kind="crash"
-            )
+            error = error or ExecError("BackendCrashed", f"{what}: {lost.reason}", kind="crash")
             await self._recover_quietly(lost)
-        outputs = ()
+        outputs: tuple[RichOutput, ...] = ()
         if collector.bundles:
             outputs = proto.save_outputs(
                 collector.bundles, directory=self._outputs_dir(), counter=self._outputs_saved
@@ -226,10 +229,8 @@ class KernelBackend(Backend):
 
     async def _recover_quietly(self, lost: KernelLost | None) -> None:
         # The failed invocation is reported first; a recovery failure surfaces at the next call.
-        try:
+        with contextlib.suppress(BackendError):
             await self._recover_or_raise(lost)
-        except BackendError:
-            pass
 
     def _outputs_dir(self) -> Path:
         if self._output_dir is None:

@@ -6,7 +6,8 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
-__all__ = ["TRUNCATION_MARKER", "Captured", "OutputStream", "clean_text"]
+# Captured and OutputStream are internal to the REPL backend (not exported by the package).
+__all__ = ["TRUNCATION_MARKER", "clean_text"]
 
 #: Appended to a stream whose output went over the cap (``kept`` and ``dropped`` are bytes).
 TRUNCATION_MARKER = (

@@ -11,14 +11,15 @@ Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udc
   ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s"}``
   once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
 * worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
-  "python"}`` once, then one ``{"op": "done", "error", "marks"}`` per command. ``error`` is
-  null or ``{"ename", "evalue", "traceback", "lineno", "kind"}``; ``marks`` says whether the
-  end-of-invocation sentinel was written to fd 1 and fd 2.
+  "python"}`` once, then one ``{"op": "done", "error", "ends"}`` per command. ``error`` is
+  null or ``{"ename", "evalue", "traceback", "lineno", "kind"}``; ``ends`` says for fd 1 and
+  fd 2 how the invocation's output ended: ``"drained"`` (the pipe was empty: the parent has
+  it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed).
 
 Output is captured at the file-descriptor level by the parent (fd 1 and 2 are pipes), so
 ``os.system`` and C-level writes are captured too. After each command the worker flushes
-``sys.stdout``/``sys.stderr`` (and C stdio when ``ctypes`` is loaded) and writes the sentinel to
-both fds; the parent cuts each stream at it.
+``sys.stdout``/``sys.stderr`` (and C stdio when ``ctypes`` is loaded); then, unless the pipe is
+already empty, writes the sentinel to the fd, and the parent cuts the stream at it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ import linecache
 import os
 import re
 import signal
+import stat
+import struct
 import sys
 import traceback
 from types import CodeType, TracebackType
 from typing import Any
 
-__all__ = ["PROGRAM_FILENAME", "Interpreter", "main"]
+# Interpreter is internal (shared by the REPL worker, FakeBackend and the kernel backends).
+__all__ = ["PROGRAM_FILENAME", "main"]
 
 #: The file name of the program in code objects, tracebacks and :mod:`linecache`.
 PROGRAM_FILENAME = "<program>"
@@ -71,6 +75,13 @@ _THIS_FILE = _this_file()
 def _split_lines(text: str) -> list[str]:
     """Lines as the compiler counts them (only ``\\r\\n``, ``\\r``, ``\\n`` end a line)."""
     return _LINE.findall(text)
+
+
+def _unread_bytes(fd: int) -> int:
+    import fcntl
+    import termios
+
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
 def _safe_str(value: object) -> str:
@@ -222,6 +233,7 @@ class _Worker:
         self.commands = os.fdopen(self.cmd_fd, "rb", buffering=1 << 16)
         self.sentinel = b""
         self.cpu_limit_s: float | None = None
+        self.pipes: dict[int, tuple[int, int]] = {}
         main_module = sys.modules["__main__"]
         namespace = main_module.__dict__
         for key in list(namespace):  # the bootstrap's names
@@ -267,6 +279,10 @@ class _Worker:
         if sys.path and sys.path[0] == "":
             sys.path[0] = os.getcwd()
         signal.signal(signal.SIGINT, self.on_sigint)
+        for fd in (1, 2):
+            st = os.fstat(fd)
+            if stat.S_ISFIFO(st.st_mode):
+                self.pipes[fd] = (st.st_dev, st.st_ino)
 
     def on_sigint(self, signum: int, frame: object) -> None:
         # Only user code is interruptible; a late SIGINT while idle is ignored.
@@ -288,7 +304,7 @@ class _Worker:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
-    def end_invocation(self) -> list[bool]:
+    def end_invocation(self) -> list[str]:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 if stream is not None:
@@ -302,16 +318,26 @@ class _Worker:
                 ctypes.CDLL(None).fflush(None)
             except BaseException:
                 pass
-        marks = []
-        for fd in (1, 2):
-            try:
-                data = self.sentinel
-                while data:
-                    data = data[os.write(fd, data) :]
-                marks.append(True)
-            except OSError:
-                marks.append(False)
-        return marks
+        return [self.end_stream(fd) for fd in (1, 2)]
+
+    def end_stream(self, fd: int) -> str:
+        # The pipe empty and still ours: the parent has read (and filed) all of this
+        # invocation's output, so no sentinel is needed (it would cost a wake-up).
+        try:
+            st = os.fstat(fd)
+            if self.pipes.get(fd) != (st.st_dev, st.st_ino):
+                return "lost"  # closed or redirected by the program: no sentinel would come
+            if _unread_bytes(fd) == 0:
+                return "drained"
+        except (OSError, ValueError):
+            return "lost"
+        try:
+            data = self.sentinel
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError:
+            return "lost"
+        return "sentinel"
 
     def loop(self) -> None:
         config = self.receive()
@@ -332,8 +358,8 @@ class _Worker:
                     os._exit(0)
             elif message.get("op") == "reset":
                 self.interp.reset()
-            marks = self.end_invocation()
-            self.send({"op": "done", "error": error, "marks": marks})
+            ends = self.end_invocation()
+            self.send({"op": "done", "error": error, "ends": ends})
 
 
 def main() -> None:

@@ -44,6 +44,11 @@ _BOM = "\ufeff"
 #: Bound on closing a source after generation ended or was cancelled.
 CLOSE_TIMEOUT_S = 5.0
 _MODULE_FRAME = re.compile(r"line (\d+), in <module>")
+# A chained traceback prints the cause (or context) first: the error's own frames come last.
+_CHAINED = re.compile(
+    r"\n(?:The above exception was the direct cause of the following exception"
+    r"|During handling of the above exception, another exception occurred):\n"
+)
 
 
 async def run(
@@ -348,7 +353,7 @@ class _Run:
     def _failing_chunk(self, batch: list[Chunk], error: ExecError) -> int | None:
         if not batch:
             return None
-        found = _MODULE_FRAME.findall(error.traceback)
+        found = _MODULE_FRAME.findall(_CHAINED.split(error.traceback)[-1])
         line = int(found[0]) if found else error.lineno
         if line is not None:
             for c in batch:

@@ -216,6 +216,9 @@ class _EventStream:
                 await asyncio.gather(produce, listen, return_exceptions=True)
             if produce.done() and not produce.cancelled() and produce.exception() is None:
                 cut = produce.result()
+            elif produce.done() and not produce.cancelled():
+                record["error"] = repr(produce.exception())
+                cut = True
             else:
                 record["disconnected"] = True
         finally:

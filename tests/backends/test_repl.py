@@ -236,3 +236,40 @@ async def test_working_directory_and_environment_are_passed(tmp_path: Path) -> N
 async def test_startup_time_is_measured(repl: ReplBackend) -> None:
     assert repl.startup_s is not None and 0 < repl.startup_s < 60
     assert repl.starts == 1
+
+
+async def test_close_during_an_execution_ends_it_without_hanging() -> None:
+    backend = ReplBackend()
+    await backend.start()
+    async with started_signal() as (signal_code, started):
+        task = asyncio.create_task(backend.execute(signal_code + "while True:\n    pass\n"))
+        await asyncio.wait_for(started.wait(), 30)
+        await backend.close()
+        with pytest.raises(BackendError, match="closed"):
+            await asyncio.wait_for(task, 30)
+    assert backend.pid is None
+
+
+async def test_a_background_thread_printing_between_executions_loses_nothing(
+    repl: ReplBackend,
+) -> None:
+    code = (
+        "import threading\n"
+        "done = threading.Event()\n"
+        "def chatter():\n"
+        "    for i in range(200):\n"
+        "        print('t', i)\n"
+        "    done.set()\n"
+        "threading.Thread(target=chatter).start()\n"
+    )
+    first = await repl.execute(code)
+    second = await repl.execute("done.wait(30)\n")
+    lines = (first.stdout + second.stdout).splitlines()
+    assert lines == [f"t {i}" for i in range(200)]
+
+
+async def test_stdout_redirected_by_the_program_does_not_stall(repl: ReplBackend) -> None:
+    code = "import os\nos.dup2(os.open(os.devnull, os.O_WRONLY), 1)\nprint('gone', flush=True)\n"
+    assert (await repl.execute(code)).ok
+    result = await repl.execute("import sys\nprint('err', file=sys.stderr)\n")
+    assert result.stderr == "err\n"

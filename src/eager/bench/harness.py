@@ -261,6 +261,10 @@ def _record(
         "lower_bound_s": min(pred.lower_bound_s, s_e2el),
         "chunks": eager.metrics.chunks,
         "batches": [list(b.chunks) for b in eager.batches],
+        "batch_s": [
+            {"ready": b.ready_s, "dispatched": b.dispatched_s, "finished": b.finished_s}
+            for b in eager.batches
+        ],
         "gate": [
             {"chunk": d.index, "decision": d.decision, "reason": d.reason} for d in eager.decisions
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from .._backend import Backend
@@ -16,9 +17,26 @@ def _repl(args: argparse.Namespace) -> Backend:
     return ReplBackend(cwd=args.cwd)
 
 
+def _jupyter(args: argparse.Namespace) -> Backend:
+    from .._jupyter import JupyterBackend
+
+    return JupyterBackend(cwd=args.cwd)
+
+
+def _gateway(args: argparse.Namespace) -> Backend:
+    from .._gateway import GatewayBackend
+
+    # No URL: the backend starts a local jupyter-kernelgateway in start() and stops it in close().
+    url = args.gateway_url or os.environ.get("EAGER_GATEWAY_URL") or None
+    token = args.gateway_token or os.environ.get("EAGER_GATEWAY_TOKEN") or None
+    return GatewayBackend(url=url, token=token)
+
+
 #: Backend name -> factory taking the parsed CLI arguments.
 BACKENDS: dict[str, Callable[[argparse.Namespace], Backend]] = {
     "repl": _repl,
+    "jupyter": _jupyter,
+    "gateway": _gateway,
 }
 
 
@@ -31,6 +49,19 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         help="execution session (default: repl, a persistent Python subprocess)",
     )
     parser.add_argument("--cwd", default=None, help="working directory of the session")
+    parser.add_argument(
+        "--gateway-url",
+        default=None,
+        metavar="URL",
+        help="Kernel Gateway for --backend gateway (env EAGER_GATEWAY_URL; default: start a "
+        "local jupyter-kernelgateway on 127.0.0.1 for the run)",
+    )
+    parser.add_argument(
+        "--gateway-token",
+        default=None,
+        metavar="TOKEN",
+        help="its auth token (env EAGER_GATEWAY_TOKEN)",
+    )
 
 
 def make_backend(args: argparse.Namespace) -> Backend:

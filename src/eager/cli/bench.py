@@ -23,7 +23,7 @@ __all__ = ["register"]
 MAX_TRACE_RUNS = 400
 #: Serial/eager pairs drawn by ``--plot``: those with the most serial execution.
 PLOT_PAIRS = 3
-_SHARED = ("help", "backend")
+_SHARED = ("help", "backend", "cwd")  # the harness sets cwd: one working directory per task
 
 
 def register(sub: Any) -> None:

@@ -20,7 +20,7 @@ PROGRAMS = sorted((ROOT / "tests" / "corpus").glob("*.py"))
 FAILING = sorted((ROOT / "tests" / "corpus_failing").glob("*.py"))
 
 
-def run_cli(path: Path, tps: str, cwd: str) -> dict[str, dict[str, object]]:
+def run_cli(path: Path, tps: str, cwd: str) -> dict[str, dict[str, object]] | None:
     done = subprocess.run(
         [sys.executable, "-m", "eager", "run", str(path), "--mode", "both", "--json", "--tps", tps],
         capture_output=True,
@@ -29,7 +29,12 @@ def run_cli(path: Path, tps: str, cwd: str) -> dict[str, dict[str, object]]:
         timeout=600,
         check=False,
     )
-    record: dict[str, dict[str, object]] = json.loads(done.stdout)
+    try:
+        record: dict[str, dict[str, object]] = json.loads(done.stdout)
+    except ValueError:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        print(f"{path.stem:34s} no JSON (exit {done.returncode}): {tail[0]}")
+        return None
     return record
 
 
@@ -41,6 +46,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cwd:
             for path in [*PROGRAMS, *FAILING]:
                 rec = run_cli(path, tps, cwd)
+                if rec is None:
+                    continue
                 s, e = rec["serial"], rec["eager"]
                 s_e2el, e_e2el = float(s["e2el_s"]), float(e["e2el_s"])  # type: ignore[arg-type]
                 equal = s["stdout"] == e["stdout"]

@@ -481,14 +481,9 @@ async def test_cancelling_a_run_closes_the_source() -> None:
     assert source.cancelled
 
 
-# -- known bugs (strict xfail: the marker must go when the bug is fixed) ---------------------------
+# -- script semantics (a strict xfail marks a known bug: remove it once fixed) ------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a chunk that starts with a bare string sets __doc__ (the worker compiles each "
-    "invocation as a module, whose first string is its docstring); serial keeps the module's",
-)
 async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_docstring() -> None:
     source = PushSource()
     backend = GatedBackend()
@@ -507,11 +502,6 @@ async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_d
     assert result.stdout == "The module docstring.\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: sys.exit(0) ends a script successfully, but run() reports SystemExit as an "
-    "error (the CLI exits 1 for a program that succeeded)",
-)
 @pytest.mark.parametrize("mode", ["eager", "serial"])
 async def test_sys_exit_zero_ends_the_program_without_an_error(mode: str) -> None:
     program = "import sys\nprint('done')\nsys.exit(0)\nprint('not reached')\n"

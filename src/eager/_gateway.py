@@ -182,6 +182,7 @@ class GatewayBackend(KernelBackend):
         output_dir: str | Path | None = None,
         max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
+        cwd: str | None = None,
     ) -> None:
         super().__init__(
             timeout_s=timeout_s,
@@ -189,6 +190,7 @@ class GatewayBackend(KernelBackend):
             max_output_bytes=max_output_bytes,
             restart_grace_s=restart_grace_s,
         )
+        self._chdir = cwd  # a directory on the kernel's host
         self._url = url.rstrip("/") if url else None
         self._token = token
         self._kernel_name = kernel_name

@@ -50,6 +50,7 @@ class KernelBackend(Backend):
         restart_grace_s: float,
     ) -> None:
         self._timeout_s = timeout_s
+        self._chdir: str | None = None
         self._output_dir = Path(output_dir) if output_dir is not None else None
         self._max_output_bytes = max_output_bytes
         self._restart_grace_s = restart_grace_s
@@ -139,7 +140,10 @@ class KernelBackend(Backend):
     # -- internals -----------------------------------------------------------------------
 
     async def _setup(self) -> None:
-        collector, lost = await self._request(proto.kernel_setup(), SETUP_TIMEOUT_S)
+        setup = proto.kernel_setup()
+        if self._chdir is not None:  # a remote kernel starts where its gateway says: move it
+            setup += f"import os as _o\n_o.chdir({self._chdir!r})\ndel _o\n"
+        collector, lost = await self._request(setup, SETUP_TIMEOUT_S)
         if lost is not None:
             raise BackendCrashedError(f"{self.name}: kernel lost during setup: {lost.reason}")
         if not collector.done:

@@ -146,6 +146,8 @@ class Interpreter:
     def run(self, code: str, first_line: int = 1) -> dict[str, Any] | None:
         """Compile and run ``code`` (line ``first_line`` of the program); the error or None."""
         first_line = max(1, int(first_line))
+        if first_line == 1 and code.startswith("\ufeff"):
+            code = code[1:]  # a byte-order mark, as Python skips it at the top of a script file
         self._remember(code, first_line)
         try:
             compiled: CodeType = compile(
@@ -157,6 +159,8 @@ class Interpreter:
             )
         except BaseException as exc:
             return self._compile_error(exc)
+        if first_line > 1 and "__doc__" in compiled.co_names:
+            compiled = self._without_docstring(compiled, code, first_line)
         # A `from __future__` import in an early chunk applies to the rest, as in one file.
         self._future_flags |= compiled.co_flags & _FUTURE_MASK
         try:
@@ -168,6 +172,20 @@ class Interpreter:
         except BaseException as exc:
             return self._runtime_error(exc)
         return None
+
+    def _without_docstring(self, compiled: CodeType, code: str, first_line: int) -> CodeType:
+        # A string first in a later chunk is no module docstring in the whole program: with
+        # an expression on the (blank) first line it is a plain expression here too.
+        try:
+            return compile(
+                "0" + "\n" * (first_line - 1) + code,
+                self.filename,
+                "exec",
+                flags=self._future_flags,
+                dont_inherit=True,
+            )
+        except BaseException:  # e.g. a `from __future__` import, which must come first
+            return compiled
 
     def _compile_error(self, exc: BaseException) -> dict[str, Any]:
         self._publish()

@@ -102,6 +102,11 @@ def run_sync(source: Source, backend: Backend, **options: object) -> RunResult:
     return asyncio.run(main())
 
 
+def _is_clean_exit(error: ExecError | None) -> bool:
+    """``SystemExit`` with status 0 or None: the program ended successfully."""
+    return error is not None and error.ename == "SystemExit" and error.evalue in ("", "0", "None")
+
+
 class _Run:
     """The state of one run, shared by its producer and executor tasks."""
 
@@ -135,6 +140,7 @@ class _Run:
         self.program_ok = False
         self.chunker_failed = False
         self.stop_generation = False
+        self.exited = False
         self.pending: list[Chunk] = []
         self.ready_at: dict[int, float] = {}
         self.batches: list[Batch] = []
@@ -296,7 +302,7 @@ class _Run:
 
     def _next_batch(self) -> list[Chunk]:
         """The chunks to send now: every free pending chunk, up to the last one doing work."""
-        if self.error is not None:
+        if self.error is not None or self.exited:
             return []
         free = self.pending
         if self.sealed_at is not None and not (self.gen_done.is_set() and self.program_ok):
@@ -316,7 +322,7 @@ class _Run:
         while True:
             batch = self._next_batch()
             if not batch:
-                if self.error is not None or self.gen_done.is_set():
+                if self.error is not None or self.exited or self.gen_done.is_set():
                     return
                 self.wake.clear()  # no await since the check: no wake-up can be lost
                 await self.wake.wait()
@@ -347,7 +353,11 @@ class _Run:
         self.batches.append(
             Batch(index, ids, first_line, code, ready, dispatched, finished, result.ok)
         )
-        if result.error is not None:
+        if _is_clean_exit(result.error):
+            # sys.exit(0) ends a script successfully: nothing after it runs, in either mode.
+            self.exited = True
+            self.pending.clear()
+        elif result.error is not None:
             self._fail(result.error, self._failing_chunk(batch, result.error))
 
     def _failing_chunk(self, batch: list[Chunk], error: ExecError) -> int | None:

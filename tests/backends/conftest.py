@@ -27,6 +27,7 @@ FEATURES = frozenset(
         "pickle",  # classes defined by the program pickle (a real __main__ module)
         "script_argv",  # sys.argv is one entry, as for a script
         "escalation",  # code ignoring SIGINT is killed and the session restarted on timeout
+        "own_process",  # the code runs in its own process (asyncio.run, signals, sys.exit)
         # output flushed just before a crash is returned (a kernel's ZMQ I/O thread may die
         # with the message still queued: Jupyter kernels lack it)
         "crash_output",
@@ -94,7 +95,17 @@ BACKEND_CASES: dict[str, BackendCase] = {
     "repl": BackendCase(_repl),
     "fake": BackendCase(
         _fake,
-        lacks=frozenset({"crash", "escalation", "fd_output", "interrupt", "pickle", "script_argv"}),
+        lacks=frozenset(
+            {
+                "crash",
+                "escalation",
+                "fd_output",
+                "interrupt",
+                "own_process",
+                "pickle",
+                "script_argv",
+            }
+        ),
     ),
     "jupyter": BackendCase(
         _jupyter,

@@ -29,7 +29,7 @@ def _gateway(args: argparse.Namespace) -> Backend:
     # No URL: the backend starts a local jupyter-kernelgateway in start() and stops it in close().
     url = args.gateway_url or os.environ.get("EAGER_GATEWAY_URL") or None
     token = args.gateway_token or os.environ.get("EAGER_GATEWAY_TOKEN") or None
-    return GatewayBackend(url=url, token=token)
+    return GatewayBackend(url=url, token=token, cwd=args.cwd)
 
 
 #: Backend name -> factory taking the parsed CLI arguments.

@@ -163,6 +163,7 @@ class FakeBackend(Backend):
             return tracer
 
         deadline = time.perf_counter() + (remaining or 0.0)
+        stdin, sys.stdin = sys.stdin, io.StringIO()  # input() sees end of file, as in the REPL
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             previous = sys.gettrace()
             if remaining is not None:
@@ -172,6 +173,7 @@ class FakeBackend(Backend):
             finally:
                 if remaining is not None:
                     sys.settrace(previous)
+                sys.stdin = stdin
         error = None
         if raw is not None:
             error = ExecError(

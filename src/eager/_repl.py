@@ -25,8 +25,8 @@ RESET_TIMEOUT_S = 10.0
 class ReplBackend(Backend):
     """A persistent Python subprocess: a script's ``__main__`` that survives between executions.
 
-    The child runs ``python`` (default: this interpreter; any Python >= 3.8 works, Eager need
-    not be installed there) in its own process group, with ``cwd`` and ``env`` (default: this
+    The child runs ``python`` (default: this interpreter; another environment works too, Eager
+    need not be installed there; the worker is written for Python 3.8+, tested on 3.11) in its own process group, with ``cwd`` and ``env`` (default: this
     process's environment) plus ``PYTHONUNBUFFERED=1`` and
     ``PYTHONIOENCODING=utf-8:backslashreplace``. Code runs in the real ``__main__`` module
     (``__name__ == "__main__"``, ``sys.argv == ["<program>"]``, classes pickle; there is no
@@ -50,6 +50,10 @@ class ReplBackend(Backend):
     ``memory_limit_bytes`` sets RLIMIT_AS of the child (a ``MemoryError`` for the program,
     usually); ``cpu_limit_s`` gives each execution that many CPU seconds (RLIMIT_CPU, whole
     seconds; exceeding it kills the session: a crash). ``startup_s`` is the last start-up time.
+
+    :meth:`interrupt` raises ``KeyboardInterrupt`` in the running code (state kept);
+    :meth:`reset` empties ``__main__`` (imported modules stay loaded); :meth:`restart` starts
+    a new child.
 
     The child belongs to the event loop that started it: ``close()`` it before that loop ends
     (``async with`` does). A backend reused under a new loop kills the old child and starts anew.

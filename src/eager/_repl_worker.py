@@ -177,7 +177,7 @@ class Interpreter:
         # A string first in a later chunk is no module docstring in the whole program: with
         # an expression on the (blank) first line it is a plain expression here too.
         try:
-            return compile(
+            plain: CodeType = compile(
                 "0" + "\n" * (first_line - 1) + code,
                 self.filename,
                 "exec",
@@ -186,6 +186,7 @@ class Interpreter:
             )
         except BaseException:  # e.g. a `from __future__` import, which must come first
             return compiled
+        return plain
 
     def _compile_error(self, exc: BaseException) -> dict[str, Any]:
         self._publish()

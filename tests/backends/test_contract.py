@@ -416,3 +416,11 @@ async def test_lone_surrogates_do_not_break_anything(backend: Backend) -> None:
 async def test_unicode_round_trips(backend: Backend) -> None:
     result = await backend.execute("s = 'héllo ✓ 🐍'\nprint(s)\n")
     assert result.stdout == "héllo ✓ 🐍\n"
+
+
+async def test_input_fails_at_once(backend: Backend) -> None:
+    # EOFError on the REPL and the fake (stdin is empty); a Jupyter kernel without a stdin
+    # channel raises StdinNotImplementedError. Either way: an error, never a hang.
+    result = await backend.execute("x = 1\ninput()\n")
+    assert result.error is not None
+    assert result.error.lineno == 2

@@ -273,3 +273,21 @@ async def test_stdout_redirected_by_the_program_does_not_stall(repl: ReplBackend
     assert (await repl.execute(code)).ok
     result = await repl.execute("import sys\nprint('err', file=sys.stderr)\n")
     assert result.stderr == "err\n"
+
+
+async def test_a_timeout_interrupts_a_blocking_call_and_keeps_state(repl: ReplBackend) -> None:
+    await repl.execute("x = 'kept'\n")
+    result = await repl.execute("import time\ntime.sleep(60)\n", first_line=2, timeout_s=0.3)
+    assert result.error is not None and result.error.kind == "timeout"
+    assert result.error.lineno == 3
+    assert "time.sleep(60)" in result.error.traceback
+    assert (await repl.execute("print(x)")).stdout == "kept\n"
+
+
+def test_the_worker_parses_as_python_3_8() -> None:
+    # It runs in whatever interpreter the user names: no newer syntax in it.
+    import ast
+
+    import eager._repl_worker as worker
+
+    ast.parse(Path(worker.__file__).read_text("utf-8"), feature_version=(3, 8))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-__all__ = ["Backend", "ExecError", "ExecResult", "RichOutput"]
+__all__ = ["Backend", "ExecError", "ExecResult", "RichOutput", "check_execute_args"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,16 @@ class ExecResult:
     def ok(self) -> bool:
         """True when the code ran to the end without raising."""
         return self.error is None
+
+
+def check_execute_args(code: object, first_line: object) -> None:
+    """Raise :class:`~eager.UsageError` unless ``code`` is a str and ``first_line`` an int >= 1."""
+    from ._errors import UsageError
+
+    if not isinstance(code, str):
+        raise UsageError(f"code must be a str, not {type(code).__name__}")
+    if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
+        raise UsageError(f"first_line must be an int >= 1, not {first_line!r}")
 
 
 class Backend(abc.ABC):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from ._backend import Backend, ExecError, ExecResult
+from ._backend import Backend, ExecError, ExecResult, check_execute_args
 from ._errors import BackendError, UsageError
 from ._repl_output import TRUNCATION_MARKER, clean_text
 from ._repl_worker import Interpreter
@@ -114,10 +114,7 @@ class FakeBackend(Backend):
         self, code: str, *, first_line: int = 1, timeout_s: float | None = None
     ) -> ExecResult:
         """Record the call, wait ``delay_s``, then run ``code`` (unless ``run_code`` is off)."""
-        if not isinstance(code, str):
-            raise UsageError(f"code must be a str, not {type(code).__name__}")
-        if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
-            raise UsageError(f"first_line must be an int >= 1, not {first_line!r}")
+        check_execute_args(code, first_line)
         if self.closed:
             raise BackendError("the fake backend is closed; call start() to open it again")
         self.started = True

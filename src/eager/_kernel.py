@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _jupyter_protocol as proto
-from ._backend import Backend, ExecError, ExecResult, RichOutput
+from ._backend import Backend, ExecError, ExecResult, RichOutput, check_execute_args
 from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 
 __all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
@@ -108,6 +108,7 @@ class KernelBackend(Backend):
         self, code: str, *, first_line: int = 1, timeout_s: float | None = None
     ) -> ExecResult:
         """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
+        check_execute_args(code, first_line)
         if not self._started:
             raise BackendError(f"{self.name} backend: execute() before start()")
         async with self._lock:

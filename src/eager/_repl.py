@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._backend import Backend, ExecError, ExecResult
+from ._backend import Backend, ExecError, ExecResult, check_execute_args
 from ._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
 from ._repl_output import Captured, clean_text
 from ._repl_session import EXIT_WAIT_S, Session, exit_description, reply_ends
@@ -165,10 +165,7 @@ class ReplBackend(Backend):
         self, code: str, *, first_line: int = 1, timeout_s: float | None = None
     ) -> ExecResult:
         """Run ``code`` in the session; errors, timeouts and crashes come back as data."""
-        if not isinstance(code, str):
-            raise UsageError(f"code must be a str, not {type(code).__name__}")
-        if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
-            raise UsageError(f"first_line must be an int >= 1, not {first_line!r}")
+        check_execute_args(code, first_line)
         limit = self.timeout_s if timeout_s is None else timeout_s
         if limit is not None and not limit > 0:
             raise UsageError(f"timeout_s must be positive, not {limit!r}")

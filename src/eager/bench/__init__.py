@@ -1,0 +1,1 @@
+"""The replay benchmark: workloads of recorded model answers, the grid harness, summaries."""

@@ -27,7 +27,7 @@ from .._result import Mode, RunResult
 from .._source import Format
 from ..latency import predict_from_result
 from .inject import Injection, inject_error
-from .workloads import Task, missing_libraries, required_libraries
+from .workloads import Task, imported_modules, missing_libraries
 
 __all__ = [
     "Job",
@@ -202,7 +202,7 @@ async def _session(
 
 
 def _preload_code(job: Job) -> str:
-    names = sorted(required_libraries(job.task)) if job.preload == ("auto",) else job.preload
+    names = sorted(imported_modules(job.task)) if job.preload == ("auto",) else job.preload
     lines = [f"try:\n    import {n}\nexcept ImportError:\n    pass\n" for n in names]
     return "".join(lines)
 

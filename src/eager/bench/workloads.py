@@ -25,6 +25,7 @@ __all__ = [
     "WORKLOADS",
     "Task",
     "default_data_dir",
+    "imported_modules",
     "load_workload",
     "missing_libraries",
     "required_libraries",
@@ -98,6 +99,25 @@ def required_libraries(task: Task) -> set[str]:
             elif m.group(2):
                 names.add(m.group(2))
     return {n for n in names if n.isidentifier()}
+
+
+def imported_modules(task: Task) -> set[str]:
+    """Dotted modules the task may import: ``from a.b import c`` gives ``a.b`` and ``a.b.c``.
+
+    Some of them are not modules (``c`` may be a function); preloading tries and skips those.
+    """
+    names: set[str] = set()
+    for code in [task.setup, *task.codes()]:
+        for m in _IMPORT.finditer(code):
+            if m.group(1):
+                names.update(p.split()[0] for p in m.group(1).split(",") if p.split())
+        for m in re.finditer(
+            r"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t(]*([\w, \t]*)", code, re.M
+        ):
+            names.add(m.group(1))
+            # ``from scipy import stats``: the name may be a submodule (import it if it is).
+            names.update(f"{m.group(1)}.{p.split()[0]}" for p in m.group(2).split(",") if p.split())
+    return {n for n in names if all(part.isidentifier() for part in n.split("."))}
 
 
 def missing_libraries(task: Task) -> list[str]:

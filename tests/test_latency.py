@@ -194,3 +194,20 @@ def test_bad_parameters_are_a_usage_error(kwargs: dict[str, object]) -> None:
 
 def test_recurrence_over_batches() -> None:
     assert lat.recurrence([0.0, 0.5, 3.0], [1.0, 1.0, 0.5]) == pytest.approx((1.0, 2.0, 3.5))
+
+
+async def test_the_suffix_bound_is_tight_yet_never_above_a_measured_run() -> None:
+    from eager import FakeBackend, ScriptedSource, run
+
+    # A slow statement in the middle: the execution after it cannot start before it is
+    # written, which neither of the paper's two bounds sees.
+    lines = ["x = 1\n", "y = 2\n", "import time as _t\n", "z = 3\n", "w = 4\n", "print(x)\n"]
+    backend = FakeBackend(delay_s=0.01)
+    async with backend:
+        result = await run(
+            ScriptedSource(lines, delay_s=0.005, format="code"), backend, gate="off"
+        )
+    pred = lat.predict_from_result(result)
+    assert pred.suffix_bound_s <= result.metrics.e2el_s + 1e-9
+    assert pred.lower_bound_s >= max(pred.gen_bound_s, pred.exec_bound_s)
+    assert pred.lower_bound_s <= result.metrics.e2el_s + 1e-9

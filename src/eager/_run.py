@@ -243,7 +243,10 @@ class _Run:
         try:
             self._accept(self.chunker.close())
             program = "".join(self.code).removeprefix(_BOM)
-            if program.strip():
+            if self.sealed_at is not None and program.strip():
+                # Sealed chunks run only if the whole program compiles (parsing alone misses
+                # errors like a top-level `return`); without a seal this is the backend's job,
+                # and compiling here would only delay the last chunk.
                 compile(program, "<program>", "exec", dont_inherit=True)
             self.program_ok = True
         except ProgramSyntaxError as exc:
@@ -330,6 +333,8 @@ class _Run:
             del self.pending[: len(batch)]
             code = "".join(c.code for c in batch)
             ready = max(self.ready_at[c.index] for c in batch)
+            if self.sealed_at is not None and batch[-1].index >= self.sealed_at:
+                ready = max(ready, self.gen_end or ready)  # released by the gate, not before
             await self._invoke(batch, code, first_line=batch[0].start_line, ready=ready)
 
     async def _invoke(

@@ -33,9 +33,15 @@ unit: $(VENV)/.test-installed
 
 test: lint typecheck unit
 
+# Speed and memory figures live here, never in tests; results: benchmarks/RESULTS.md.
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_chunker.py
+	$(BIN)/python benchmarks/bench_backends.py
+	$(BIN)/python benchmarks/bench_openai.py
+	$(BIN)/python benchmarks/bench_corpus.py 50 200
+	$(BIN)/eager bench --workload demo --tps 20,50,100,200 --variants recorded
+	$(BIN)/eager bench --workload dabench-gpt4o-mini --tps 200,100,50,20 --limit 30 --json out/grid.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

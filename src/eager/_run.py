@@ -84,7 +84,7 @@ async def run(
         backend,
         mode=mode,
         on_error=on_error,
-        gate=gate if isinstance(gate, Gate) else Gate(gate),
+        gate=Gate(gate.policy if isinstance(gate, Gate) else gate),  # fresh imports per run
         extract=extract or source.format,
         blocks=blocks,
         timeout_s=timeout_s,
@@ -92,12 +92,31 @@ async def run(
     return await state.go(startup_s)
 
 
-def run_sync(source: Source, backend: Backend, **options: object) -> RunResult:
+def run_sync(
+    source: Source,
+    backend: Backend,
+    *,
+    mode: Mode = "eager",
+    on_error: OnError = "interrupt",
+    gate: Gate | Policy | str = "default",
+    extract: Format | None = None,
+    blocks: Literal["all", "first"] = "all",
+    timeout_s: float | None = None,
+) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
     async def main() -> RunResult:
         async with backend:
-            return await run(source, backend, **options)  # type: ignore[arg-type]
+            return await run(
+                source,
+                backend,
+                mode=mode,
+                on_error=on_error,
+                gate=gate,
+                extract=extract,
+                blocks=blocks,
+                timeout_s=timeout_s,
+            )
 
     return asyncio.run(main())
 

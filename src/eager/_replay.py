@@ -2,7 +2,7 @@
 
 Text is cut into tokens the way a byte-pair-encoding tokenizer cuts code (the GPT-4 family's
 pre-tokenizer pattern, with long words split into sub-words): on the Python standard library
-this gives a mean of about 4.3 characters per token (``benchmarks/bench_replay.py``). Token ``i``
+this gives a mean of about 4.3 characters per token (checked in tests/test_replay.py). Token ``i``
 is due at ``ttft_s + i / tps`` after the stream starts (plus seeded jitter), scheduled against
 absolute time so the rate never drifts.
 """

@@ -204,9 +204,7 @@ async def test_the_suffix_bound_is_tight_yet_never_above_a_measured_run() -> Non
     lines = ["x = 1\n", "y = 2\n", "import time as _t\n", "z = 3\n", "w = 4\n", "print(x)\n"]
     backend = FakeBackend(delay_s=0.01)
     async with backend:
-        result = await run(
-            ScriptedSource(lines, delay_s=0.005, format="code"), backend, gate="off"
-        )
+        result = await run(ScriptedSource(lines, delay_s=0.005, format="code"), backend, gate="off")
     pred = lat.predict_from_result(result)
     assert pred.suffix_bound_s <= result.metrics.e2el_s + 1e-9
     assert pred.lower_bound_s >= max(pred.gen_bound_s, pred.exec_bound_s)

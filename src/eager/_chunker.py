@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ._errors import ProgramSyntaxError, UsageError
@@ -83,6 +83,9 @@ class Chunk:
     end_line: int
     start: int
     end: int
+    #: The chunk's statements as the chunker parsed them (None when it had no parse of exactly
+    #: this text); later stages reuse it instead of parsing the chunk again.
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
 
     def compilable(self) -> str:
         """The code ready for ``compile``: padded so tracebacks name program lines, BOM dropped."""
@@ -132,6 +135,7 @@ class Chunker:
         self._status_complete = False
         self._status_simple = False
         self._status_words: frozenset[str] = _NO_WORDS
+        self._status_tree: ast.Module | None = None
         # The line being scanned.
         self._state = _LINE_START
         self._line_start = 0
@@ -197,8 +201,8 @@ class Chunker:
             if not (self._tail_has_code or self._line_kind == _CODE):
                 out.append(self._emit(self._length))
                 return out
-            self._parse(self._tail, final=True)
-            out.append(self._emit(self._length))
+            tree = self._parse(self._tail, final=True)
+            out.append(self._emit(self._length, tree))
         except ProgramSyntaxError as exc:
             exc.chunks = tuple(out)
             raise
@@ -351,6 +355,7 @@ class Chunker:
         src = self._tail[: end - self._tail_start]
         self._parsed_len = len(src)
         self._status_at = end
+        self._status_tree = None
         try:
             tree = self._parse(src, final=False)
         except _Incomplete:
@@ -360,6 +365,7 @@ class Chunker:
         if not body:
             self._status_complete = False
             return
+        self._status_tree = tree
         last = body[-1]
         self._status_complete = True
         self._status_simple = not isinstance(last, _COMPOUND)
@@ -402,14 +408,16 @@ class Chunker:
             self._tail += "".join(self._pending)
             self._pending.clear()
 
-    def _emit(self, end: int) -> Chunk:
+    def _emit(self, end: int, tree: ast.Module | None = None) -> Chunk:
         """Cut ``text[_tail_start:end]`` off the tail as the next chunk."""
         self._materialize()
+        if tree is None and self._status_at == end and self._status_complete:
+            tree = self._status_tree  # the last parse covered exactly this text
         cut = end - self._tail_start
         code = self._tail[:cut]
         self._tail = self._tail[cut:]
         end_line = self._breaks if end == self._line_start else self._breaks + 1
-        chunk = Chunk(code, self._index, self._tail_line, end_line, self._tail_start, end)
+        chunk = Chunk(code, self._index, self._tail_line, end_line, self._tail_start, end, tree)
         self._index += 1
         self._tail_start = end
         self._tail_line = end_line + 1

@@ -294,10 +294,12 @@ class Gate:
 
     def classify(self, chunk: Chunk) -> GateDecision:
         """The decision for ``chunk`` (``run``, ``defer`` or ``seal``) and its reason."""
-        try:
-            tree = ast.parse(chunk.code)
-        except SyntaxError:
-            return GateDecision(chunk.index, "run", "does not parse: the backend reports it")
+        tree = chunk.tree
+        if tree is None:
+            try:
+                tree = ast.parse(chunk.code)
+            except SyntaxError:
+                return GateDecision(chunk.index, "run", "does not parse: the backend reports it")
         reason = self._unsafe_reason(tree) if self.policy.seal else None
         if reason is not None:
             return GateDecision(chunk.index, "seal", reason)

@@ -261,11 +261,11 @@ class _Run:
             return
         try:
             self._accept(self.chunker.close())
-            program = "".join(self.code).removeprefix(_BOM)
-            if self.sealed_at is not None and program.strip():
+            if self.sealed_at is not None:
                 # Sealed chunks run only if the whole program compiles (parsing alone misses
                 # errors like a top-level `return`); without a seal this is the backend's job,
                 # and compiling here would only delay the last chunk.
+                program = self.chunker.text.removeprefix(_BOM)
                 compile(program, "<program>", "exec", dont_inherit=True)
             self.program_ok = True
         except ProgramSyntaxError as exc:
@@ -304,13 +304,14 @@ class _Run:
             )
             if self.mode == "serial":
                 continue
-            decision = self.gate.classify(chunk)
-            if self.sealed_at is None and decision.decision == "seal":
-                self.sealed_at = chunk.index
-            elif self.sealed_at is not None:
+            if self.sealed_at is not None:  # no need to classify: everything after waits
                 decision = GateDecision(
                     chunk.index, "seal", f"after the seal at chunk {self.sealed_at}"
                 )
+            else:
+                decision = self.gate.classify(chunk)
+                if decision.decision == "seal":
+                    self.sealed_at = chunk.index
             if decision.decision == "defer":
                 self.deferred.add(chunk.index)
             self.decisions.append(decision)
@@ -363,8 +364,6 @@ class _Run:
         ids = tuple(c.index for c in batch)
         dispatched = self.now()
         self.events.append(BatchDispatched(dispatched, index, ids))
-        if first_line == 1:
-            code = code.removeprefix(_BOM)
         try:
             result = await self.backend.execute(
                 code, first_line=first_line, timeout_s=self.timeout_s

@@ -5,14 +5,16 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
-__all__ = ["Format", "ScriptedSource", "Source"]
+__all__ = ["FORMATS", "Format", "ScriptedSource", "Source"]
 
 #: How the text of a source holds code: ``"code"`` bare code, ``"chat"`` prose with markdown
 #: fences, ``"auto"`` decided from the start of the answer, ``"tool"`` the JSON arguments of a
 #: code tool call.
 Format = Literal["auto", "chat", "code", "tool"]
+#: The values of :data:`Format`, for option choices.
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 
 class Source(abc.ABC):

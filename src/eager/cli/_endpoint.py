@@ -11,7 +11,7 @@ from typing import Any
 
 from .._errors import UsageError
 from .._openai import OpenAISource
-from .._source import Format
+from .._source import FORMATS, Format
 
 __all__ = ["DEFAULT_PROMPT", "add_endpoint_options", "api_key_of", "make_endpoint_source"]
 
@@ -43,7 +43,7 @@ def add_endpoint_options(parser: argparse.ArgumentParser, *, prompt: bool = True
         g.add_argument(
             "--format",
             dest="text_format",
-            choices=["auto", "chat", "code", "tool"],
+            choices=FORMATS,
             default=None,
             help="chat/auto/code: the answer is the content; tool: a code tool call",
         )

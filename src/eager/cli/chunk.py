@@ -16,8 +16,8 @@ from .._extract import make_extractor
 from .._gate import POLICIES, Gate
 from .._replay import tokenize
 from .._result import GateDecision
-from .._source import Format
-from .run import read_program
+from .._source import FORMATS, Format
+from .run import program_format, read_program
 
 __all__ = ["register"]
 
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("program", help="a .py file (bare code) or a chat answer (.md/.txt)")
     p.add_argument("--gate", default="default", help=f"policy: {', '.join(sorted(POLICIES))}")
-    p.add_argument("--format", dest="text_format", choices=["auto", "chat", "code", "tool"])
+    p.add_argument("--format", dest="text_format", choices=FORMATS)
     p.add_argument("--json", action="store_true", help="print JSON lines, one per chunk")
     p.set_defaults(handler=main)
 
@@ -57,7 +57,7 @@ def cut(text: str, fmt: Format, gate: Gate) -> tuple[list[tuple[Chunk, GateDecis
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager chunk``."""
     text = read_program(args.program)
-    fmt: Format = args.text_format or ("code" if args.program.endswith(".py") else "auto")
+    fmt = program_format(args)
     chunks, error = cut(text, fmt, Gate(args.gate))
     if args.json:
         for c, d in chunks:

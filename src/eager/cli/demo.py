@@ -124,8 +124,6 @@ def _summary(all_results: dict[str, Any], tps: float) -> Table:
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager demo``."""
-    if args.mode != "both":
-        args.mode = args.mode  # one mode is allowed: the summary then lists it alone
     console = None if args.json else Console(highlight=False)
     all_results = asyncio.run(_run_all(args, console))
     if args.json:

@@ -16,11 +16,11 @@ from .._gate import POLICIES, Gate, Policy
 from .._replay import ReplaySource
 from .._result import Mode, RunResult
 from .._run import run
-from .._source import Format, Source
+from .._source import FORMATS, Format, Source
 from ._backends import add_backend_options, make_backend
 from ._render import print_results
 
-__all__ = ["add_run_options", "gate_from_args", "read_program", "register"]
+__all__ = ["add_run_options", "gate_from_args", "program_format", "read_program", "register"]
 
 
 def register(sub: Any) -> None:
@@ -73,7 +73,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
         dest="text_format",
-        choices=["auto", "chat", "code", "tool"],
+        choices=FORMATS,
         default=None,
         help="how the text holds code (default: by file type)",
     )
@@ -99,6 +99,12 @@ def read_program(path: str) -> str:
         raise UsageError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def program_format(args: argparse.Namespace) -> Format:
+    """``--format``, else by the file's type: a ``.py`` file is bare code, anything else auto."""
+    fmt: Format = args.text_format or ("code" if args.program.endswith(".py") else "auto")
+    return fmt
 
 
 def modes_of(args: argparse.Namespace) -> list[Mode]:
@@ -169,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
                 "give a PROGRAM file, or --base-url and --model to stream from a model"
             )
         text = read_program(args.program)
-        fmt: Format = args.text_format or ("code" if args.program.endswith(".py") else "auto")
+        fmt = program_format(args)
         args.text_format = fmt
 
         def make_source() -> Source:

@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-__all__ = ["Backend", "ExecError", "ExecResult", "RichOutput", "check_execute_args"]
+__all__ = [
+    "RESTART_GRACE_S",
+    "Backend",
+    "ExecError",
+    "ExecResult",
+    "RichOutput",
+    "check_execute_args",
+]
+
+#: Default wait for a session to answer an interrupt before it is restarted, in seconds.
+RESTART_GRACE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._backend import Backend, ExecError, ExecResult, check_execute_args
 from ._errors import BackendError, UsageError
-from ._repl_output import TRUNCATION_MARKER, clean_text
+from ._repl_output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
 from ._repl_worker import Interpreter
 
 __all__ = ["FakeBackend", "FakeCall"]
@@ -83,7 +83,7 @@ class FakeBackend(Backend):
         delay_s: float = 0.0,
         run_code: bool = True,
         timeout_s: float | None = None,
-        max_output_bytes: int | None = 1_000_000,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
     ) -> None:
         if delay_s < 0:
             raise UsageError(f"delay_s must be >= 0, not {delay_s!r}")
@@ -173,13 +173,7 @@ class FakeBackend(Backend):
                 sys.stdin = stdin
         error = None
         if raw is not None:
-            error = ExecError(
-                clean_text(raw["ename"]),
-                clean_text(raw["evalue"]),
-                clean_text(raw["traceback"]),
-                raw["lineno"],
-                kind=raw["kind"],
-            )
+            error = error_from_report(raw)
             if timed_out and limit is not None and raw["ename"] == "KeyboardInterrupt":
                 error = _timeout(limit, raw["traceback"], raw["lineno"])
         return ExecResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import uuid
@@ -12,16 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ._backend import ExecError, ExecResult, RichOutput
-from ._repl_output import TRUNCATION_MARKER
+from ._repl_output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
 
 __all__ = [
     "ERROR_MIME",
     "MAX_OUTPUT_BYTES",
     "RESET_CELL",
     "Collector",
-    "clean",
     "execute_request",
-    "kernel_info_request",
     "kernel_setup",
     "parse_error",
     "save_outputs",
@@ -32,8 +31,6 @@ __all__ = [
 #: Protocol version we speak (Jupyter messaging 5.x).
 PROTOCOL_VERSION = "5.3"
 
-#: Bytes kept per stream and invocation (the REPL's default); the rest becomes a marker.
-MAX_OUTPUT_BYTES = 1_000_000
 
 #: MIME type of the structured error the kernel-side helper publishes (JSON text).
 ERROR_MIME = "application/vnd.eager.error+json"
@@ -96,6 +93,7 @@ def _no_inline_autoflush():
 """.replace("__ERROR_MIME__", repr(ERROR_MIME))
 
 
+@functools.cache
 def kernel_setup() -> str:
     """The cell run once after each kernel (re)start: installs ``__eager_kernel__``."""
     from . import _repl_worker
@@ -159,20 +157,6 @@ def execute_request(cell: str, *, session: str) -> dict[str, Any]:
     )
 
 
-def kernel_info_request(*, session: str) -> dict[str, Any]:
-    """A ``kernel_info_request`` (answered once the kernel is ready)."""
-    return _message("kernel_info_request", {}, session=session)
-
-
-def clean(text: str) -> str:
-    """``text`` with lone surrogates as visible ``\\udcxx`` escapes (as the REPL prints them)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI colour and cursor escapes."""
     return _ANSI.sub("", text)
@@ -186,9 +170,9 @@ def parse_error(content: dict[str, Any]) -> ExecError:
     found = [m.group(1) or m.group(2) for m in _CELL_LINE.finditer(text)]
     lineno = int(found[-1]) if found else None
     return ExecError(
-        ename=clean(str(content.get("ename", "Error"))),
-        evalue=clean(str(content.get("evalue", ""))),
-        traceback=clean(text.rstrip("\n") + "\n") if text else "",
+        ename=clean_text(str(content.get("ename", "Error"))),
+        evalue=clean_text(str(content.get("evalue", ""))),
+        traceback=clean_text(text.rstrip("\n") + "\n") if text else "",
         lineno=lineno,
     )
 
@@ -297,14 +281,9 @@ def _helper_error(payload: object) -> ExecError:
         fields = json.loads(payload) if isinstance(payload, str) else payload
         if not isinstance(fields, dict):
             raise TypeError(type(fields).__name__)
-        lineno = fields.get("lineno")
-        return ExecError(
-            ename=clean(str(fields["ename"])),
-            evalue=clean(str(fields.get("evalue", ""))),
-            traceback=clean(str(fields.get("traceback", ""))),
-            lineno=lineno if isinstance(lineno, int) else None,
-            kind=str(fields.get("kind", "runtime")),
-        )
+        if "ename" not in fields:
+            raise KeyError("ename")
+        return error_from_report(fields)
     except (ValueError, KeyError, TypeError):
         return ExecError("BackendProtocolError", f"malformed error report: {payload!r:.200}")
 

@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from . import _jupyter_protocol as proto
-from ._backend import Backend, ExecError, ExecResult, RichOutput, check_execute_args
+from ._backend import (
+    RESTART_GRACE_S,
+    Backend,
+    ExecError,
+    ExecResult,
+    RichOutput,
+    check_execute_args,
+)
 from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 
 __all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
 
 #: After a timeout's interrupt, how long the kernel has to answer before it is restarted.
-RESTART_GRACE_S = 2.0
 #: Bound on the setup cell and on the namespace reset.
 SETUP_TIMEOUT_S = 30.0
 #: Bound on shutting a kernel (and its channels) down.

@@ -11,9 +11,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._backend import Backend, ExecError, ExecResult, check_execute_args
+from ._backend import RESTART_GRACE_S, Backend, ExecError, ExecResult, check_execute_args
 from ._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
-from ._repl_output import Captured, clean_text
+from ._repl_output import MAX_OUTPUT_BYTES, Captured, error_from_report
 from ._repl_session import EXIT_WAIT_S, Session, exit_description, reply_ends
 
 __all__ = ["ReplBackend"]
@@ -70,8 +70,8 @@ class ReplBackend(Backend):
         timeout_s: float | None = 60.0,
         memory_limit_bytes: int | None = None,
         cpu_limit_s: float | None = None,
-        max_output_bytes: int | None = 1_000_000,
-        restart_grace_s: float = 2.0,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
+        restart_grace_s: float = RESTART_GRACE_S,
     ) -> None:
         for label, value in (
             ("timeout_s", timeout_s),
@@ -228,16 +228,7 @@ class ReplBackend(Backend):
     async def _finish(self, session: Session, reply: dict[str, Any], t0: float) -> ExecResult:
         out, err = await session.outputs(reply_ends(reply))
         raw = reply.get("error")
-        error = None
-        if isinstance(raw, dict):
-            lineno = raw.get("lineno")
-            error = ExecError(
-                clean_text(str(raw.get("ename", "Error"))),
-                clean_text(str(raw.get("evalue", ""))),
-                clean_text(str(raw.get("traceback", ""))),
-                lineno if isinstance(lineno, int) else None,
-                kind=str(raw.get("kind", "runtime")),
-            )
+        error = error_from_report(raw) if isinstance(raw, dict) else None
         return self._result(out, err, error, t0)
 
     @staticmethod

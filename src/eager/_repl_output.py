@@ -6,13 +6,18 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
+from ._backend import ExecError
+
 # Captured and OutputStream are internal to the REPL backend (not exported by the package).
-__all__ = ["TRUNCATION_MARKER", "clean_text"]
+__all__ = ["MAX_OUTPUT_BYTES", "TRUNCATION_MARKER", "clean_text", "error_from_report"]
 
 #: Appended to a stream whose output went over the cap (``kept`` and ``dropped`` are bytes).
 TRUNCATION_MARKER = (
     "\n[eager: output truncated after {kept} bytes; {dropped} more bytes discarded]\n"
 )
+
+#: Default cap of each output stream per invocation, for every backend.
+MAX_OUTPUT_BYTES = 1_000_000
 
 _READ_SIZE = 1 << 16
 
@@ -24,6 +29,18 @@ def clean_text(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def error_from_report(raw: dict[str, object]) -> ExecError:
+    """The :class:`ExecError` of the worker's error report (``Interpreter`` in the worker)."""
+    lineno = raw.get("lineno")
+    return ExecError(
+        clean_text(str(raw.get("ename", "Error"))),
+        clean_text(str(raw.get("evalue", ""))),
+        clean_text(str(raw.get("traceback", ""))),
+        lineno if isinstance(lineno, int) else None,
+        kind=str(raw.get("kind", "runtime")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

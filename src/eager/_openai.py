@@ -155,11 +155,6 @@ class OpenAISource(PumpSource):
         self.attempts = 0
 
     @property
-    def content(self) -> str:
-        """The content (prose) received so far, also in ``format="tool"``."""
-        return "".join(self._selector.content)
-
-    @property
     def finish_reason(self) -> str | None:
         """The finish reason the server gave (``"stop"``, ``"length"``, ``"tool_calls"``)."""
         return self._selector.finish_reason
@@ -348,15 +343,6 @@ class OpenAISource(PumpSource):
                 f"(between-token timeout) after {self.tokens_generated} tokens"
             )
         return f"no first token from {self.url} within {self.first_token_timeout_s:g} s"
-
-    def _finish(self) -> None:
-        usage = self._selector.usage
-        if usage is not None and usage.completion_tokens is not None:
-            self.tokens_generated = usage.completion_tokens
-            self.tokens_total = usage.completion_tokens
-        elif self.tokens_total is None:
-            self.tokens_total = self.tokens_generated
-        self._selector.check_end()
 
 
 def _caused(error: EagerError, cause: BaseException) -> EagerError:

@@ -56,25 +56,11 @@ class OpenAISDKSource(PumpSource):
         self.tool_argument = tool_argument
         self._selector = DeltaSelector(format=format, tool_name=tool_name)
 
-    @property
-    def content(self) -> str:
-        """The content (prose) received so far."""
-        return "".join(self._selector.content)
-
     def _take(self, chunk: Any) -> None:
         dump = getattr(chunk, "model_dump", None)
         text = self._selector.take(parse_chunk_object(dump() if dump else chunk))
         if text:
             self._emit(text)
-
-    def _finish(self) -> None:
-        usage = self._selector.usage
-        if usage is not None and usage.completion_tokens is not None:
-            self.tokens_generated = usage.completion_tokens
-            self.tokens_total = usage.completion_tokens
-        else:
-            self.tokens_total = self.tokens_generated
-        self._selector.check_end()
 
     async def _pump(self) -> None:
         stream = self._sdk_stream

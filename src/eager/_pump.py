@@ -76,7 +76,28 @@ class DeltaSelector:
 
 
 class PumpSource(Source):
-    """Base of sources fed by a producer task; subclasses implement :meth:`_pump`."""
+    """Base of sources fed by a producer task; subclasses implement :meth:`_pump`.
+
+    Subclasses read chat-completion chunks through ``self._selector`` and call
+    :meth:`_finish` when the stream ended.
+    """
+
+    _selector: DeltaSelector
+
+    @property
+    def content(self) -> str:
+        """The content (prose) received so far, also in ``format="tool"``."""
+        return "".join(self._selector.content)
+
+    def _finish(self) -> None:
+        """Token counts from the usage chunk when there was one; check the stream's end."""
+        usage = self._selector.usage
+        if usage is not None and usage.completion_tokens is not None:
+            self.tokens_generated = usage.completion_tokens
+            self.tokens_total = usage.completion_tokens
+        elif self.tokens_total is None:
+            self.tokens_total = self.tokens_generated
+        self._selector.check_end()
 
     def __init__(self) -> None:
         super().__init__()

@@ -188,7 +188,6 @@ class _EventStream:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         record = self.record
         record.update(tokens_sent=0, disconnected=False)
-        cut = False
         try:
             if self.plan.fault.stall_headers:
                 await _wait_disconnect(receive)
@@ -214,21 +213,15 @@ class _EventStream:
                 for task in (produce, listen):
                     task.cancel()
                 await asyncio.gather(produce, listen, return_exceptions=True)
-            if produce.done() and not produce.cancelled() and produce.exception() is None:
-                cut = produce.result()
-            elif produce.done() and not produce.cancelled():
-                record["error"] = repr(produce.exception())
-                cut = True
-            else:
+            if produce.cancelled():
                 record["disconnected"] = True
+            elif produce.exception() is not None:
+                record["error"] = repr(produce.exception())
         finally:
             self.finish()
-        if cut:
-            # Returning without completing the body makes uvicorn cut the connection.
-            return
 
-    async def _produce(self, send: Any) -> bool:
-        """Send the events; True when the connection must be cut (``drop``)."""
+    async def _produce(self, send: Any) -> None:
+        """Send the events (returning without ending the body makes uvicorn cut the line)."""
         plan, record = self.plan, self.record
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -254,12 +247,11 @@ class _EventStream:
             await body(plan.token_event(i))
             record["tokens_sent"] = i + 1
         await body(plan.tail_events(), more=False)
-        return False
 
-    async def _misbehave(self, name: str, body: Callable[..., Any]) -> bool:
+    async def _misbehave(self, name: str, body: Callable[..., Any]) -> None:
         self.record["fault"] = name.replace("_", "-")
         if name == "drop":
-            return True
+            return  # the body never ends: the connection is cut
         if name == "stall":
             await asyncio.Event().wait()  # until the client leaves (the task is cancelled)
         elif name == "bad_json":
@@ -269,7 +261,6 @@ class _EventStream:
         elif name == "no_done":
             await body(self.plan.tail_events(done=False))
         await body(b"", more=False)
-        return False
 
 
 async def _wait_disconnect(receive: Any) -> None:
@@ -338,16 +329,16 @@ def create_app(
             record["duration_s"] = round(time.monotonic() - t0, 4)
             emit(record)
 
-        response = await _completions(request, record)
-        if isinstance(response, _EventStream):
-            response.finish = finish
-        else:
+        response = await _completions(request, record, finish)
+        if not isinstance(response, _EventStream):
             record["status"] = response.status_code
             record.setdefault("tokens_total", 0)
             finish()
         return response
 
-    async def _completions(request: Request, record: dict[str, Any]) -> Any:
+    async def _completions(
+        request: Request, record: dict[str, Any], finish: Callable[[], None]
+    ) -> Any:
         if (denied := unauthorized(request)) is not None:
             return denied
         try:
@@ -402,7 +393,7 @@ def create_app(
         if not body.get("stream"):
             record["tokens_sent"] = len(plan.tokens)
             return JSONResponse(_whole(plan))
-        return _EventStream(plan, record, lambda: None)
+        return _EventStream(plan, record, finish)
 
     return Starlette(
         routes=[Route(p + "/chat/completions", completions, methods=["POST"]) for p in ("/v1", "")]

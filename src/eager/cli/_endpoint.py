@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -21,11 +20,13 @@ DEFAULT_PROMPT = "Write the Python program."
 API_KEY_ENV = ("EAGER_API_KEY", "OPENAI_API_KEY")
 
 
-def add_endpoint_options(parser: argparse.ArgumentParser, *, prompt: bool = True) -> None:
+def add_endpoint_options(
+    parser: argparse.ArgumentParser, *, prompt: bool = True, format: bool = True
+) -> None:
     """Add ``--base-url``, ``--model``, ``--api-key`` and the request options to a subcommand.
 
     ``prompt=False`` leaves out ``--prompt`` (a subcommand that takes the task positionally).
-    ``--format`` is added unless the subcommand has one already (same ``text_format`` dest).
+    ``format=False`` leaves out ``--format`` (a subcommand with its own, same ``text_format`` dest).
     """
     g = parser.add_argument_group("model endpoint (OpenAI-compatible chat completions)")
     g.add_argument("--base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1")
@@ -38,8 +39,7 @@ def add_endpoint_options(parser: argparse.ArgumentParser, *, prompt: bool = True
     if prompt:
         g.add_argument("--prompt", metavar="TEXT", help="the user message")
     g.add_argument("--system", metavar="TEXT", help="a system message")
-    # The subcommand may have its own --format with the same meaning and dest.
-    with contextlib.suppress(argparse.ArgumentError):
+    if format:
         g.add_argument(
             "--format",
             dest="text_format",

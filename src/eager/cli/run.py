@@ -18,6 +18,7 @@ from .._result import Mode, RunResult
 from .._run import run
 from .._source import FORMATS, Format, Source
 from ._backends import add_backend_options, make_backend
+from ._endpoint import add_endpoint_options
 from ._render import print_results
 
 __all__ = ["add_run_options", "gate_from_args", "program_format", "read_program", "register"]
@@ -33,12 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("program", nargs="?", help="a .py file (bare code) or a chat answer (.md/.txt)")
     add_run_options(p)
-    try:
-        from ._endpoint import add_endpoint_options
-    except ImportError:  # pragma: no cover - the endpoint module ships with the package
-        pass
-    else:
-        add_endpoint_options(p)
+    add_endpoint_options(p, format=False)
     p.set_defaults(handler=main)
 
 

@@ -347,15 +347,9 @@ def predict_from_result(result: RunResult, *, s: float = 0.0) -> Prediction:
     (extra overhead to assume, default none). The run ends at the later of the end of
     generation and the last completion.
     """
-    from ._events import BatchFinished, GenerationEnded
-
     gen_end = result.metrics.gen_s
-    for ev in result.events:
-        if isinstance(ev, GenerationEnded):
-            gen_end = ev.t
-    durations = {ev.index: ev.duration_s for ev in result.events if isinstance(ev, BatchFinished)}
     batches = result.batches
-    costs = [s + durations.get(b.index, b.finished_s - b.dispatched_s) for b in batches]
+    costs = [s + (b.finished_s - b.dispatched_s) for b in batches]
     done = recurrence([b.ready_s for b in batches], costs)
     predicted = max([gen_end, *done[-1:]])
     lag = 0.0

@@ -38,6 +38,7 @@ __all__ = [
     "detection_delays",
     "make_jobs",
     "run_job",
+    "run_label",
 ]
 
 #: ``"recorded"`` replays the answers as recorded; ``"injected"`` adds one seeded error.
@@ -48,6 +49,11 @@ Stream = Literal["answer", "code"]
 
 #: Bound on the untimed set-up code of a session, in seconds.
 SETUP_TIMEOUT_S = 120.0
+
+
+def run_label(workload: str, task: object, cell: int, backend: str, tps: float) -> str:
+    """The key of a run pair in ``JobOutcome.results`` (``… serial`` / ``… eager``)."""
+    return f"{workload}/{task}#{cell} {backend} {tps:g}tps"
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +318,7 @@ async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None
         }
         record["preload"] = list(job.preload)
         out.records.append(record)
-        tag = f"{job.task.workload}/{job.task.task_id}#{i} {job.backend} {job.tps:g}tps"
+        tag = run_label(job.task.workload, job.task.task_id, i, job.backend, job.tps)
         out.results[f"{tag} serial"] = serial
         out.results[f"{tag} eager"] = eager
     return out

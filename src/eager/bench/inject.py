@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import random
-import re
 from dataclasses import dataclass
 
 from .._source import Format
+from .workloads import _FENCE
 
 __all__ = ["Injection", "inject_error"]
 
 _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
-_FENCE_BODY = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +33,13 @@ class Injection:
 
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
-        return {
-            "statement": self.statement,
-            "statements": self.statements,
-            "lineno": self.lineno,
-            "name": self.name,
-            "misspelt": self.misspelt,
-        }
+        return dataclasses.asdict(self)
 
 
 def _blocks(answer: str, format: Format) -> list[tuple[int, str]]:
     """(offset in the answer, code) of each code block, in order."""
     if format != "code":
-        found = [(m.start(1), m.group(1)) for m in _FENCE_BODY.finditer(answer)]
+        found = [(m.start(1), m.group(1)) for m in _FENCE.finditer(answer)]
         if found or format == "chat":
             return found
     return [(0, answer)]

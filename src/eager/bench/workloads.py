@@ -8,6 +8,7 @@ so the recorded code finds its tables and whatever it writes stays there.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import json
@@ -124,15 +125,20 @@ def missing_libraries(task: Task) -> list[str]:
     """Imported modules that cannot be found in this interpreter, sorted."""
     missing = []
     for name in sorted(required_libraries(task)):
-        if name in sys.stdlib_module_names or name in sys.builtin_module_names:
-            continue
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not _importable(name):
             missing.append(name)
     return missing
+
+
+@functools.cache
+def _importable(name: str) -> bool:
+    """Whether this interpreter can import ``name`` (asked once per module and process)."""
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def default_data_dir() -> Path | None:

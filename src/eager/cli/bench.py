@@ -210,6 +210,8 @@ def _timelines(
     results: dict[str, RunResult],
     console: Console,
 ) -> None:
+    from ..bench.harness import run_label
+
     if not (args.trace or args.plot):
         return
     if not results:
@@ -228,7 +230,7 @@ def _timelines(
         )
         chosen: dict[str, RunResult] = {}
         for r in ranked[:PLOT_PAIRS]:
-            tag = f"{r['workload']}/{r['task']}#{r['cell']} {r['backend']} {r['tps']:g}tps"
+            tag = run_label(r["workload"], r["task"], r["cell"], r["backend"], r["tps"])
             for mode in ("serial", "eager"):
                 if f"{tag} {mode}" in results:
                     chosen[f"{tag} {mode}"] = results[f"{tag} {mode}"]

@@ -12,9 +12,8 @@ import time
 
 import httpx
 
-from eager import Answer, OpenAISDKSource, OpenAISource, ReplayServer
-from eager._replay import tokenize
-from eager._sse import SSEDecoder, content_chunk, encode_event, parse_chunk
+from eager import Answer, OpenAISDKSource, OpenAISource, ReplayServer, tokenize
+from eager.sources._sse import SSEDecoder, content_chunk, encode_event, parse_chunk
 
 CODE = "".join(f"value_{i} = compute({i}, scale=2.5)\nprint(value_{i})\n" for i in range(400))
 

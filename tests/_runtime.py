@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from eager import ExecResult, Source
-from eager._fake import FakeBackend
-from eager._replay import ReplaySource
+from eager import ExecResult, FakeBackend, ReplaySource, Source
 
 __all__ = [
     "CORPUS",

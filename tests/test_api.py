@@ -24,16 +24,17 @@ def test_every_backend_source_and_error_class_is_exported() -> None:
     import pkgutil
 
     exported = {id(getattr(eager, n)) for n in eager.__all__}
-    for info in pkgutil.iter_modules(eager.__path__):
-        if not info.name.startswith("_") or info.name in ("__main__", "_repl_worker"):
+    for info in pkgutil.walk_packages(eager.__path__, "eager."):
+        leaf = info.name.rsplit(".", 1)[-1]
+        if leaf == "__main__" or info.name.startswith(("eager.cli", "eager.bench", "eager.demo")):
             continue
-        module = importlib.import_module(f"eager.{info.name}")
+        module = importlib.import_module(info.name)
         for public in getattr(module, "__all__", ()):
             obj = getattr(module, public)
             if inspect.isclass(obj) and issubclass(
                 obj, eager.Backend | eager.Source | eager.EagerError
             ):
-                assert id(obj) in exported, f"eager.{info.name}.{public} is not exported"
+                assert id(obj) in exported, f"{info.name}.{public} is not exported"
 
 
 def test_extension_points_are_exported() -> None:

@@ -19,11 +19,7 @@ from _runtime import (
     read,
 )
 
-from eager import Source
-from eager._repl import ReplBackend
-from eager._replay import ReplaySource
-from eager._result import Mode, RunResult
-from eager._run import OnError, run
+from eager import Mode, OnError, ReplaySource, ReplBackend, RunResult, Source, run
 
 #: Fast enough to keep the suite short; the chunker and batching see the same token cuts.
 TPS = 4000.0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eager import Chunk, UsageError
-from eager._gate import POLICIES, Gate, Policy
+from eager import POLICIES, Chunk, Gate, Policy, UsageError
 
 
 def decide(policy: Policy | str, *chunks: str) -> list[str]:

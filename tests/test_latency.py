@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eager import UsageError
 from eager import latency as lat
-from eager._errors import UsageError
 
 _pos = st.floats(min_value=0.0, max_value=5.0, allow_nan=False, allow_infinity=False)
 

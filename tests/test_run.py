@@ -11,18 +11,19 @@ from eager import (
     BatchDispatched,
     BatchFinished,
     ChunkClosed,
+    FakeBackend,
     FirstToken,
     GateDecided,
     GenerationEnded,
     RequestSent,
     RunFinished,
+    RunResult,
     ScriptedSource,
     StreamError,
     UsageError,
+    run,
+    run_sync,
 )
-from eager._fake import FakeBackend
-from eager._result import RunResult
-from eager._run import run, run_sync
 
 #: Bound on any one run in these tests (they take milliseconds).
 RUN_TIMEOUT_S = 20.0

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eager import ScriptedSource
-from eager._repl import ReplBackend
-from eager._result import RunResult
-from eager._run import run
+from eager import ReplBackend, RunResult, ScriptedSource, run
 from eager._trace import trace_events, write_plot, write_trace
 from eager.latency import predict_from_result
 

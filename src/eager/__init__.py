@@ -1,7 +1,11 @@
-"""Eager: run LLM-generated Python while the model is still writing it."""
+"""Eager: run LLM-generated Python while the model is still writing it.
 
-from ._answers import Answer
-from ._backend import Backend, ExecError, ExecResult, RichOutput
+The pure deciders live at the top (``_extract``, ``_chunker``, ``_gate``, ``_scheduler``,
+``latency``, events, results, errors); ``_run`` moves data between them; the pluggable families
+have folders: ``sources/`` (model streams), ``backends/`` (execution sessions) and ``server/``
+(the replay server). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
+"""
+
 from ._chunker import Chunk, Chunker
 from ._errors import (
     BackendCrashedError,
@@ -29,19 +33,37 @@ from ._events import (
     RequestSent,
     RunFinished,
 )
-from ._extract import Extractor, make_extractor
-from ._fake import FakeBackend, FakeCall
+from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
-from ._gateway import GatewayBackend, LocalGateway
-from ._jupyter import JupyterBackend
-from ._openai import OpenAISource
-from ._openai_sdk import OpenAISDKSource
-from ._repl import ReplBackend
-from ._replay import ReplaySource, tokenize
-from ._result import Batch, GateDecision, Metrics, Mode, RunResult
+from ._result import (
+    Batch,
+    ExecError,
+    ExecResult,
+    GateDecision,
+    Metrics,
+    Mode,
+    RichOutput,
+    RunResult,
+)
 from ._run import OnError, run, run_sync
-from ._server import ReplayServer
-from ._source import Format, ScriptedSource, Source
+from .backends import (
+    Backend,
+    FakeBackend,
+    FakeCall,
+    GatewayBackend,
+    JupyterBackend,
+    LocalGateway,
+    ReplBackend,
+)
+from .server import Answer, ReplayServer
+from .sources import (
+    OpenAISDKSource,
+    OpenAISource,
+    ReplaySource,
+    ScriptedSource,
+    Source,
+    tokenize,
+)
 
 __version__ = "0.1.0"
 

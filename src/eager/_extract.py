@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from ._errors import ExtractionError, UsageError
-from ._source import Format
 
-__all__ = ["Extractor", "make_extractor"]
+__all__ = ["FORMATS", "Extractor", "Format", "make_extractor"]
+
+#: How the text of a source holds code: ``"code"`` bare code, ``"chat"`` prose with markdown
+#: fences, ``"auto"`` decided from the start of the answer, ``"tool"`` the JSON arguments of a
+#: code tool call.
+Format = Literal["auto", "chat", "code", "tool"]
+#: The values of :data:`Format`, for option choices.
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 #: Fence info words (first word, lower case) whose block is Python; a bare fence is Python too.
 PYTHON_LANGUAGES = frozenset({"", "python", "py", "python3", "py3", "ipython", "ipython3"})

@@ -5,14 +5,78 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._backend import ExecError, RichOutput
 from ._chunker import Chunk
 from ._events import Event
 
-__all__ = ["Batch", "GateDecision", "Metrics", "Mode", "RunResult"]
+__all__ = [
+    "Batch",
+    "ExecError",
+    "ExecResult",
+    "GateDecision",
+    "Metrics",
+    "Mode",
+    "RichOutput",
+    "RunResult",
+]
 
 #: ``"eager"`` runs chunks while the program streams; ``"serial"`` runs it whole at the end.
 Mode = Literal["eager", "serial"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecError:
+    """An error raised by the user's program (data, not an exception of Eager).
+
+    ``lineno`` is a line of the *whole program* (chunks are compiled at their offset), so
+    eager and serial execution report the same line. ``kind`` tells runtime errors from
+    ``"syntax"`` (the chunker found a genuine syntax error), ``"timeout"`` (the execution was
+    stopped after ``timeout_s``) and ``"crash"`` (the session died).
+    """
+
+    ename: str
+    evalue: str
+    traceback: str = ""
+    lineno: int | None = None
+    kind: str = "runtime"
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form used by the CLI: ``{"ename", "evalue", "lineno", ...}``."""
+        return {
+            "ename": self.ename,
+            "evalue": self.evalue,
+            "lineno": self.lineno,
+            "kind": self.kind,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RichOutput:
+    """One rich output (a ``display_data`` / ``execute_result`` MIME bundle).
+
+    ``data`` maps MIME type to its payload (text, or base64 for binary types); ``path`` is
+    where the backend saved the main payload (an image, HTML), when it did.
+    """
+
+    data: dict[str, str]
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """What one invocation of a backend returned."""
+
+    stdout: str = ""
+    stderr: str = ""
+    error: ExecError | None = None
+    outputs: tuple[RichOutput, ...] = field(default_factory=tuple)
+    duration_s: float = 0.0
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the code ran to the end without raising."""
+        return self.error is None
 
 
 @dataclass(frozen=True, slots=True)

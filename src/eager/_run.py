@@ -15,7 +15,6 @@ import re
 import time
 from typing import Literal
 
-from ._backend import Backend, ExecError, ExecResult, RichOutput
 from ._chunker import Chunk, Chunker
 from ._errors import EagerError, ExtractionError, ProgramSyntaxError, SourceError, UsageError
 from ._events import (
@@ -29,10 +28,20 @@ from ._events import (
     RequestSent,
     RunFinished,
 )
-from ._extract import make_extractor
+from ._extract import Format, make_extractor
 from ._gate import Gate, Policy
-from ._result import Batch, GateDecision, Metrics, Mode, RunResult
-from ._source import Format, Source
+from ._result import (
+    Batch,
+    ExecError,
+    ExecResult,
+    GateDecision,
+    Metrics,
+    Mode,
+    RichOutput,
+    RunResult,
+)
+from .backends._base import Backend
+from .sources._base import Source
 
 __all__ = ["OnError", "run", "run_sync"]
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from eager import Backend, MissingExtraError
-from eager._fake import FakeBackend
-from eager._repl import ReplBackend
+from eager import Backend, FakeBackend, MissingExtraError, ReplBackend
 
 #: What a contract test may need beyond the basics. A backend lists the ones it lacks.
 FEATURES = frozenset(
@@ -66,7 +64,7 @@ def _fake(options: BackendOptions) -> Backend:
 
 
 def _jupyter(options: BackendOptions) -> Backend:
-    from eager._jupyter import JupyterBackend
+    from eager import JupyterBackend
 
     return JupyterBackend(
         timeout_s=options.timeout_s,
@@ -76,7 +74,7 @@ def _jupyter(options: BackendOptions) -> Backend:
 
 
 def _gateway(options: BackendOptions) -> Backend:
-    from eager._gateway import GatewayBackend
+    from eager import GatewayBackend
 
     from .shared_gateway import shared_gateway
 

@@ -10,7 +10,7 @@ import asyncio
 import concurrent.futures
 import threading
 
-from eager._gateway import LocalGateway
+from eager import LocalGateway
 
 __all__ = ["shared_gateway", "stop_shared_gateway"]
 

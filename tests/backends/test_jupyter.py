@@ -12,7 +12,7 @@ pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
 
 from eager import Backend, JupyterBackend
-from eager._jupyter_protocol import Collector, parse_error
+from eager.backends.jupyter._protocol import Collector, parse_error
 
 
 def _read(path: str) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eager._repl_output import OutputStream, clean_text
+from eager.backends.repl._output import OutputStream, clean_text
 
 SENTINEL = b"\x00[end-1234]"
 

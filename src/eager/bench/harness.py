@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._backend import Backend
 from .._errors import EagerError
 from .._events import ChunkClosed
-from .._replay import ReplaySource
+from .._extract import Format
 from .._result import Mode, RunResult
-from .._source import Format
+from ..backends._base import Backend
 from ..latency import predict_from_result
+from ..sources._replay import ReplaySource
 from .inject import Injection, inject_error
 from .workloads import Task, imported_modules, missing_libraries
 

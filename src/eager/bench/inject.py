@@ -13,7 +13,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from .._source import Format
+from .._extract import Format
 from .workloads import _FENCE
 
 __all__ = ["Injection", "inject_error"]

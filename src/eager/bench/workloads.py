@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
-from .._source import Format
+from .._extract import Format
 
 __all__ = [
     "WORKLOADS",

@@ -6,25 +6,25 @@ import argparse
 import os
 from collections.abc import Callable
 
-from .._backend import Backend
+from ..backends._base import Backend
 
 __all__ = ["BACKENDS", "add_backend_options", "make_backend"]
 
 
 def _repl(args: argparse.Namespace) -> Backend:
-    from .._repl import ReplBackend
+    from ..backends.repl._backend import ReplBackend
 
     return ReplBackend(cwd=args.cwd)
 
 
 def _jupyter(args: argparse.Namespace) -> Backend:
-    from .._jupyter import JupyterBackend
+    from ..backends.jupyter._local import JupyterBackend
 
     return JupyterBackend(cwd=args.cwd)
 
 
 def _gateway(args: argparse.Namespace) -> Backend:
-    from .._gateway import GatewayBackend
+    from ..backends.jupyter._gateway import GatewayBackend
 
     # No URL: the backend starts a local jupyter-kernelgateway in start() and stops it in close().
     url = args.gateway_url or os.environ.get("EAGER_GATEWAY_URL") or None

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import UsageError
-from .._openai import OpenAISource
-from .._source import FORMATS, Format
+from .._extract import FORMATS, Format
+from ..sources._openai import OpenAISource
 
 __all__ = ["DEFAULT_PROMPT", "add_endpoint_options", "api_key_of", "make_endpoint_source"]
 

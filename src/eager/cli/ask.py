@@ -15,7 +15,7 @@ from rich.syntax import Syntax
 
 from .._result import RunResult
 from .._run import run
-from .._source import Source
+from ..sources._base import Source
 from ._backends import add_backend_options, make_backend
 from ._endpoint import add_endpoint_options, make_endpoint_source
 from ._render import error_text

@@ -12,11 +12,10 @@ from rich.table import Table
 
 from .._chunker import Chunk, Chunker
 from .._errors import ProgramSyntaxError
-from .._extract import make_extractor
+from .._extract import FORMATS, Format, make_extractor
 from .._gate import POLICIES, Gate
-from .._replay import tokenize
 from .._result import GateDecision
-from .._source import FORMATS, Format
+from ..sources._replay import tokenize
 from .run import program_format, read_program
 
 __all__ = ["register"]

@@ -14,10 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .._replay import ReplaySource
 from .._result import RunResult
-from .._source import Source
 from ..demo import DATA_DIR, PROGRAMS
+from ..sources._base import Source
+from ..sources._replay import ReplaySource
 from ._render import error_text, print_results, saving
 from .run import add_run_options, run_modes
 

@@ -56,7 +56,7 @@ def _floats(text: str, name: str) -> list[float]:
 
 async def _calibrate(chunks: list[str]) -> tuple[list[float], float]:
     """Run the chunks once in a fresh REPL: each chunk's time, and the overhead of ``pass``."""
-    from .._repl import ReplBackend
+    from ..backends.repl._backend import ReplBackend
 
     times: list[float] = []
     async with ReplBackend() as backend:
@@ -84,7 +84,7 @@ def _scenario(args: argparse.Namespace) -> lat.Scenario:
     overhead = args.overhead
     if args.program:
         from .._chunker import Chunker
-        from .._replay import tokenize
+        from ..sources._replay import tokenize
 
         try:
             text = Path(args.program).read_text(encoding="utf-8")

@@ -12,11 +12,12 @@ from typing import Any
 from rich.console import Console
 
 from .._errors import UsageError
+from .._extract import FORMATS, Format
 from .._gate import POLICIES, Gate, Policy
-from .._replay import ReplaySource
 from .._result import Mode, RunResult
 from .._run import run
-from .._source import FORMATS, Format, Source
+from ..sources._base import Source
+from ..sources._replay import ReplaySource
 from ._backends import add_backend_options, make_backend
 from ._endpoint import add_endpoint_options
 from ._render import print_results

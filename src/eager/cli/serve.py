@@ -50,8 +50,8 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager serve``: serve until interrupted."""
-    from .._answers import load_answers
-    from .._server import bind, create_app, make_uvicorn
+    from ..server._answers import load_answers
+    from ..server._app import bind, create_app, make_uvicorn
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {args.port}")

@@ -10,16 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _jupyter_protocol as proto
-from ._backend import (
-    RESTART_GRACE_S,
-    Backend,
-    ExecError,
-    ExecResult,
-    RichOutput,
-    check_execute_args,
-)
-from ._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
+from ..._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
+from ..._result import ExecError, ExecResult, RichOutput
+from .._base import RESTART_GRACE_S, Backend, check_execute_args
+from . import _protocol as proto
 
 __all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
 

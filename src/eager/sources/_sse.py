@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import StreamError
+from .._errors import StreamError
 
 # The typed deltas and the decoder are internal (used by the sources and the replay server).
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ._errors import (
+from .._errors import (
     EagerError,
     EndpointError,
     MissingExtraError,
@@ -17,9 +17,9 @@ from ._errors import (
     StreamError,
     UsageError,
 )
+from .._extract import Format
 from ._openai import bounded
 from ._pump import CLOSE_TIMEOUT_S, DeltaSelector, PumpSource
-from ._source import Format
 from ._sse import parse_chunk_object
 
 __all__ = ["OpenAISDKSource"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ._errors import (
+from .._errors import (
     EagerError,
     EndpointError,
     SourceError,
@@ -20,8 +20,8 @@ from ._errors import (
     StreamError,
     UsageError,
 )
+from .._extract import Format
 from ._pump import CLOSE_TIMEOUT_S, DeltaSelector, PumpSource
-from ._source import Format
 from ._sse import DONE, SSEDecoder, parse_chunk
 
 __all__ = ["OpenAISource", "bounded", "is_loopback"]

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eager import StreamError
-from eager._sse import (
+from eager.sources._sse import (
     DONE,
     SSEDecoder,
     SSEEvent,

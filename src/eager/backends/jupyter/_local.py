@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import _jupyter_protocol as proto
-from ._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from . import _protocol as proto
 from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
 
 __all__ = ["JupyterBackend"]

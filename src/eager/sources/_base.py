@@ -5,16 +5,10 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal, get_args
 
-__all__ = ["FORMATS", "Format", "ScriptedSource", "Source"]
+from .._extract import Format
 
-#: How the text of a source holds code: ``"code"`` bare code, ``"chat"`` prose with markdown
-#: fences, ``"auto"`` decided from the start of the answer, ``"tool"`` the JSON arguments of a
-#: code tool call.
-Format = Literal["auto", "chat", "code", "tool"]
-#: The values of :data:`Format`, for option choices.
-FORMATS: tuple[Format, ...] = get_args(Format)
+__all__ = ["ScriptedSource", "Source"]
 
 
 class Source(abc.ABC):
@@ -73,7 +67,7 @@ class ScriptedSource(Source):
         self.tokens_total = len(self.deltas)
 
     async def stream(self) -> AsyncIterator[str]:
-        from ._errors import StreamError
+        from .._errors import StreamError
 
         for i, delta in enumerate(self.deltas):
             if self.cancelled:

@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 from _runtime import StallingReplay
 
-from eager import ScriptedSource
-from eager._repl import ReplBackend
-from eager._replay import ReplaySource
-from eager._result import Mode, RunResult
-from eager._run import run
+from eager import Mode, ReplaySource, ReplBackend, RunResult, ScriptedSource, run
 
 TPS = 4000.0
 #: Bound on one run in these tests (a generous multiple of what they take).

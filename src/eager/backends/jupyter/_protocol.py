@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._backend import ExecError, ExecResult, RichOutput
-from ._repl_output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
+from ..._result import ExecError, ExecResult, RichOutput
+from ..repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
 
 __all__ = [
     "ERROR_MIME",
@@ -96,7 +96,7 @@ def _no_inline_autoflush():
 @functools.cache
 def kernel_setup() -> str:
     """The cell run once after each kernel (re)start: installs ``__eager_kernel__``."""
-    from . import _repl_worker
+    from ..repl import _worker as _repl_worker
 
     worker = Path(_repl_worker.__file__).read_text(encoding="utf-8")
     # Idempotent: after a dropped websocket the kernel (and its namespace) may still be there.

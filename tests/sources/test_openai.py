@@ -22,8 +22,8 @@ from eager import (
     SourceTimeoutError,
     StreamError,
     UsageError,
+    tokenize,
 )
-from eager._replay import tokenize
 
 CODE = "".join(f"x{i} = {i} * 2\nprint(x{i})\n" for i in range(30))
 CHAT = f"Here you go:\n\n```python\n{CODE}```\n\nThat prints sixty numbers.\n"

@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from . import _jupyter_protocol as proto
-from ._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from . import _protocol as proto
 from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
 
 __all__ = ["GatewayBackend", "LocalGateway"]

@@ -14,8 +14,9 @@ import random
 import re
 from collections.abc import AsyncIterator
 
-from ._errors import UsageError
-from ._source import Format, Source
+from .._errors import UsageError
+from .._extract import Format
+from ._base import Source
 
 __all__ = ["ReplaySource", "tokenize"]
 

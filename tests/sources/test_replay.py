@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eager import UsageError
-from eager._replay import ReplaySource, tokenize
+from eager import ReplaySource, UsageError, tokenize
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 __all__ = ["Answer", "code_of", "load_answers"]
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from eager import Answer, OpenAISource, ReplayServer, run
-from eager._repl import ReplBackend
+from eager import Answer, OpenAISource, ReplayServer, ReplBackend, run
 
 PROGRAM = (
     "import math\n"

@@ -12,8 +12,9 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator
 
-from ._errors import ExtractionError, UsageError
-from ._source import Format, Source
+from .._errors import ExtractionError, UsageError
+from .._extract import Format
+from ._base import Source
 from ._sse import ChatDelta, Usage
 
 # PumpSource and DeltaSelector are internal bases of the OpenAI sources (not exported).

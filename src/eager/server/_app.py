@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from ._answers import Answer, code_of
-from ._errors import MissingExtraError, UsageError
-from ._replay import ReplaySource
-from ._sse import (
+from .._errors import MissingExtraError, UsageError
+from ..sources._replay import ReplaySource
+from ..sources._sse import (
     DONE,
     content_chunk,
     encode_event,
@@ -46,6 +45,7 @@ from ._sse import (
     tool_call_chunk,
     usage_chunk,
 )
+from ._answers import Answer, code_of
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

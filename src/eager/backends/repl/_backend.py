@@ -11,10 +11,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._backend import RESTART_GRACE_S, Backend, ExecError, ExecResult, check_execute_args
-from ._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
-from ._repl_output import MAX_OUTPUT_BYTES, Captured, error_from_report
-from ._repl_session import EXIT_WAIT_S, Session, exit_description, reply_ends
+from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
+from ..._result import ExecError, ExecResult
+from .._base import RESTART_GRACE_S, Backend, check_execute_args
+from ._output import MAX_OUTPUT_BYTES, Captured, error_from_report
+from ._session import EXIT_WAIT_S, Session, exit_description, reply_ends
 
 __all__ = ["ReplBackend"]
 

@@ -6,7 +6,7 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
-from ._backend import ExecError
+from ..._result import ExecError
 
 # Captured and OutputStream are internal to the REPL backend (not exported by the package).
 __all__ = ["MAX_OUTPUT_BYTES", "TRUNCATION_MARKER", "clean_text", "error_from_report"]

@@ -1,18 +1,16 @@
-"""The backend interface: a persistent execution session, and what one execution returns."""
+"""The backend interface: a persistent execution session that runs code in order."""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
+
+from .._result import ExecResult
 
 __all__ = [
     "RESTART_GRACE_S",
     "Backend",
-    "ExecError",
-    "ExecResult",
-    "RichOutput",
     "check_execute_args",
 ]
 
@@ -20,65 +18,9 @@ __all__ = [
 RESTART_GRACE_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class ExecError:
-    """An error raised by the user's program (data, not an exception of Eager).
-
-    ``lineno`` is a line of the *whole program* (chunks are compiled at their offset), so
-    eager and serial execution report the same line. ``kind`` tells runtime errors from
-    ``"syntax"`` (the chunker found a genuine syntax error), ``"timeout"`` (the execution was
-    stopped after ``timeout_s``) and ``"crash"`` (the session died).
-    """
-
-    ename: str
-    evalue: str
-    traceback: str = ""
-    lineno: int | None = None
-    kind: str = "runtime"
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON form used by the CLI: ``{"ename", "evalue", "lineno", ...}``."""
-        return {
-            "ename": self.ename,
-            "evalue": self.evalue,
-            "lineno": self.lineno,
-            "kind": self.kind,
-            "traceback": self.traceback,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RichOutput:
-    """One rich output (a ``display_data`` / ``execute_result`` MIME bundle).
-
-    ``data`` maps MIME type to its payload (text, or base64 for binary types); ``path`` is
-    where the backend saved the main payload (an image, HTML), when it did.
-    """
-
-    data: dict[str, str]
-    path: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExecResult:
-    """What one invocation of a backend returned."""
-
-    stdout: str = ""
-    stderr: str = ""
-    error: ExecError | None = None
-    outputs: tuple[RichOutput, ...] = field(default_factory=tuple)
-    duration_s: float = 0.0
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the code ran to the end without raising."""
-        return self.error is None
-
-
 def check_execute_args(code: object, first_line: object) -> None:
     """Raise :class:`~eager.UsageError` unless ``code`` is a str and ``first_line`` an int >= 1."""
-    from ._errors import UsageError
+    from .._errors import UsageError
 
     if not isinstance(code, str):
         raise UsageError(f"code must be a str, not {type(code).__name__}")

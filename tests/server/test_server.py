@@ -10,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from eager import Answer, ReplayServer, UsageError
-from eager._answers import code_of, load_answers
-from eager._replay import tokenize
-from eager._server import bind, parse_faults
-from eager._sse import SSEDecoder
+from eager import Answer, ReplayServer, UsageError, tokenize
+from eager.server._answers import code_of, load_answers
+from eager.server._app import bind, parse_faults
+from eager.sources._sse import SSEDecoder
 
 CODE = "import math\nprint(math.pi)\nfor i in range(3):\n    print(i)\n"
 CHAT = f"Sure.\n\n```python\n{CODE}```\nDone.\n"

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from ._backend import Backend, ExecError, ExecResult, check_execute_args
-from ._errors import BackendError, UsageError
-from ._repl_output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
-from ._repl_worker import Interpreter
+from .._errors import BackendError, UsageError
+from .._result import ExecError, ExecResult
+from ._base import Backend, check_execute_args
+from .repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
+from .repl._worker import Interpreter
 
 __all__ = ["FakeBackend", "FakeCall"]
 

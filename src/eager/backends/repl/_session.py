@@ -12,8 +12,8 @@ import signal
 import time
 from typing import Any
 
-from ._errors import BackendCrashedError, BackendStartError
-from ._repl_output import Captured, OutputStream
+from ..._errors import BackendCrashedError, BackendStartError
+from ._output import Captured, OutputStream
 
 # Session is internal to ReplBackend (not exported by the package).
 __all__ = [
@@ -62,7 +62,7 @@ _m.main()
 @functools.cache
 def _bootstrap() -> str:
     # The worker travels as source text: the child's Python need not have Eager installed.
-    resource = importlib.resources.files("eager").joinpath("_repl_worker.py")
+    resource = importlib.resources.files("eager.backends.repl").joinpath("_worker.py")
     return _BOOTSTRAP.format(path=str(resource), source=resource.read_text("utf-8"))
 
 

@@ -1,0 +1,22 @@
+"""Backends: persistent sessions that run the chunks (the one pluggable family of execution).
+
+``Backend`` is the interface (``start``/``execute``/``interrupt``/``reset``/``close``, an async
+context manager). Implementations: ``repl/`` a persistent Python subprocess; ``jupyter/`` a
+local Jupyter kernel and a Kernel Gateway client (with a local gateway launcher); ``FakeBackend``
+runs code in-process and records every call, for tests.
+"""
+
+from ._base import Backend
+from ._fake import FakeBackend, FakeCall
+from .jupyter import GatewayBackend, JupyterBackend, LocalGateway
+from .repl import ReplBackend
+
+__all__ = [
+    "Backend",
+    "FakeBackend",
+    "FakeCall",
+    "GatewayBackend",
+    "JupyterBackend",
+    "LocalGateway",
+    "ReplBackend",
+]

@@ -36,7 +36,9 @@ from ._events import (
 from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
 from ._result import (
+    ERROR_KINDS,
     Batch,
+    ErrorKind,
     ExecError,
     ExecResult,
     GateDecision,
@@ -68,6 +70,7 @@ from .sources import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ERROR_KINDS",
     "POLICIES",
     "Answer",
     "Backend",
@@ -83,6 +86,7 @@ __all__ = [
     "Chunker",
     "EagerError",
     "EndpointError",
+    "ErrorKind",
     "Event",
     "ExecError",
     "ExecResult",

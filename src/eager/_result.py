@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from ._chunker import Chunk
 from ._events import Event
 
 __all__ = [
+    "ERROR_KINDS",
     "Batch",
+    "ErrorKind",
     "ExecError",
     "ExecResult",
     "GateDecision",
@@ -18,6 +20,14 @@ __all__ = [
     "RichOutput",
     "RunResult",
 ]
+
+#: What an :class:`ExecError` stands for: ``"runtime"`` the program raised; ``"syntax"`` a
+#: genuine syntax error (found by the chunker or the backend); ``"timeout"`` the execution was
+#: stopped after its ``timeout_s``; ``"crash"`` the session died (or could not be used);
+#: ``"source"`` the model's stream failed; ``"extraction"`` its output was malformed.
+ErrorKind = Literal["runtime", "syntax", "timeout", "crash", "source", "extraction"]
+#: The values of :data:`ErrorKind`.
+ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
 #: ``"eager"`` runs chunks while the program streams; ``"serial"`` runs it whole at the end.
 Mode = Literal["eager", "serial"]
@@ -28,16 +38,18 @@ class ExecError:
     """An error raised by the user's program (data, not an exception of Eager).
 
     ``lineno`` is a line of the *whole program* (chunks are compiled at their offset), so
-    eager and serial execution report the same line. ``kind`` tells runtime errors from
-    ``"syntax"`` (the chunker found a genuine syntax error), ``"timeout"`` (the execution was
-    stopped after ``timeout_s``) and ``"crash"`` (the session died).
+    eager and serial execution report the same line. ``statement_line`` is the line of the
+    program's top-level statement that was running when the error was raised (where a chunk
+    or batch failed; it differs from ``lineno`` when the error comes from inside a function).
+    ``kind`` is one of :data:`ErrorKind`.
     """
 
     ename: str
     evalue: str
     traceback: str = ""
     lineno: int | None = None
-    kind: str = "runtime"
+    kind: ErrorKind = "runtime"
+    statement_line: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form used by the CLI: ``{"ename", "evalue", "lineno", ...}``."""
@@ -46,6 +58,7 @@ class ExecError:
             "evalue": self.evalue,
             "lineno": self.lineno,
             "kind": self.kind,
+            "statement_line": self.statement_line,
             "traceback": self.traceback,
         }
 

@@ -6,6 +6,7 @@ import abc
 from types import TracebackType
 from typing import Self
 
+from .._errors import BackendError, UsageError
 from .._result import ExecResult
 
 __all__ = [
@@ -18,14 +19,17 @@ __all__ = [
 RESTART_GRACE_S = 2.0
 
 
-def check_execute_args(code: object, first_line: object) -> None:
-    """Raise :class:`~eager.UsageError` unless ``code`` is a str and ``first_line`` an int >= 1."""
-    from .._errors import UsageError
-
+def check_execute_args(code: object, first_line: object, timeout_s: object = None) -> None:
+    """Raise :class:`~eager.UsageError` unless ``code`` is a str, ``first_line`` an int >= 1
+    and ``timeout_s`` None or a positive number."""
     if not isinstance(code, str):
         raise UsageError(f"code must be a str, not {type(code).__name__}")
     if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
         raise UsageError(f"first_line must be an int >= 1, not {first_line!r}")
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not timeout_s > 0
+    ):
+        raise UsageError(f"timeout_s must be positive or None, not {timeout_s!r}")
 
 
 class Backend(abc.ABC):
@@ -37,16 +41,29 @@ class Backend(abc.ABC):
     only when the session itself cannot be used. A timeout or a crash is reported as an
     ``ExecError`` of kind ``"timeout"`` / ``"crash"`` and the backend makes itself usable again
     (interrupt, else restart) before returning.
+
+    Implementations override the hooks ``_start``, ``_execute``, ``_close`` (and ``interrupt``,
+    ``reset``); the public ``start``, ``execute`` and ``close`` here check arguments and the
+    closed state once for every backend. ``execute`` after ``close`` raises
+    :class:`~eager.BackendError` until ``start`` is called again.
     """
 
     #: Short name shown in tables and JSON (``"repl"``, ``"jupyter"``, ``"gateway"``, ``"fake"``).
     name: str = "backend"
+    #: Seconds the last start (or restart) of the session took; None before the first start.
+    startup_s: float | None = None
+    _closed: bool = False
 
-    @abc.abstractmethod
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`, until :meth:`start` is called again."""
+        return self._closed
+
     async def start(self) -> None:
-        """Start the session (idempotent)."""
+        """Start the session (idempotent); raises :class:`~eager.BackendStartError`."""
+        self._closed = False
+        await self._start()
 
-    @abc.abstractmethod
     async def execute(
         self, code: str, *, first_line: int = 1, timeout_s: float | None = None
     ) -> ExecResult:
@@ -55,6 +72,27 @@ class Backend(abc.ABC):
         Line numbers in errors and tracebacks refer to the whole program. ``timeout_s`` bounds
         this invocation (None: the backend's default).
         """
+        check_execute_args(code, first_line, timeout_s)
+        if self._closed:
+            raise BackendError(f"the {self.name} backend is closed; call start() to open it again")
+        return await self._execute(code, first_line=first_line, timeout_s=timeout_s)
+
+    async def close(self) -> None:
+        """Stop the session and release its resources (idempotent)."""
+        self._closed = True
+        await self._close()
+
+    @abc.abstractmethod
+    async def _start(self) -> None:
+        """Start the session (idempotent)."""
+
+    @abc.abstractmethod
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+        """Run checked arguments (see :meth:`execute`)."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Stop the session and release its resources (idempotent, bounded, never raises)."""
 
     @abc.abstractmethod
     async def interrupt(self) -> None:
@@ -63,10 +101,6 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def reset(self) -> None:
         """Give the session a fresh namespace (a restart where that is the only way)."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Stop the session and release its resources (idempotent)."""
 
     async def __aenter__(self) -> Self:
         await self.start()

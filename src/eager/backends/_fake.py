@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from .._errors import BackendError, UsageError
+from .._errors import UsageError
 from .._result import ExecError, ExecResult
-from ._base import Backend, check_execute_args
+from ._base import Backend
 from .repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
 from .repl._worker import Interpreter
 
@@ -97,27 +97,20 @@ class FakeBackend(Backend):
         #: The namespace the code runs in (a script's ``__main__`` look-alike).
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.started = False
-        self.closed = False
         self.startup_s = 0.0
         self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
         self._interrupted = asyncio.Event()
         #: Set while an execution is running (tests wait on it to interrupt at the right time).
         self.executing = asyncio.Event()
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         """Mark the backend started (idempotent)."""
         if not self.executing.is_set():
             self.executing = asyncio.Event()  # bound to this start's event loop
         self.started = True
-        self.closed = False
 
-    async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
-    ) -> ExecResult:
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
         """Record the call, wait ``delay_s``, then run ``code`` (unless ``run_code`` is off)."""
-        check_execute_args(code, first_line)
-        if self.closed:
-            raise BackendError("the fake backend is closed; call start() to open it again")
         self.started = True
         self.calls.append(FakeCall(code, first_line))
         limit = self.timeout_s if timeout_s is None else timeout_s
@@ -194,9 +187,8 @@ class FakeBackend(Backend):
         """Give the code a fresh namespace."""
         self._interp.reset()
 
-    async def close(self) -> None:
-        """Mark the backend closed (idempotent)."""
-        self.closed = True
+    async def _close(self) -> None:
+        """Nothing to release: the namespace stays until the backend is dropped."""
 
 
 def _timeout(limit: float, traceback: str, lineno: int | None) -> ExecError:

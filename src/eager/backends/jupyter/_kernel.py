@@ -12,7 +12,7 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 from ..._result import ExecError, ExecResult, RichOutput
-from .._base import RESTART_GRACE_S, Backend, check_execute_args
+from .._base import RESTART_GRACE_S, Backend
 from . import _protocol as proto
 
 __all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
@@ -92,7 +92,7 @@ class KernelBackend(Backend):
 
     # -- Backend -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         """Start the kernel and install the interpreter in it (idempotent)."""
         if self._started:
             return
@@ -101,20 +101,17 @@ class KernelBackend(Backend):
         try:
             await self._setup()
         except BaseException:
-            await self.close()
+            await self._close()
             raise
 
-    async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
-    ) -> ExecResult:
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
         """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
-        check_execute_args(code, first_line)
         if not self._started:
             raise BackendError(f"{self.name} backend: execute() before start()")
         async with self._lock:
             if self._broken is not None:
                 await self._recover_or_raise(None)
-            return await self._execute(code, first_line, timeout_s)
+            return await self._run_cell(code, first_line, timeout_s)
 
     async def interrupt(self) -> None:
         """Interrupt the running execution; the kernel keeps its state."""
@@ -133,7 +130,7 @@ class KernelBackend(Backend):
             if lost is not None or not collector.done or collector.error is not None:
                 await self._recover_or_raise(lost)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         """Stop the kernel (idempotent, bounded)."""
         self._started = False
         await asyncio.shield(self._shut())
@@ -193,7 +190,7 @@ class KernelBackend(Backend):
         if collector.kernel_lost is not None:
             raise KernelLost(f"the kernel is {collector.kernel_lost}")
 
-    async def _execute(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _run_cell(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
         timeout = timeout_s if timeout_s is not None else self._timeout_s
         started = time.monotonic()
         collector, lost = await self._request(proto.wrap_code(code, first_line), timeout)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
 from ..._result import ExecError, ExecResult
-from .._base import RESTART_GRACE_S, Backend, check_execute_args
+from .._base import RESTART_GRACE_S, Backend
 from ._output import MAX_OUTPUT_BYTES, Captured, error_from_report
 from ._session import EXIT_WAIT_S, Session, exit_description, reply_ends
 
@@ -101,7 +101,6 @@ class ReplBackend(Backend):
         self._lock = asyncio.Lock()
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._executing = False
-        self._closed = False
         self._settling: asyncio.Task[None] | None = None
 
     def _loop_lock(self) -> asyncio.Lock:
@@ -116,9 +115,8 @@ class ReplBackend(Backend):
         """The child's process id (None when not running)."""
         return self._session.pid if self._session is not None else None
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         """Start the child (idempotent); raises :class:`~eager.BackendStartError`."""
-        self._closed = False
         async with self._loop_lock():
             await self._ensure_session()
 
@@ -162,14 +160,9 @@ class ReplBackend(Backend):
             return f"a fresh session could not be started ({exc})"
         return "the next execution runs in a fresh session (state lost)"
 
-    async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
-    ) -> ExecResult:
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
         """Run ``code`` in the session; errors, timeouts and crashes come back as data."""
-        check_execute_args(code, first_line)
         limit = self.timeout_s if timeout_s is None else timeout_s
-        if limit is not None and not limit > 0:
-            raise UsageError(f"timeout_s must be positive, not {limit!r}")
         async with self._loop_lock():
             session = await self._ensure_session()
             t0 = time.perf_counter()
@@ -297,9 +290,8 @@ class ReplBackend(Backend):
             await self._ensure_session()
             await self._restart()
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         """Stop the child and kill its process group (idempotent, bounded)."""
-        self._closed = True
         settling, self._settling = self._settling, None
         if settling is not None and settling.get_loop() is asyncio.get_running_loop():
             settling.cancel()

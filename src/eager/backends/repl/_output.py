@@ -34,12 +34,15 @@ def clean_text(text: str) -> str:
 def error_from_report(raw: dict[str, object]) -> ExecError:
     """The :class:`ExecError` of the worker's error report (``Interpreter`` in the worker)."""
     lineno = raw.get("lineno")
+    statement = raw.get("statement_line")
+    kind = raw.get("kind")
     return ExecError(
         clean_text(str(raw.get("ename", "Error"))),
         clean_text(str(raw.get("evalue", ""))),
         clean_text(str(raw.get("traceback", ""))),
         lineno if isinstance(lineno, int) else None,
-        kind=str(raw.get("kind", "runtime")),
+        kind="syntax" if kind == "syntax" else "runtime",
+        statement_line=statement if isinstance(statement, int) else None,
     )
 
 

@@ -64,6 +64,8 @@ from .sources import (
     ReplaySource,
     ScriptedSource,
     Source,
+    ToolCall,
+    Turn,
     tokenize,
 )
 
@@ -123,6 +125,8 @@ __all__ = [
     "SourceError",
     "SourceTimeoutError",
     "StreamError",
+    "ToolCall",
+    "Turn",
     "UsageError",
     "make_extractor",
     "run",

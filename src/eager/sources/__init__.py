@@ -5,7 +5,7 @@ recording at a token rate; ``OpenAISource`` reads an OpenAI-compatible endpoint 
 SSE; ``OpenAISDKSource`` wraps a stream of the ``openai`` SDK.
 """
 
-from ._base import ScriptedSource, Source
+from ._base import ScriptedSource, Source, ToolCall, Turn
 from ._openai import OpenAISource
 from ._openai_sdk import OpenAISDKSource
 from ._replay import ReplaySource, tokenize
@@ -16,5 +16,7 @@ __all__ = [
     "ReplaySource",
     "ScriptedSource",
     "Source",
+    "ToolCall",
+    "Turn",
     "tokenize",
 ]

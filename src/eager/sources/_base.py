@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from .._extract import Format
 
-__all__ = ["ScriptedSource", "Source"]
+__all__ = ["ScriptedSource", "Source", "ToolCall", "Turn"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call of a model's answer, as received (protocol-neutral).
+
+    ``arguments`` is the raw text streamed for it: JSON for a function tool, free text for a
+    custom tool (``kind="custom"``, OpenAI Responses); cut short when the stream was.
+    """
+
+    id: str
+    name: str
+    arguments: str
+    kind: Literal["function", "custom"] = "function"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the model said in one streamed answer (protocol-neutral), so far.
+
+    ``text`` is the answer's text content (prose and fences); ``tool_calls`` in the order the
+    model made them; ``stop_reason`` as the protocol named it (``"stop"``, ``"end_turn"``,
+    ``"tool_calls"``, ``"tool_use"``, ``"length"``, ``"max_tokens"``, ``"refusal"``, ...; None
+    when the stream did not say, e.g. when it was cancelled); ``usage`` token counts as the
+    protocol reported them (``input_tokens``/``output_tokens`` names normalised).
+    """
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: str | None = None
+    usage: Mapping[str, int] | None = None
 
 
 class Source(abc.ABC):
@@ -28,6 +61,11 @@ class Source(abc.ABC):
         self.tokens_generated = 0
         self.tokens_total: int | None = None
         self.cancelled = False
+
+    @property
+    def turn(self) -> Turn | None:
+        """What the model said so far (model protocol sources); None where unknown."""
+        return None
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self.stream()

@@ -1,7 +1,8 @@
 """Run benchmark jobs on a Ray cluster: each job (a task under one setting) on one worker.
 
-A job holds both modes of a task, so serial and eager always share one machine. Ray is an
-optional extra (``pip install 'eager[ray]'``), imported only here.
+A job holds both modes of a task, so serial and eager always share one machine. The backend
+factory travels with each job (it must pickle: a module-level function, or a partial of one).
+Ray is an optional extra (``pip install 'eager[ray]'``), imported only here.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._errors import BackendError, MissingExtraError
-from .harness import Job, JobOutcome, run_job
+from .harness import BackendFactory, Job, JobOutcome, run_job
 
 __all__ = ["run_jobs_ray"]
 
 
-def _run_one(job: Job) -> JobOutcome:
-    outcome = asyncio.run(run_job(job))
+def _run_one(job: Job, make: BackendFactory) -> JobOutcome:
+    outcome = asyncio.run(run_job(job, make=make))
     outcome.results = {}  # results stay on the worker: records are what the driver needs
     return outcome
 
@@ -25,6 +26,7 @@ def _run_one(job: Job) -> JobOutcome:
 def run_jobs_ray(
     jobs: list[Job],
     *,
+    make: BackendFactory,
     address: str | None = None,
     cpus_per_job: float = 1.0,
     init_options: dict[str, Any] | None = None,
@@ -53,7 +55,7 @@ def run_jobs_ray(
             raise BackendError(f"cannot start or reach the Ray cluster: {exc}") from exc
     try:
         remote = ray.remote(num_cpus=cpus_per_job, max_retries=0)(_run_one)
-        pending = [remote.remote(job) for job in jobs]
+        pending = [remote.remote(job, make) for job in jobs]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             outcome: JobOutcome = ray.get(done[0])

@@ -5,11 +5,14 @@ twice, once per mode, each on a new session that is started and set up before th
 (warm), with identical token timing (same text, rate, TTFT and jitter seed); which mode goes
 first alternates from job to job. The ``injected`` variant misspells a name in one seeded cell
 (see :mod:`eager.bench.inject`) and stops the task after it: the failure path.
+
+Sessions come from a :data:`BackendFactory` the caller passes in (the CLI maps backend names
+to classes); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import argparse
+import inspect
 import os
 import random
 import statistics
@@ -27,16 +30,18 @@ from ..backends._base import Backend
 from ..latency import predict_from_result
 from ..sources._replay import ReplaySource
 from .inject import Injection, inject_error
-from .workloads import Task, imported_modules, missing_libraries
+from .task import Skip, Task, imported_modules, missing_libraries
 
 __all__ = [
+    "BackendFactory",
     "Job",
     "JobOutcome",
     "Stream",
     "Variant",
-    "backend_defaults",
     "detection_delays",
     "make_jobs",
+    "precheck",
+    "prefetch_supported",
     "run_job",
     "run_label",
 ]
@@ -49,6 +54,8 @@ Stream = Literal["answer", "code"]
 
 #: Bound on the untimed set-up code of a session, in seconds.
 SETUP_TIMEOUT_S = 120.0
+#: Bound on a gold program's serial pre-check, in seconds.
+PRECHECK_TIMEOUT_S = 120.0
 
 
 def run_label(workload: str, task: object, cell: int, backend: str, tps: float) -> str:
@@ -77,6 +84,11 @@ class Job:
     #: ``"answer"`` streams the model's whole answer (prose and fences); ``"code"`` only its
     #: code, as the paper's replays of stored code do.
     stream: Stream = "answer"
+    #: Let the session import the task's modules while it waits for the first token (both
+    #: modes), through ``run(..., prefetch=...)``.
+    prefetch: bool = False
+    #: A label of the timing setting (e.g. ``"ideal"``, ``"realistic"``), kept in the records.
+    setting: str = ""
 
     @property
     def format(self) -> Format:
@@ -109,6 +121,8 @@ def make_jobs(
     timeout_s: float | None = 60.0,
     preload: tuple[str, ...] = (),
     stream: Stream = "answer",
+    prefetch: bool = False,
+    setting: str = "",
 ) -> list[Job]:
     """Every (task, backend, tps, repeat, variant), serial-first alternating."""
     jobs: list[Job] = []
@@ -132,27 +146,22 @@ def make_jobs(
                                 timeout_s=timeout_s,
                                 preload=preload,
                                 stream=stream,
+                                prefetch=prefetch,
+                                setting=setting,
                             )
                         )
     return jobs
 
 
-def backend_defaults() -> dict[str, Any]:
-    """The default values of every backend option of the CLI (``--cwd``, ``--kernel``, ...)."""
-    from ..cli._backends import add_backend_options
-
-    parser = argparse.ArgumentParser(add_help=False)
-    add_backend_options(parser)
-    return vars(parser.parse_args([]))
+#: Makes a fresh, unstarted session for a job, working in the given directory.
+BackendFactory = Callable[[Job, str], Backend]
 
 
-def _make_backend(job: Job, workdir: str) -> Backend:
-    from ..cli._backends import make_backend
+def prefetch_supported() -> bool:
+    """Whether :func:`eager.run` accepts ``prefetch=`` (modules imported while waiting)."""
+    from .._run import run
 
-    options = {**backend_defaults(), **job.backend_options, "backend": job.backend}
-    if "cwd" in options:
-        options["cwd"] = workdir
-    return make_backend(argparse.Namespace(**options))
+    return "prefetch" in inspect.signature(run).parameters
 
 
 def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
@@ -172,7 +181,7 @@ def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
 
 
 async def _session(
-    job: Job, mode: Mode, answers: list[str], make: Callable[[Job, str], Backend]
+    job: Job, mode: Mode, answers: list[str], make: BackendFactory
 ) -> tuple[list[tuple[RunResult, ReplaySource]], str | None]:
     """Run the answers in order on one fresh, warmed session (in its own working directory)."""
     from .._run import run
@@ -189,6 +198,9 @@ async def _session(
                 if done.error is not None:
                     return [], f"setup failed: {done.error.ename}: {done.error.evalue}"[:300]
                 results: list[tuple[RunResult, ReplaySource]] = []
+                extra: dict[str, Any] = {}
+                if job.prefetch:
+                    extra["prefetch"] = tuple(sorted(imported_modules(job.task)))
                 for i, answer in enumerate(answers):
                     source = ReplaySource(
                         answer,
@@ -199,7 +211,12 @@ async def _session(
                         format=job.format,
                     )
                     result = await run(
-                        source, backend, mode=mode, on_error="interrupt", timeout_s=job.timeout_s
+                        source,
+                        backend,
+                        mode=mode,
+                        on_error="interrupt",
+                        timeout_s=job.timeout_s,
+                        **extra,
                     )
                     results.append((result, source))
                 return results, None
@@ -257,6 +274,8 @@ def _record(
         "ttft_s": job.ttft_s,
         "repeat": job.repeat,
         "variant": job.variant,
+        "setting": job.setting,
+        "prefetch": job.prefetch,
         "order": "serial-first" if job.serial_first else "eager-first",
         "serial": _slim(serial),
         "eager": _slim(eager),
@@ -287,12 +306,15 @@ def _record(
     }
 
 
-async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None) -> JobOutcome:
+async def run_job(job: Job, *, make: BackendFactory) -> JobOutcome:
     """Run one job: the task in both modes, back to back; never raises for a task's failure."""
     out = JobOutcome(job)
     missing = missing_libraries(job.task)
     if missing:
         out.skip = f"missing libraries: {', '.join(missing)}"
+        return out
+    if job.prefetch and not prefetch_supported():
+        out.skip = "run() does not accept prefetch= yet"
         return out
     answers, injection, cell = _plan(job)
     if not answers:
@@ -301,7 +323,7 @@ async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None
     order: list[Mode] = ["serial", "eager"] if job.serial_first else ["eager", "serial"]
     runs: dict[str, list[tuple[RunResult, ReplaySource]]] = {}
     for mode in order:
-        results, skip = await _session(job, mode, answers, make or _make_backend)
+        results, skip = await _session(job, mode, answers, make)
         if skip is not None:
             out.skip = skip
             return out
@@ -322,3 +344,40 @@ async def run_job(job: Job, *, make: Callable[[Job, str], Backend] | None = None
         out.results[f"{tag} serial"] = serial
         out.results[f"{tag} eager"] = eager
     return out
+
+
+async def precheck(task: Task, *, make: BackendFactory, backend: str = "repl") -> Skip | None:
+    """Run a gold program once, serially, untimed; a Skip with the reason when it fails.
+
+    Library versions differ from the benchmark's, so some gold programs fail their own test
+    here: they are counted out with the error, never hidden.
+    """
+    job = Job(
+        task=task,
+        backend=backend,
+        backend_options={},
+        tps=1.0,
+        ttft_s=0.0,
+        jitter=0.0,
+        seed=0,
+        repeat=0,
+        variant="recorded",
+        serial_first=True,
+        timeout_s=PRECHECK_TIMEOUT_S,
+    )
+    with tempfile.TemporaryDirectory(prefix="eager-precheck-") as workdir:
+        for name, target in task.files.items():
+            os.symlink(target, Path(workdir) / name)
+        session = make(job, workdir)
+        try:
+            async with session:
+                setup = f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + task.setup
+                for code in [setup, *task.codes()]:
+                    done = await session.execute(code, timeout_s=PRECHECK_TIMEOUT_S)
+                    if done.error is not None:
+                        why = f"fails under the installed libraries: {done.error.ename}"
+                        return Skip(task.workload, task.task_id, why)
+        except EagerError as exc:
+            why = f"fails under the installed libraries: {type(exc).__name__}"
+            return Skip(task.workload, task.task_id, why)
+    return None

@@ -11,22 +11,14 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["NOISE_ABS_S", "NOISE_REL", "PAPER", "markdown_table", "summarize"]
+from .paper import FAILING_HEADLINE, paper_nel
+
+__all__ = ["NOISE_ABS_S", "NOISE_REL", "markdown_table", "summarize"]
 
 #: Eager counts as a regression when slower than serial by more than this many seconds...
 NOISE_ABS_S = 0.005
 #: ...and by more than this share of the serial latency.
 NOISE_REL = 0.02
-
-#: The paper's replay figures (DESIGN.md §7): local REPL execution hidden 91.6–94.0 %,
-#: E2EL −1 % at 20 tok/s up to −35 % at 200 tok/s; failing runs up to −55 %.
-PAPER: dict[float, dict[str, str]] = {
-    20: {"nel": "91.6–94.0%", "e2el": "1%"},
-    50: {"nel": "91.6–94.0%", "e2el": "(1–35%)"},
-    100: {"nel": "91.6–94.0%", "e2el": "(1–35%)"},
-    200: {"nel": "91.6–94.0%", "e2el": "35%"},
-}
-PAPER_FAILING = "up to 55%"
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -34,13 +26,19 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One summary per (workload, backend, tps, variant)."""
-    groups: dict[tuple[str, str, float, str], list[dict[str, Any]]] = {}
+    """One summary per (setting, workload, backend, tps, variant)."""
+    groups: dict[tuple[str, str, str, float, str], list[dict[str, Any]]] = {}
     for r in records:
-        key = (r["workload"], r["backend"], float(r["tps"]), r.get("variant", "recorded"))
+        key = (
+            r.get("setting") or "",
+            r["workload"],
+            r["backend"],
+            float(r["tps"]),
+            r.get("variant", "recorded"),
+        )
         groups.setdefault(key, []).append(r)
     out = []
-    for (workload, backend, tps, variant), group in sorted(groups.items()):
+    for (setting, workload, backend, tps, variant), group in sorted(groups.items()):
         runs = [r for r in group if r.get("skip") is None]
         skipped = [r for r in group if r.get("skip") is not None]
         ok = [r for r in runs if r["ok"]]
@@ -64,6 +62,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             reasons[r["skip"]] = reasons.get(r["skip"], 0) + 1
         out.append(
             {
+                "setting": setting,
                 "workload": workload,
                 "backend": backend,
                 "tps": tps,
@@ -107,13 +106,13 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     )
     rows = [head]
     for s in summary:
-        paper = PAPER.get(s["tps"], {"nel": "–", "e2el": "–"})
         eff = "–" if s["efficiency"] is None else f"{s['efficiency']:.3f}"
         rows.append(
             f"| {s['workload']} | {s['backend']} | {s['tps']:g} | {s['variant']} | {s['runs']} | "
-            f"{s['skipped']} | {_pct(s['nel_saving'])} | {paper['nel']} | "
-            f"{_pct(s['e2el_saving'])} | {paper['e2el']} | {eff} | {s['regressions']} | "
+            f"{s['skipped']} | {_pct(s['nel_saving'])} | "
+            f"{paper_nel(s['workload'], s['backend'], s['tps'])} | "
+            f"{_pct(s['e2el_saving'])} | n/a | {eff} | {s['regressions']} | "
             f"{_pct(s['model_error'])} | {s['failing_runs']} | "
-            f"{_pct(s['failing_e2el_saving'])} | {PAPER_FAILING} |"
+            f"{_pct(s['failing_e2el_saving'])} | {FAILING_HEADLINE} |"
         )
     return "\n".join(rows)

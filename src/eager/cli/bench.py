@@ -4,20 +4,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import functools
 import json
+import os
+import platform
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .._errors import UsageError
 from .._result import RunResult
-from ._backends import BACKENDS, add_backend_options
+from ..backends._base import Backend
+from ._backends import BACKENDS, add_backend_options, make_backend
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from ..bench.harness import Job
+    from ..bench.task import Skip, Task
+
+__all__ = ["SETTINGS", "Setting", "bench_backend", "register"]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A timing setting of ``--tables``: time to first token, token jitter, prefetching."""
+
+    ttft_s: float
+    jitter: float
+    prefetch: bool = False
+
+    def describe(self) -> str:
+        """One line for the table's title."""
+        text = f"TTFT {self.ttft_s:g} s, token-gap jitter {self.jitter:g}"
+        return text + (", modules prefetched during TTFT" if self.prefetch else "")
+
+
+#: The settings of ``--tables``: ideal replays as the paper's, and a realistic stream (an API
+#: model's first token after ~0.5 s, bursty token gaps), with and without prefetching.
+SETTINGS: dict[str, Setting] = {
+    "ideal": Setting(ttft_s=0.0, jitter=0.0),
+    "realistic": Setting(ttft_s=0.5, jitter=0.5),
+    "prefetch": Setting(ttft_s=0.5, jitter=0.5, prefetch=True),
+}
 
 #: Runs written to a ``--trace`` file at most (the first ones); a full grid would be huge.
 MAX_TRACE_RUNS = 400
@@ -38,19 +71,42 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--workload",
-        default="dabench-gpt4o-mini",
-        help=f"comma-separated: {', '.join(WORKLOADS)} (default dabench-gpt4o-mini)",
+        default=None,
+        help=f"comma-separated: {', '.join(WORKLOADS)} (default dabench-gpt4o-mini; with "
+        "--tables every whole-program workload)",
     )
+    p.add_argument(
+        "--tables",
+        action="store_true",
+        help="reproduce the paper's Table 1 and Table 2's failing half: whole-program "
+        "workloads, code streamed, every --settings; prints markdown",
+    )
+    p.add_argument(
+        "--settings",
+        default="ideal,realistic,prefetch",
+        help=f"with --tables, comma-separated: {', '.join(SETTINGS)} (default all; prefetch "
+        "is left out while run() has no prefetch=)",
+    )
+    p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     p.add_argument(
         "--data", type=Path, default=None, help="data directory (default ../shared/data)"
     )
     p.add_argument("--tps", default="20,50,100,200", help="token rates (default 20,50,100,200)")
-    p.add_argument("--backend", default="repl", help=f"comma-separated: {', '.join(BACKENDS)}")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help=f"comma-separated: {', '.join(BACKENDS)} (default repl; with --tables all)",
+    )
     p.add_argument("--ttft", type=float, default=0.0, help="time to first token, s (default 0)")
     p.add_argument("--jitter", type=float, default=0.0, help="relative jitter of token gaps")
     p.add_argument("--seed", type=int, default=0, help="seed of jitter and error injection")
     p.add_argument("--repeat", type=int, default=1, help="repetitions of the grid (default 1)")
-    p.add_argument("--limit", type=int, default=None, help="first N tasks of each workload")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="first N runnable tasks of each workload (skipped ones are counted with reasons)",
+    )
     p.add_argument(
         "--variants",
         default="recorded,injected",
@@ -60,8 +116,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--stream",
         choices=["answer", "code"],
-        default="answer",
-        help="replay each whole answer (prose and fences, default) or only its code",
+        default=None,
+        help="replay each whole answer (prose and fences, default) or only its code (the "
+        "default with --tables, as the paper replays stored code)",
+    )
+    p.add_argument(
+        "--prefetch",
+        action="store_true",
+        help="let each session import the task's modules while waiting for the first token "
+        "(both modes; needs run(..., prefetch=))",
     )
     p.add_argument(
         "--preload",
@@ -114,13 +177,83 @@ def _preload(text: str) -> tuple[str, ...]:
     return names
 
 
+def bench_backend(options: dict[str, Any], job: Job, workdir: str) -> Backend:
+    """The bench's backend factory: ``job.backend`` by name, working in ``workdir``.
+
+    ``options`` are the parsed backend options; module-level so that Ray can pickle it.
+    """
+    merged = {**options, **job.backend_options, "backend": job.backend, "cwd": workdir}
+    return make_backend(argparse.Namespace(**merged))
+
+
+def _settings(args: argparse.Namespace, console: Console) -> dict[str, Setting]:
+    from ..bench.harness import prefetch_supported
+
+    if not args.tables:
+        one = Setting(ttft_s=args.ttft, jitter=args.jitter, prefetch=args.prefetch)
+        return {"": one}
+    chosen: dict[str, Setting] = {}
+    for name in _list(args.settings, "settings"):
+        if name not in SETTINGS:
+            raise UsageError(f"unknown setting {name!r}; choose from {', '.join(SETTINGS)}")
+        if SETTINGS[name].prefetch and not prefetch_supported():
+            console.print(f"setting {name!r} left out: run() has no prefetch= yet", style="yellow")
+            continue
+        chosen[name] = SETTINGS[name]
+    if not chosen:
+        raise UsageError("--settings: nothing left to run")
+    return chosen
+
+
+def _load(
+    args: argparse.Namespace, make: Any, console: Console
+) -> tuple[list[Task], dict[str, dict[str, int]]]:
+    """Every workload's tasks (gold programs pre-checked serially) and its skip reasons."""
+    from ..bench.harness import precheck
+    from ..bench.workloads import WHOLE_PROGRAMS, load_report
+
+    def accept(task: Task) -> Skip | None:
+        return asyncio.run(precheck(task, make=make)) if task.must_pass else None
+
+    default = ",".join(WHOLE_PROGRAMS) if args.tables else "dabench-gpt4o-mini"
+    tasks: list[Task] = []
+    skips: dict[str, dict[str, int]] = {}
+    for name in _list(args.workload or default, "workload"):
+        with console.status(f"loading {name} (gold programs run once to check them)"):
+            loaded = load_report(name, data_dir=args.data, limit=args.limit, accept=accept)
+        tasks += loaded.tasks
+        skips[name] = loaded.reasons()
+        for note, n in loaded.notes().items():
+            console.print(f"{name}: {note} ({n} tasks)")
+    return tasks, skips
+
+
+def _header(args: argparse.Namespace, started: datetime.datetime, backends: list[str]) -> str:
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    command = f"eager bench --tables --backend {','.join(backends)} --tps {args.tps}"
+    if args.workload:
+        command += f" --workload {args.workload}"
+    if args.limit is not None:
+        command += f" --limit {args.limit}"
+    command += f" --settings {args.settings} --variants {args.variants} --seed {args.seed}"
+    return (
+        f"`{command}`: {started:%Y-%m-%d %H:%M} UTC to "
+        f"{datetime.datetime.now(datetime.UTC):%H:%M} UTC; {os.cpu_count()} CPUs "
+        f"({platform.machine()}), Python {platform.python_version()}; load average at the end "
+        f"(1/5/15 min) {load}.\n"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager bench``."""
     from ..bench.harness import JobOutcome, Variant, make_jobs, run_job
     from ..bench.summary import markdown_table, summarize
-    from ..bench.workloads import load_workload
+    from ..bench.tables import render_tables
 
-    backends = _list(args.backend, "backend")
+    started = datetime.datetime.now(datetime.UTC)
+    console = Console(stderr=True)
+    backend_arg = args.backend or ("repl,jupyter,gateway" if args.tables else "repl")
+    backends = _list(backend_arg, "backend")
     for b in backends:
         if b not in BACKENDS:
             raise UsageError(f"unknown backend {b!r}; choose from {', '.join(sorted(BACKENDS))}")
@@ -131,25 +264,29 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1 or (args.limit is not None and args.limit < 1):
         raise UsageError("--repeat and --limit must be at least 1")
     rates = _rates(args.tps)
-    tasks = []
-    for w in _list(args.workload, "workload"):
-        tasks += load_workload(w, data_dir=args.data, limit=args.limit)
+    settings = _settings(args, console)
+    preload = _preload(args.preload)
     options = {k: getattr(args, k) for k in args.backend_option_names}
-    jobs = make_jobs(
-        tasks,
-        backends=backends,
-        tps=rates,
-        ttft_s=args.ttft,
-        repeat=args.repeat,
-        variants=[cast(Variant, v) for v in variants],
-        jitter=args.jitter,
-        seed=args.seed,
-        backend_options=options,
-        timeout_s=args.timeout,
-        preload=_preload(args.preload),
-        stream=args.stream,
-    )
-    console = Console(stderr=True)
+    make = functools.partial(bench_backend, options)
+    tasks, loader_skips = _load(args, make, console)
+    jobs = []
+    for label, setting in settings.items():
+        jobs += make_jobs(
+            tasks,
+            backends=backends,
+            tps=rates,
+            ttft_s=setting.ttft_s,
+            repeat=args.repeat,
+            variants=[cast(Variant, v) for v in variants],
+            jitter=setting.jitter,
+            seed=args.seed,
+            backend_options={},
+            timeout_s=args.timeout,
+            preload=preload,
+            stream=args.stream or ("code" if args.tables else "answer"),
+            prefetch=setting.prefetch,
+            setting=label,
+        )
     records: list[dict[str, Any]] = []
     results: dict[str, RunResult] = {}
 
@@ -157,10 +294,10 @@ def main(args: argparse.Namespace) -> int:
         if args.engine == "ray":
             from ..bench.engine_ray import run_jobs_ray
 
-            yield from run_jobs_ray(jobs, address=args.address)
+            yield from run_jobs_ray(jobs, make=make, address=args.address)
         else:
             for job in jobs:
-                yield asyncio.run(run_job(job))
+                yield asyncio.run(run_job(job, make=make))
 
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -180,6 +317,7 @@ def main(args: argparse.Namespace) -> int:
                         "backend": job.backend,
                         "tps": job.tps,
                         "variant": job.variant,
+                        "setting": job.setting,
                         "repeat": job.repeat,
                         "skip": outcome.skip,
                     }
@@ -195,13 +333,29 @@ def main(args: argparse.Namespace) -> int:
             )
     summary = summarize(records)
     if args.json:
-        try:
-            args.json.write_text(json.dumps({"runs": records, "summary": summary}, indent=1))
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.json}: {exc.strerror}") from exc
+        doc = {"runs": records, "summary": summary, "skipped_tasks": loader_skips}
+        _write(args.json, json.dumps(doc, indent=1))
     _timelines(args, records, results, console)
-    print(markdown_table(summary))
+    if args.tables:
+        text = render_tables(
+            records,
+            header=_header(args, started, backends),
+            loader_skips=loader_skips,
+            settings={k: v.describe() for k, v in settings.items()},
+        )
+        if args.markdown:
+            _write(args.markdown, text)
+        print(text)
+    else:
+        print(markdown_table(summary))
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _timelines(

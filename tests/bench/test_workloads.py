@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 
 import pytest
 
-from eager import UsageError
+from eager import Backend, ReplBackend, UsageError
+from eager.bench.dabench import tablellm_program
+from eager.bench.harness import precheck
 from eager.bench.inject import inject_error
+from eager.bench.programs import BCB_RUN_TESTS
+from eager.bench.task import code_of
 from eager.bench.workloads import (
+    Loaded,
+    Skip,
     Task,
     default_data_dir,
+    load_report,
     load_workload,
     missing_libraries,
     split_trajectory,
@@ -124,3 +132,110 @@ def test_error_injection_is_seeded_and_raises_a_name_error() -> None:
 
 def test_nothing_to_inject_into_gives_none() -> None:
     assert inject_error("def f():\n    return 1\n", "code", random.Random(0)) is None
+
+
+@needs_data
+def test_tablellm_programs_are_bare_code_with_the_made_up_output_cut() -> None:
+    report = load_report("dabench-tablellm", check_libraries=False)
+    assert len(report.tasks) + len(report.skipped) == 257
+    assert report.reasons() == {"empty answer": 8}
+    assert report.notes() == {"made-up Output: tail cut": len(report.tasks)}
+    for t in report.tasks:
+        assert t.format == "code" and len(t.answers) == 1
+        assert not re.search(r"^\s*Output:", t.answers[0], re.M)
+        assert "data.csv" in t.files and len(t.files) == 2  # the table, also as data.csv
+    first = report.tasks[0].answers[0]
+    assert first.startswith("import pandas as pd") and first.endswith("print(mean_fare_rounded)\n")
+
+
+def test_the_output_tail_is_cut_at_its_own_line_only() -> None:
+    program, cut = tablellm_program("\nx = 1\nprint('Output: x')\nOutput:\n1\n\n   ")
+    assert (program, cut) == ("x = 1\nprint('Output: x')\n", True)
+    assert tablellm_program("y = 2\n") == ("y = 2\n", False)
+
+
+@needs_data
+def test_gitchameleon_runs_gold_code_then_its_test_and_skips_missing_libraries() -> None:
+    every = load_report("gitchameleon", check_libraries=False)
+    assert len(every.tasks) == 328 and not every.skipped
+    assert all(t.must_pass and t.format == "code" for t in every.tasks)
+    checked = load_report("gitchameleon")
+    assert len(checked.tasks) + len(checked.skipped) == 328
+    assert all(s.reason.startswith("missing libraries: ") for s in checked.skipped)
+    torch = [t for t in every.tasks if "import torch" in t.answers[0]]
+    assert torch and all(not missing_libraries(t) or t.task_id in _ids(checked) for t in torch)
+
+
+def _ids(report: Loaded) -> set[str]:
+    return {s.task_id for s in report.skipped}
+
+
+@needs_data
+def test_bigcodebench_programs_end_with_their_unittest_suite_run_as_a_script() -> None:
+    report = load_report("bigcodebench", check_libraries=False)
+    assert len(report.tasks) == 1140
+    program = report.tasks[0].answers[0]
+    assert program.startswith("import itertools") and program.endswith(BCB_RUN_TESTS)
+    assert "class TestCases(unittest.TestCase)" in program
+    ast.parse(program)
+
+
+@needs_data
+def test_limit_counts_runnable_tasks_and_keeps_every_skip_before_them() -> None:
+    report = load_report("gitchameleon", limit=3)
+    assert len(report.tasks) == 3
+    assert [s.task_id for s in report.skipped] == [
+        str(i) for i in range(int(report.tasks[-1].task_id)) if str(i) not in _tids(report)
+    ]
+
+
+def _tids(report: Loaded) -> set[str]:
+    return {t.task_id for t in report.tasks}
+
+
+def _repl(job: object, workdir: str) -> Backend:
+    return ReplBackend(cwd=workdir)
+
+
+async def test_a_gold_program_failing_under_installed_libraries_is_skipped_with_why() -> None:
+    good = Task(
+        "w", "1", ("import math\nassert math.isclose(math.pi, 3.14159, rel_tol=1e-5)\n",), "code"
+    )
+    bad = Task("w", "2", ("x = 1\nassert x == 2, 'test'\n",), "code")
+    assert await precheck(good, make=_repl) is None
+    skip = await precheck(bad, make=_repl)
+    assert skip == Skip("w", "2", "fails under the installed libraries: AssertionError")
+
+
+def test_the_accept_hook_skips_what_it_refuses() -> None:
+    report = load_report(
+        "demo", accept=lambda t: Skip(t.workload, t.task_id, "no") if "churn" in t.task_id else None
+    )
+    assert report.reasons() == {"no": 1}
+    assert all("churn" not in t.task_id for t in report.tasks)
+
+
+def test_injection_lands_in_the_answer_where_the_extractor_reads_it() -> None:
+    answer = (
+        "First:\n\n  ```python\n  import math\n  a = 1\n  b = a + 1\n  ```\n"
+        "Text with b = a + 1 in prose.\n```py\nc = b * math.pi\nd = c + a\nprint(d)\n```\n"
+    )
+    for seed in range(20):
+        done = inject_error(answer, "chat", random.Random(seed))
+        assert done is not None
+        text, where = done
+        code = code_of(text, "chat")
+        assert code.count(where.misspelt) == 1 and where.misspelt not in code_of(answer, "chat")
+        assert 0.0 <= where.position <= 1.0
+        with pytest.raises(NameError):
+            exec(compile(code, "<injected>", "exec"), {})
+
+
+def test_injection_aims_at_the_share_of_code_it_is_given() -> None:
+    code = "".join(f"v{i} = {i}\n" for i in range(100))
+    code += "".join(f"x{i} = v{i} + 1\n" for i in range(100))
+    aimed = inject_error(code, "code", random.Random(0), position=0.6)
+    assert aimed is not None
+    text, where = aimed
+    assert 0.55 <= where.position <= 0.65
+    assert text.index(where.misspelt) / len(code) == pytest.approx(where.position, abs=0.01)

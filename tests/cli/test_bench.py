@@ -120,3 +120,35 @@ def test_model_calibrates_a_program_in_a_real_repl(
     assert main(["model", "--program", str(program), "--calibrate", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["chunks"] == 3 and doc["overhead_s"] > 0
+
+
+@needs_data
+def test_tables_render_both_tables_for_a_tiny_repl_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md = tmp_path / "tables.md"
+    argv = ["bench", "--tables", "--workload", "dabench-tablellm", "--backend", "repl"]
+    argv += ["--limit", "2", "--tps", "2000", "--settings", "ideal", "--markdown", str(md)]
+    argv += ["--json", str(tmp_path / "t.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out == md.read_text()
+    assert "### Table 1, whole programs (setting `ideal`: TTFT 0 s" in out
+    assert "### Table 2, failing runs" in out
+    row = next(line for line in out.splitlines() if line.startswith("| dabench-tablellm | repl"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "2000" and cells[3] == "2" and cells[6] == "n/a"  # no paper cell at 2000
+    assert "load average" in out and "--limit 2" in out
+    doc = json.loads((tmp_path / "t.json").read_text())
+    runs = [r for r in doc["runs"] if r["skip"] is None]
+    assert {r["setting"] for r in runs} == {"ideal"}
+    assert all(r["serial"]["tokens_total"] > 0 for r in runs)
+    injected = [r for r in runs if r["variant"] == "injected"]
+    assert injected and all(r["failing"] and r["injection"]["position"] > 0 for r in injected)
+    table2 = next(line for line in out.splitlines() if line.startswith("| repl | 2000 | injected"))
+    assert f"| {len(injected)} |" in table2
+
+
+def test_an_unknown_setting_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--tables", "--settings", "fast"]) == 2
+    assert "unknown setting 'fast'" in capsys.readouterr().err

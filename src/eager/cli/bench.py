@@ -345,7 +345,7 @@ def main(args: argparse.Namespace) -> int:
         )
         if args.markdown:
             _write(args.markdown, text)
-        print(text)
+        print(text, end="")
     else:
         print(markdown_table(summary))
     return 0

@@ -70,7 +70,10 @@ def failing_stats(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (r.get("setting") or "", r["backend"], float(r["tps"]), source)
         groups.setdefault(key, []).append(r)
     out = []
-    for (setting, backend, tps, source), runs in sorted(groups.items()):
+    order = {"natural": 0, "injected": 1}
+    for (setting, backend, tps, source), runs in sorted(
+        groups.items(), key=lambda kv: (*kv[0][:3], order[kv[0][3]])
+    ):
         saved = [
             1.0 - r["eager"]["e2el_s"] / r["serial"]["e2el_s"]
             for r in runs

@@ -58,4 +58,4 @@ def test_skip_reasons_are_listed_under_the_tables() -> None:
     skipped |= {"setting": "ideal", "skip": "no statement to inject an error into"}
     text = render_tables([skipped], loader_skips={"w": {"missing libraries: torch": 3}})
     assert "* w, not run: 3 × missing libraries: torch" in text
-    assert "* w repl 50 tok/s injected: 1 × no statement to inject an error into" in text
+    assert "* w repl 50 tok/s injected (`ideal`): 1 × no statement to inject an error into" in text

@@ -1,7 +1,8 @@
 """Summaries of run records: savings, efficiency, regressions, model error, and the table.
 
 Savings are pooled (ratios of sums over runs), so long programs weigh what they cost. Runs
-where both modes ran without error give ``nel_saving``, ``e2el_saving`` and ``efficiency``;
+where both modes ran without error give ``nel_saving``, ``e2el_saving`` and ``efficiency``
+(None when the achievable saving is below :data:`NOISE_ABS_S` per run);
 runs whose serial execution failed (recorded or injected errors) give ``failing_e2el_saving``.
 """
 
@@ -73,7 +74,10 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "skip_reasons": reasons,
                 "nel_saving": None if s_nel <= 0 else 1.0 - e_nel / s_nel,
                 "e2el_saving": None if s_e2el <= 0 else 1.0 - e_e2el / s_e2el,
-                "efficiency": _ratio(s_e2el - e_e2el, achievable),
+                # Below the noise floor there is nothing to gain and the ratio is noise.
+                "efficiency": _ratio(s_e2el - e_e2el, achievable)
+                if achievable > NOISE_ABS_S * len(ok)
+                else None,
                 "regressions": len(regressions),
                 "model_error": statistics.median(errors) if errors else None,
                 "model_error_p90": (

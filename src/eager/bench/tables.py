@@ -134,9 +134,9 @@ def _skips(
             text = "; ".join(
                 f"{n} × {why}" for why, n in sorted(s["skip_reasons"].items(), key=_by_count)
             )
-            lines.append(
-                f"* {s['workload']} {s['backend']} {s['tps']:g} tok/s {s['variant']}: {text}"
-            )
+            where = f"{s['workload']} {s['backend']} {s['tps']:g} tok/s {s['variant']}"
+            setting = f" (`{s['setting']}`)" if s["setting"] else ""
+            lines.append(f"* {where}{setting}: {text}")
     return lines
 
 

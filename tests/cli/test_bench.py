@@ -137,7 +137,7 @@ def test_tables_render_both_tables_for_a_tiny_repl_run(
     assert "### Table 2, failing runs" in out
     row = next(line for line in out.splitlines() if line.startswith("| dabench-tablellm | repl"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[2] == "2000" and cells[3] == "2" and cells[6] == "n/a"  # no paper cell at 2000
+    assert cells[2] == "2000" and cells[3] == "2" and cells[7] == "n/a"  # no paper cell at 2000
     assert "load average" in out and "--limit 2" in out
     doc = json.loads((tmp_path / "t.json").read_text())
     runs = [r for r in doc["runs"] if r["skip"] is None]

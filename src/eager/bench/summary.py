@@ -22,6 +22,11 @@ NOISE_ABS_S = 0.005
 NOISE_REL = 0.02
 
 
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
@@ -74,6 +79,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "skip_reasons": reasons,
                 "nel_saving": None if s_nel <= 0 else 1.0 - e_nel / s_nel,
                 "e2el_saving": None if s_e2el <= 0 else 1.0 - e_e2el / s_e2el,
+                "nel_saving_median": _median(r.get("nel_saving") for r in ok),
                 # Below the noise floor there is nothing to gain and the ratio is noise.
                 "efficiency": _ratio(s_e2el - e_e2el, achievable)
                 if achievable > NOISE_ABS_S * len(ok)

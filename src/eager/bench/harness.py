@@ -192,8 +192,7 @@ async def _session(
         backend = make(job, workdir)
         try:
             async with backend:
-                setup = f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + job.task.setup
-                setup += _preload_code(job)
+                setup = _setup_code(job.task, workdir) + _preload_code(job)
                 done = await backend.execute(setup, timeout_s=SETUP_TIMEOUT_S)
                 if done.error is not None:
                     return [], f"setup failed: {done.error.ename}: {done.error.evalue}"[:300]
@@ -222,6 +221,11 @@ async def _session(
                 return results, None
         except EagerError as exc:
             return [], f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _setup_code(task: Task, workdir: str) -> str:
+    """The untimed set-up of a session: into the task's working directory, then its own."""
+    return f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + task.setup
 
 
 def _preload_code(job: Job) -> str:
@@ -371,7 +375,7 @@ async def precheck(task: Task, *, make: BackendFactory, backend: str = "repl") -
         session = make(job, workdir)
         try:
             async with session:
-                setup = f"import os as _os\n_os.chdir({workdir!r})\ndel _os\n" + task.setup
+                setup = _setup_code(task, workdir)
                 for code in [setup, *task.codes()]:
                     done = await session.execute(code, timeout_s=PRECHECK_TIMEOUT_S)
                     if done.error is not None:

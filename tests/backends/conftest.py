@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import pytest
 
@@ -88,6 +88,15 @@ def _gateway(options: BackendOptions) -> Backend:
     )
 
 
+def _ray(options: BackendOptions) -> Backend:
+    from eager import RayBackend
+
+    from .shared_ray import shared_ray
+
+    shared_ray()
+    return RayBackend(repl_options=asdict(options))
+
+
 #: Backend name -> how to build it. Colleagues: add ``"jupyter"``, ``"gateway"`` here.
 BACKEND_CASES: dict[str, BackendCase] = {
     "repl": BackendCase(_repl),
@@ -115,6 +124,7 @@ BACKEND_CASES: dict[str, BackendCase] = {
         lacks=frozenset({"crash_output"}),
         requires_modules=("kernel_gateway", "websockets", "jupyter_client"),
     ),
+    "ray": BackendCase(_ray, requires_modules=("ray",)),
 }
 
 
@@ -125,6 +135,9 @@ def _stop_shared_gateway() -> Iterator[None]:
     from .shared_gateway import stop_shared_gateway
 
     stop_shared_gateway()
+    from .shared_ray import stop_shared_ray
+
+    stop_shared_ray()
 
 
 #: Upper bound for start/close of a backend in a fixture.

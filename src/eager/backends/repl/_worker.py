@@ -298,6 +298,8 @@ class _Worker:
         if sys.path and sys.path[0] == "":
             sys.path[0] = os.getcwd()
         signal.signal(signal.SIGINT, self.on_sigint)
+        # A parent thread that blocked SIGINT (a Ray worker's, say) passes its mask on.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for fd in (1, 2):
             st = os.fstat(fd)
             if stat.S_ISFIFO(st.st_mode):

@@ -37,7 +37,8 @@ class PoolConfig:
     background). ``max_sessions``: bound on sessions alive at once, idle, in use, kept for a
     key or being prepared (None: ``size``). ``max_waiters``: bound on checkouts waiting for a
     session; one more fails at once with :class:`~eager.PoolExhaustedError`.
-    ``wait_timeout_s``: longest wait for a session (None: until one is free; 0: never wait).
+    ``wait_timeout_s``: longest wait for a session (None: until one is free; 0: never wait for a
+    session in use, only for one that can start now, at most ``start_timeout_s``).
     ``on_return``: the :data:`ReturnPolicy`. ``preload``: code run in every new session right
     after its start (imports, say), before it is offered; an error there is a failed start.
     ``start_timeout_s`` bounds each start (preload included); ``max_concurrent_starts`` bounds
@@ -179,6 +180,7 @@ class SessionPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._starts: asyncio.Semaphore | None = None
         self._preparing = 0
+        self._handed = 0
         self._coming = 0  # of those preparing, how many will be offered (not closing)
         self._started = self._replaced = self._failed = self._checkouts = 0
         self._open = False
@@ -195,6 +197,8 @@ class SessionPool:
         self._open = True
         self._starts = asyncio.Semaphore(self.config.max_concurrent_starts)
         errors: list[BaseException] = []
+        self._preparing += self.config.size
+        self._coming += self.config.size
         await asyncio.gather(*(self._start_one(errors) for _ in range(self.config.size)))
         if errors:
             await self.close()
@@ -211,11 +215,15 @@ class SessionPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(BackendError("the pool was closed"))
-        if self._tasks:  # starts and recycles in flight finish (and close what they made)
-            _, pending = await asyncio.wait(set(self._tasks), timeout=CLOSE_TIMEOUT_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # Starts and recycles in flight finish (and close what they made, in new tasks).
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        while self._tasks:
+            remaining = deadline - time.monotonic()
+            _, pending = await asyncio.wait(set(self._tasks), timeout=max(remaining, 0))
+            if remaining <= 0 or pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
         backends = [*self._idle, *self._kept.values(), *(lease.inner for lease in self._leases)]
         for lease in self._leases:
             lease.returned = True
@@ -257,9 +265,14 @@ class SessionPool:
         """Check out a started session for the ``async with`` block; it goes back on exit."""
         if key is not None and self.config.on_return != "keep":
             raise UsageError("session(key=...) needs a pool with on_return='keep'")
-        lease = _Lease(await self._checkout(key))
+        backend = await self._checkout(key)
+        if self._closed:  # handed over while the pool was closing
+            await self._close_backend(backend)
+            raise BackendError("the pool was closed")
+        lease = _Lease(backend)
         self._leases.add(lease)
         self._checkouts += 1
+        self._top_up()
         ok = False
         try:
             yield lease
@@ -295,22 +308,28 @@ class SessionPool:
 
     async def _take(self) -> Backend:
         if self._idle and not self._waiters:
-            backend = self._idle.popleft()
-            self._top_up()
-            return backend
+            return self._idle.popleft()  # session() tops up once the lease is counted
+        deadline = self._deadline()
+        if self.config.wait_timeout_s == 0:  # never wait for a session held by someone else
+            if self._alive() >= self.config.limit and self._coming <= len(self._waiters):
+                raise self._exhausted("no session is free and the pool does not wait")
+            deadline = time.monotonic() + self.config.start_timeout_s
         if len(self._waiters) >= self.config.max_waiters:
             raise self._exhausted(f"{len(self._waiters)} callers wait already (max_waiters)")
         waiter: asyncio.Future[Backend] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._top_up()
         try:
-            return await self._wait_for(waiter, self._deadline())
+            backend = await self._wait_for(waiter, deadline)
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._handed -= 1
                 self._offer(waiter.result())  # handed over just as we gave up: pass it on
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
             raise
+        self._handed -= 1
+        return backend
 
     def _deadline(self) -> float | None:
         timeout = self.config.wait_timeout_s
@@ -354,7 +373,9 @@ class SessionPool:
     # ------------------------------------------------------------------ supply
 
     def _alive(self) -> int:
-        return len(self._idle) + len(self._kept) + len(self._leases) + self._preparing
+        return (
+            len(self._idle) + len(self._kept) + len(self._leases) + self._preparing + self._handed
+        )
 
     def _top_up(self) -> None:
         """Start sessions for the waiters and the idle target, within the bound."""
@@ -363,6 +384,9 @@ class SessionPool:
         want = self.config.size - len(self._idle) + len(self._waiters) - self._coming
         room = self.config.limit - self._alive()
         for _ in range(min(want, room)):
+            # Counted now, not when the task first runs: a second top-up must see it.
+            self._preparing += 1
+            self._coming += 1
             self._spawn(self._start_one(None))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -379,6 +403,7 @@ class SessionPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(backend)
+                self._handed += 1  # alive, though neither idle nor in use until it resumes
                 return
         self._idle.append(backend)
 
@@ -390,9 +415,9 @@ class SessionPool:
                 return
 
     async def _start_one(self, errors: list[BaseException] | None) -> None:
-        """Start a session (and its preload) and offer it; a failure is counted and reported."""
-        self._preparing += 1
-        self._coming += 1
+        """Start a session (and its preload) and offer it; a failure is counted and reported.
+
+        The caller counted it in ``_preparing`` and ``_coming`` already."""
         backend: Backend | None = None
         try:
             assert self._starts is not None
@@ -438,27 +463,30 @@ class SessionPool:
             self._offer(backend)
             self._top_up()
         elif policy == "reset":
+            self._preparing += 1
+            self._coming += 1
             self._spawn(self._reset_one(backend))
         else:
+            self._preparing += 1
             self._spawn(self._replace_one(backend))
 
     async def _reset_one(self, backend: Backend) -> None:
-        self._preparing += 1
-        self._coming += 1
         try:
             await backend.reset()
         except Exception:
             self._replaced += 1
+            self._coming -= 1
+            await self._replace_one(backend)  # still counted in _preparing
+            return
+        except BaseException:
             self._preparing -= 1
             self._coming -= 1
-            await self._replace_one(backend)
-            return
+            raise
         self._preparing -= 1
         self._coming -= 1
         self._offer(backend)
 
     async def _replace_one(self, backend: Backend) -> None:
-        self._preparing += 1
         try:
             await self._close_backend(backend)
         finally:

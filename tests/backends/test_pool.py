@@ -283,12 +283,12 @@ async def test_a_wait_past_its_timeout_is_a_clear_error() -> None:
 
 async def test_sessions_beyond_the_warm_size_start_on_demand_up_to_the_bound() -> None:
     config = PoolConfig(size=1, max_sessions=3, wait_timeout_s=0)
-    async with SessionPool(FakeBackend, config=config) as pool:
-        async with pool.session(), pool.session(), pool.session():
-            assert pool.stats().in_use == 3
-            with pytest.raises(PoolExhaustedError):
-                async with pool.session():
-                    pass
+    pool = SessionPool(FakeBackend, config=config)
+    async with pool, pool.session(), pool.session(), pool.session():
+        assert pool.stats().in_use == 3
+        with pytest.raises(PoolExhaustedError):
+            async with pool.session():
+                pass
 
 
 # ---------------------------------------------------------------------------- shutdown

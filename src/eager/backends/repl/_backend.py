@@ -139,6 +139,7 @@ class ReplBackend(Backend):
                 "sentinel": sentinel.hex(),
                 "memory_limit_bytes": self.memory_limit_bytes,
                 "cpu_limit_s": self.cpu_limit_s,
+                "parent_pid": os.getpid(),  # the child dies with this process (Linux)
             }
             self._session = await Session.spawn(
                 self.python, cwd=self.cwd, env=self.env, config=config, cap=self.max_output_bytes

@@ -8,7 +8,7 @@ so both report errors the same way.
 Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udcxx``):
 
 * parent -> worker, on the child's original stdin (moved to a private fd; user code sees
-  ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s"}``
+  ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s", "parent_pid"}``
   once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
 * worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
   "python"}`` once, then one ``{"op": "done", "error", "ends"}`` per command. ``error`` is
@@ -297,6 +297,7 @@ class _Worker:
         sys.argv = [PROGRAM_FILENAME]
         if sys.path and sys.path[0] == "":
             sys.path[0] = os.getcwd()
+        die_with_parent(config.get("parent_pid"))
         signal.signal(signal.SIGINT, self.on_sigint)
         # A parent thread that blocked SIGINT (a Ray worker's, say) passes its mask on.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -381,6 +382,21 @@ class _Worker:
                 self.interp.reset()
             ends = self.end_invocation()
             self.send({"op": "done", "error": error, "ends": ends})
+
+
+def die_with_parent(parent_pid: Any) -> None:
+    """Linux: be killed when the process that started us dies (an agent or a Ray actor killed
+    hard must not leave its session running, in its own session group, forever)."""
+    if not isinstance(parent_pid, int) or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if os.getppid() != parent_pid:  # it died before the prctl
+        os._exit(1)
 
 
 def main() -> None:

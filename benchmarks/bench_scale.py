@@ -12,7 +12,8 @@ runs (own: one ``ReplBackend`` per run, started up front; ``--pool``: also throu
 ratio to the median of a single run, the parent's CPU time per streamed token during the runs
 (``time.process_time``: this process only, all its threads, no children), the same for bare
 loops reading the same N replays (what the event loop and the source cost without Eager), their
-difference (Eager's own CPU per token), the parent CPU with session start and close included, RSS per session (children), the p50/p99 detection delay (a chunk
+difference (Eager's own CPU per token), the parent CPU with session start and close included, the parent's CPU seconds per wall second
+during the runs (near the share of a core the machine gives it: saturation), RSS per session (children), the p50/p99 detection delay (a chunk
 closed minus the due time of its last token), the p50/p99 dispatch lag (a batch sent minus
 when it could have been), the event loop's p99 lag, outputs that differ from the single run,
 and file descriptors / child processes left after. ``--pool`` adds pool checkout times.
@@ -157,6 +158,7 @@ class Row:
     cpu_us_per_token: float
     cpu_us_per_token_all: float
     cpu_us_per_token_stream: float
+    cpu_share: float
     rss_mb_per_session: float
     detect_p50_ms: float
     detect_p99_ms: float
@@ -223,15 +225,16 @@ async def _measure(
         finally:
             await lease.__aexit__(None, None, None)
 
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
     async with LoopProbe(probe_loop) as probe:
-        cpu0 = time.process_time()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
         results = await asyncio.gather(*(one(i) for i in range(n)))
         if profiler is not None:
             profiler.disable()
         cpu_runs = time.process_time() - cpu0
+        wall_runs = time.perf_counter() - wall0
     kids = _children() - kids0
     rss = sum(_rss_bytes(pid) for pid in kids) / max(1, len(kids))
     if pool is not None:
@@ -264,6 +267,7 @@ async def _measure(
         cpu_us_per_token=cpu_runs / (n * tokens) * 1e6,
         cpu_us_per_token_all=cpu_all / (n * tokens) * 1e6,
         cpu_us_per_token_stream=stream_cpu / (n * tokens) * 1e6,
+        cpu_share=cpu_runs / wall_runs,
         rss_mb_per_session=rss / 2**20,
         detect_p50_ms=_pct(detect, 0.5) * 1e3,
         detect_p99_ms=_pct(detect, 0.99) * 1e3,
@@ -324,7 +328,7 @@ async def _ray_overhead(n: int) -> None:
 def _print(rows: list[Row]) -> None:
     head = (
         "| mode | N | e2el p50 s | p99 s | p50/1 | p99/1 | CPU µs/token: runs | "
-        "bare stream | Eager's own | with start+close | RSS MB/session | detect p50/p99 ms | dispatch lag p50/p99 ms | "
+        "bare stream | Eager's own | with start+close | parent CPU/wall | RSS MB/session | detect p50/p99 ms | dispatch lag p50/p99 ms | "
         "loop lag p99 ms | differ | checkout p50/p99 ms | fds/children left |"
     )
     print(head)
@@ -334,7 +338,7 @@ def _print(rows: list[Row]) -> None:
             f"| {r.mode} | {r.n} | {r.e2el_p50_s:.3f} | {r.e2el_p99_s:.3f} | {r.ratio_p50:.3f} | "
             f"{r.ratio_p99:.3f} | {r.cpu_us_per_token:.1f} | {r.cpu_us_per_token_stream:.1f} | "
             f"{r.cpu_us_per_token - r.cpu_us_per_token_stream:.1f} | "
-            f"{r.cpu_us_per_token_all:.1f} | "
+            f"{r.cpu_us_per_token_all:.1f} | {r.cpu_share:.2f} | "
             f"{r.rss_mb_per_session:.1f} | {r.detect_p50_ms:.2f} / {r.detect_p99_ms:.2f} | "
             f"{r.lag_p50_ms:.2f} / {r.lag_p99_ms:.2f} | {r.loop_lag_p99_ms:.2f} | {r.differ} | "
             f"{r.checkout_p50_ms:.3f} / {r.checkout_p99_ms:.3f} | {r.fds_left} / "

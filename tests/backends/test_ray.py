@@ -145,3 +145,15 @@ async def test_a_pool_holds_ray_sessions() -> None:
             )
             assert crash.error is not None and crash.error.kind == "crash"
         assert pool.stats().replaced == 1
+
+
+def test_the_cli_builds_a_ray_backend() -> None:
+    import argparse
+
+    from eager.cli._backends import add_backend_options, make_backend
+
+    parser = argparse.ArgumentParser()
+    add_backend_options(parser)
+    backend = make_backend(parser.parse_args(["--backend", "ray", "--ray-address", "auto"]))
+    assert isinstance(backend, RayBackend)
+    assert backend.address == "auto"

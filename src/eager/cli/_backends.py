@@ -32,11 +32,20 @@ def _gateway(args: argparse.Namespace) -> Backend:
     return GatewayBackend(url=url, token=token, cwd=args.cwd)
 
 
+def _ray(args: argparse.Namespace) -> Backend:
+    from ..backends._ray import RayBackend
+
+    # No address: join the cluster of RAY_ADDRESS if set, else start a local Ray instance.
+    address = args.ray_address or os.environ.get("EAGER_RAY_ADDRESS") or None
+    return RayBackend(repl_options={"cwd": args.cwd}, address=address)
+
+
 #: Backend name -> factory taking the parsed CLI arguments.
 BACKENDS: dict[str, Callable[[argparse.Namespace], Backend]] = {
     "repl": _repl,
     "jupyter": _jupyter,
     "gateway": _gateway,
+    "ray": _ray,
 }
 
 
@@ -61,6 +70,13 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="TOKEN",
         help="its auth token (env EAGER_GATEWAY_TOKEN)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Ray cluster for --backend ray ('auto', 'ray://host:10001'; env EAGER_RAY_ADDRESS; "
+        "default: a local Ray instance)",
     )
 
 

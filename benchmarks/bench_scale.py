@@ -13,7 +13,8 @@ ratio to the median of a single run, the parent's CPU time per streamed token du
 (``time.process_time``: this process only, all its threads, no children), the same for bare
 loops reading the same N replays (what the event loop and the source cost without Eager), their
 difference (Eager's own CPU per token), the parent CPU with session start and close included, the parent's CPU seconds per wall second
-during the runs (near the share of a core the machine gives it: saturation), RSS per session (children), the p50/p99 detection delay (a chunk
+during the runs (near the share of a core the machine gives it: saturation), the sessions' CPU
+per run (children: what the executions and their wake-ups cost), RSS per session (children), the p50/p99 detection delay (a chunk
 closed minus the due time of its last token), the p50/p99 dispatch lag (a batch sent minus
 when it could have been), the event loop's p99 lag, outputs that differ from the single run,
 and file descriptors / child processes left after. ``--pool`` adds pool checkout times.
@@ -97,6 +98,20 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pids: set[int]) -> float:
+    """User + system CPU seconds the processes ``pids`` used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -159,6 +174,7 @@ class Row:
     cpu_us_per_token_all: float
     cpu_us_per_token_stream: float
     cpu_share: float
+    child_cpu_ms_per_run: float
     rss_mb_per_session: float
     detect_p50_ms: float
     detect_p99_ms: float
@@ -225,6 +241,8 @@ async def _measure(
         finally:
             await lease.__aexit__(None, None, None)
 
+    kids_ready = _children() - kids0
+    child_cpu0 = _cpu_s(kids_ready)
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
     async with LoopProbe(probe_loop) as probe:
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -236,6 +254,7 @@ async def _measure(
         cpu_runs = time.process_time() - cpu0
         wall_runs = time.perf_counter() - wall0
     kids = _children() - kids0
+    child_cpu = _cpu_s(kids) - child_cpu0
     rss = sum(_rss_bytes(pid) for pid in kids) / max(1, len(kids))
     if pool is not None:
         await pool.close()
@@ -268,6 +287,7 @@ async def _measure(
         cpu_us_per_token_all=cpu_all / (n * tokens) * 1e6,
         cpu_us_per_token_stream=stream_cpu / (n * tokens) * 1e6,
         cpu_share=cpu_runs / wall_runs,
+        child_cpu_ms_per_run=child_cpu / n * 1e3,
         rss_mb_per_session=rss / 2**20,
         detect_p50_ms=_pct(detect, 0.5) * 1e3,
         detect_p99_ms=_pct(detect, 0.99) * 1e3,
@@ -328,7 +348,7 @@ async def _ray_overhead(n: int) -> None:
 def _print(rows: list[Row]) -> None:
     head = (
         "| mode | N | e2el p50 s | p99 s | p50/1 | p99/1 | CPU µs/token: runs | "
-        "bare stream | Eager's own | with start+close | parent CPU/wall | RSS MB/session | detect p50/p99 ms | dispatch lag p50/p99 ms | "
+        "bare stream | Eager's own | with start+close | parent CPU/wall | child CPU ms/run | RSS MB/session | detect p50/p99 ms | dispatch lag p50/p99 ms | "
         "loop lag p99 ms | differ | checkout p50/p99 ms | fds/children left |"
     )
     print(head)
@@ -339,6 +359,7 @@ def _print(rows: list[Row]) -> None:
             f"{r.ratio_p99:.3f} | {r.cpu_us_per_token:.1f} | {r.cpu_us_per_token_stream:.1f} | "
             f"{r.cpu_us_per_token - r.cpu_us_per_token_stream:.1f} | "
             f"{r.cpu_us_per_token_all:.1f} | {r.cpu_share:.2f} | "
+            f"{r.child_cpu_ms_per_run:.1f} | "
             f"{r.rss_mb_per_session:.1f} | {r.detect_p50_ms:.2f} / {r.detect_p99_ms:.2f} | "
             f"{r.lag_p50_ms:.2f} / {r.lag_p99_ms:.2f} | {r.loop_lag_p99_ms:.2f} | {r.differ} | "
             f"{r.checkout_p50_ms:.3f} / {r.checkout_p99_ms:.3f} | {r.fds_left} / "

@@ -193,6 +193,24 @@ async def test_one_checkout_per_key_at_a_time() -> None:
         assert order == ["a in", "a out", "b in", "b out"]
 
 
+async def test_closing_the_pool_fails_checkouts_waiting_for_a_key() -> None:
+    pool = SessionPool(FakeBackend, config=PoolConfig(size=1, on_return="keep"))
+    await pool.start()
+    held = pool.session(key="conv")
+    await held.__aenter__()
+
+    async def second_turn() -> None:
+        async with pool.session(key="conv"):
+            pass
+
+    task = asyncio.create_task(second_turn())
+    await asyncio.sleep(0)  # it runs up to its wait for the key (no timing involved)
+    await pool.close()
+    with pytest.raises(BackendError, match="closed"):
+        await asyncio.wait_for(task, 10)
+    await held.__aexit__(None, None, None)
+
+
 async def test_a_returned_session_cannot_be_used() -> None:
     async with SessionPool(FakeBackend, config=PoolConfig(size=1)) as pool:
         async with pool.session() as backend:

@@ -215,6 +215,8 @@ class SessionPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(BackendError("the pool was closed"))
+        for held in self._held.values():
+            held.set()  # checkouts waiting for a key see the pool closed
         # Starts and recycles in flight finish (and close what they made, in new tasks).
         deadline = time.monotonic() + CLOSE_TIMEOUT_S
         while self._tasks:
@@ -295,6 +297,8 @@ class SessionPool:
             deadline = self._deadline()
             while (held := self._held.get(key)) is not None:  # one checkout per key at a time
                 await self._wait_for(held.wait(), deadline)
+                if self._closed:
+                    raise BackendError("the pool was closed")
             self._held[key] = asyncio.Event()
             kept = self._kept.pop(key, None)
             if kept is not None:
@@ -353,12 +357,12 @@ class SessionPool:
 
     def _checkin(self, lease: _Lease, key: Hashable | None, ok: bool) -> None:
         lease.returned = True
+        if key is not None:
+            self._held.pop(key).set()
         if lease not in self._leases:
             return  # the pool closed it already
         self._leases.discard(lease)
         backend = lease.inner
-        if key is not None:
-            self._held.pop(key).set()
         if self._closed:
             self._spawn(self._close_backend(backend))
         elif lease.broken or not ok or backend.closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -38,8 +39,15 @@ def children() -> set[int]:
     return pids
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_pipes() -> int:
+    """Pipes open in this process: what a REPL session holds (4 each). Sockets and event fds
+    are left out: a Ray driver started by other tests of the session opens and closes them
+    on its own threads."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile (the listing's own)
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+    return count
 
 
 async def _pid(backend: Backend) -> int:
@@ -97,11 +105,12 @@ async def test_sessions_are_started_ahead_of_demand_with_the_preload() -> None:
 
 
 async def test_a_failing_preload_is_a_start_error() -> None:
+    before = children()
     pool = SessionPool(_repl, config=PoolConfig(size=1, preload="import no_such_module_here\n"))
     with pytest.raises(BackendStartError, match="ModuleNotFoundError"):
         await pool.start()
     assert pool.stats().failed_starts == 1
-    assert not children()
+    assert children() <= before
 
 
 async def test_a_factory_that_cannot_start_fails_the_pools_start(tmp_path: object) -> None:
@@ -313,7 +322,7 @@ async def test_sessions_beyond_the_warm_size_start_on_demand_up_to_the_bound() -
 
 
 async def test_close_leaves_no_process_or_descriptor_behind() -> None:
-    before_children, before_fds = children(), open_fds()
+    before_children, before_pipes = children(), open_pipes()
     pool = SessionPool(_repl, config=PoolConfig(size=3, max_sessions=4, on_return="fresh"))
     async with pool:
         async with pool.session() as backend:
@@ -321,8 +330,8 @@ async def test_close_leaves_no_process_or_descriptor_behind() -> None:
         held = pool.session()
         backend = await held.__aenter__()  # still checked out when the pool closes
         assert len(children() - before_children) >= 3
-    assert children() == before_children
-    assert open_fds() == before_fds
+    assert children() <= before_children
+    assert open_pipes() == before_pipes
     with pytest.raises(BackendError):
         await backend.execute("print(1)\n")
     await held.__aexit__(None, None, None)
@@ -366,7 +375,7 @@ def _observable(result: object) -> tuple[object, ...]:
 
 @pytest.mark.timeout(240)
 async def test_fifty_concurrent_runs_from_a_pool_equal_their_solo_runs() -> None:
-    before_children, before_fds = children(), open_fds()
+    before_children, before_pipes = children(), open_pipes()
     programs = [_program(i) for i in range(50)]
     solo = []
     for program in programs:
@@ -387,5 +396,5 @@ async def test_fifty_concurrent_runs_from_a_pool_equal_their_solo_runs() -> None
         stats = pool.stats()
     assert together == solo
     assert stats.checkouts == 50 and stats.replaced == 1 and stats.in_use == 0
-    assert children() == before_children
-    assert open_fds() == before_fds
+    assert children() <= before_children
+    assert open_pipes() == before_pipes

@@ -20,7 +20,7 @@ from .._errors import (
     UsageError,
 )
 from .._result import ExecError, ExecResult
-from ._base import RESTART_GRACE_S, Backend
+from ._base import Backend
 from .repl import ReplBackend
 
 __all__ = ["RAY_CALL_GRACE_S", "RayBackend"]
@@ -116,9 +116,7 @@ class RayBackend(Backend):
             raise UsageError(f"memory_bytes must be positive, not {memory_bytes!r}")
         self.repl_options = options
         self.timeout_s = local.timeout_s
-        self.restart_grace_s = (
-            local.restart_grace_s if "restart_grace_s" in options else RESTART_GRACE_S
-        )
+        self.restart_grace_s = local.restart_grace_s
         placement: dict[str, Any] = dict(actor_options or {})
         placement.update(max_restarts=0, max_task_retries=0)
         if num_cpus is not None:

@@ -25,6 +25,7 @@ from eager import (
 
 from .shared_ray import shared_ray
 from .test_contract import started_signal
+from .test_repl import process_exited
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="no ray")
 
@@ -69,22 +70,6 @@ async def test_the_actors_death_is_a_crash_and_a_fresh_actor_follows(
     assert ray_backend.starts == 2
 
 
-async def _exited(pid: int) -> None:
-    """Wait until process ``pid`` (not our child) is gone: an event, through a pidfd."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    gone = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_reader(fd, gone.set)
-    try:
-        await gone.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-
-
 async def test_an_actor_killed_from_outside_is_a_crash_and_leaves_no_session(
     ray_backend: RayBackend,
 ) -> None:
@@ -97,8 +82,9 @@ async def test_an_actor_killed_from_outside_is_a_crash_and_leaves_no_session(
         ray.kill(ray_backend.actor)
         result = await asyncio.wait_for(task, 60)
     assert result.error is not None and result.error.kind == "crash"
-    # The busy session, in its own process group, dies with its actor (no orphan left).
-    await asyncio.wait_for(_exited(pid), 30)
+    # The busy session, in its own process group, dies with its actor (no orphan left: Ray
+    # reaps a dead worker's children, and the REPL worker dies with its parent).
+    await asyncio.wait_for(process_exited(pid), 30)
     assert (await ray_backend.execute("print('back')\n")).stdout == "back\n"
 
 

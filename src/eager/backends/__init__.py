@@ -9,7 +9,8 @@ Ray actor. ``SessionPool`` keeps warm sessions of any backend ready for checkout
 
 from ._base import Backend
 from ._fake import FakeBackend, FakeCall
-from ._pool import PoolConfig, PoolStats, ReturnPolicy, SessionPool
+from ._pool import SessionPool
+from ._pool_config import PoolConfig, PoolStats, ReturnPolicy
 from ._ray import RayBackend
 from .jupyter import GatewayBackend, JupyterBackend, LocalGateway
 from .repl import ReplBackend

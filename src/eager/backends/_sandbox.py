@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from .._errors import BackendStartError, UsageError
 
 __all__ = [
-    "SANDBOX_SYSTEM_PATHS",
     "SANDBOX_NETWORK_PATHS",
+    "SANDBOX_SYSTEM_PATHS",
     "SandboxPolicy",
     "bwrap_argv",
     "find_bwrap",

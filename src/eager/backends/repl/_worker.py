@@ -16,6 +16,14 @@ Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udc
   fd 2 how the invocation's output ended: ``"drained"`` (the pipe was empty: the parent has
   it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed).
 
+**stdio mode** (``argv[1] == "stdio"``, for a session behind any command that connects the
+child's stdin and stdout: ``bwrap …``, ``docker exec -i …``, ``ssh host …``): commands come on
+stdin as above (plus ``{"op": "interrupt"}``, which a reader thread turns into SIGINT for the
+main thread, as signals cannot cross such a command); fd 1 and fd 2 become pipes inside the
+child whose bytes, with the replies, travel as frames on the real stdout: one byte of channel
+(``1``, ``2`` or ``r`` for a reply) and a 4-byte big-endian length, then the payload. The
+worker always writes the sentinel and sends the reply only after the sentinel went out.
+
 Output is captured at the file-descriptor level by the parent (fd 1 and 2 are pipes), so
 ``os.system`` and C-level writes are captured too. After each command the worker flushes
 ``sys.stdout``/``sys.stderr`` (and C stdio when ``ctypes`` is loaded); then, unless the pipe is
@@ -34,6 +42,7 @@ import signal
 import stat
 import struct
 import sys
+import threading
 import traceback
 from types import CodeType, TracebackType
 from typing import Any
@@ -45,6 +54,8 @@ __all__ = ["PROGRAM_FILENAME", "main"]
 PROGRAM_FILENAME = "<program>"
 #: Longest error message or traceback text sent back (characters); longer ones are cut.
 MAX_ERROR_CHARS = 1_000_000
+#: stdio mode: how long the worker waits for a sentinel to be forwarded before replying (s).
+FORWARD_WAIT_S = 5.0
 
 _MAIN_KEYS = frozenset(
     (
@@ -236,12 +247,32 @@ class Interpreter:
         }
 
 
+class _Framer:
+    """stdio mode: the real stdout, shared by the forwarding threads and the replies."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+
+    def write(self, channel: bytes, payload: bytes) -> None:
+        data = channel + struct.pack(">I", len(payload)) + payload
+        with self.lock:
+            while data:
+                data = data[os.write(self.fd, data) :]
+
+
 class _Worker:
     """The child's command loop."""
 
-    def __init__(self, reply_fd: int) -> None:
-        self.reply_fd = reply_fd
+    def __init__(self, reply_fd: int | None) -> None:
         self.pid = os.getpid()
+        self.framer: _Framer | None = None
+        self.queue: Any = None
+        self.seen: dict[int, threading.Event] = {}
+        if reply_fd is None:  # stdio mode: replies (and fd 1/2 bytes) framed on the real stdout
+            reply_fd = os.dup(1)
+            self.framer = _Framer(reply_fd)
+        self.reply_fd = reply_fd
         # Commands come on the original stdin; user code gets /dev/null as stdin.
         self.cmd_fd = os.dup(0)
         os.set_inheritable(self.cmd_fd, False)
@@ -259,14 +290,74 @@ class _Worker:
             if key not in _MAIN_KEYS:
                 del namespace[key]
         self.interp = Interpreter(namespace)
+        if self.framer is not None:
+            self.start_stdio()
+
+    def start_stdio(self) -> None:
+        import queue
+
+        self.queue = queue.Queue()
+        self.main_ident = threading.get_ident()
+        for fd in (1, 2):
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_inheritable(r, False)
+            self.seen[fd] = threading.Event()
+            channel = str(fd).encode()
+            threading.Thread(target=self.forward, args=(r, fd, channel), daemon=True).start()
+        threading.Thread(target=self.read_commands, daemon=True).start()
+
+    def forward(self, r: int, fd: int, channel: bytes) -> None:
+        assert self.framer is not None
+        tail = b""
+        while True:
+            try:
+                data = os.read(r, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self.framer.write(channel, data)
+            sentinel = self.sentinel
+            if sentinel:
+                if sentinel in tail + data:
+                    self.seen[fd].set()
+                tail = (tail + data)[-(len(sentinel) - 1) :]
+
+    def read_commands(self) -> None:
+        while True:
+            try:
+                line = self.commands.readline()
+            except BaseException:
+                line = b""
+            if not line:  # the parent (or the command between us) is gone: leave at once
+                os._exit(0)
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            if isinstance(message, dict) and message.get("op") == "interrupt":
+                if self.interp.executing:
+                    signal.pthread_kill(self.main_ident, signal.SIGINT)
+                continue
+            self.queue.put(message)
 
     def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        if self.framer is not None:
+            self.framer.write(b"r", data)
+            return
         while data:
             written = os.write(self.reply_fd, data)
             data = data[written:]
 
     def receive(self) -> dict[str, Any] | None:
+        while self.queue is not None:
+            try:
+                got: dict[str, Any] | None = self.queue.get()
+            except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                continue
+            return got
         while True:
             try:
                 line = self.commands.readline()
@@ -346,16 +437,21 @@ class _Worker:
             st = os.fstat(fd)
             if self.pipes.get(fd) != (st.st_dev, st.st_ino):
                 return "lost"  # closed or redirected by the program: no sentinel would come
-            if _unread_bytes(fd) == 0:
+            if self.framer is None and _unread_bytes(fd) == 0:
                 return "drained"
         except (OSError, ValueError):
             return "lost"
+        seen = self.seen.get(fd)
+        if seen is not None:
+            seen.clear()
         try:
             data = self.sentinel
             while data:
                 data = data[os.write(fd, data) :]
         except OSError:
             return "lost"
+        if seen is not None:  # stdio mode: the reply must not overtake the output
+            seen.wait(FORWARD_WAIT_S)
         return "sentinel"
 
     def loop(self) -> None:
@@ -382,13 +478,19 @@ class _Worker:
 
 
 def main() -> None:
-    """Entry point in the child: ``argv[1]`` is the fd of the reply pipe."""
-    worker = _Worker(int(sys.argv[1]))
+    """Entry point in the child: ``argv[1]`` is the fd of the reply pipe, or ``stdio``."""
+    stdio = sys.argv[1] == "stdio"
+    diag = os.dup(2) if stdio else 2  # where a bug of the worker is told (the real stderr)
+    if stdio:
+        os.set_inheritable(diag, False)
     status = 0
     try:
+        worker = _Worker(None if stdio else int(sys.argv[1]))
         worker.loop()
     except BaseException:
-        traceback.print_exc()  # a bug of the worker: the parent reports it as a crash
+        # A bug of the worker: the parent reports it as a crash.
+        with contextlib.suppress(BaseException):
+            os.write(diag, traceback.format_exc().encode("utf-8", "backslashreplace"))
         status = 70
     finally:
         # Leave at once: interpreter shutdown could wait on user threads.

@@ -56,6 +56,8 @@ from .backends import (
     JupyterBackend,
     LocalGateway,
     ReplBackend,
+    SandboxPolicy,
+    scrub_env,
 )
 from .server import Answer, ReplayServer
 from .sources import (
@@ -120,6 +122,7 @@ __all__ = [
     "RichOutput",
     "RunFinished",
     "RunResult",
+    "SandboxPolicy",
     "ScriptedSource",
     "Source",
     "SourceError",
@@ -131,5 +134,6 @@ __all__ = [
     "make_extractor",
     "run",
     "run_sync",
+    "scrub_env",
     "tokenize",
 ]

@@ -3,11 +3,14 @@
 ``Backend`` is the interface (``start``/``execute``/``interrupt``/``reset``/``close``, an async
 context manager). Implementations: ``repl/`` a persistent Python subprocess; ``jupyter/`` a
 local Jupyter kernel and a Kernel Gateway client (with a local gateway launcher); ``FakeBackend``
-runs code in-process and records every call, for tests.
+runs code in-process and records every call, for tests. ``SandboxPolicy`` isolates a session
+(bubblewrap); every session starts with a scrubbed environment (``scrub_env``).
 """
 
 from ._base import Backend
+from ._env import scrub_env
 from ._fake import FakeBackend, FakeCall
+from ._sandbox import SandboxPolicy
 from .jupyter import GatewayBackend, JupyterBackend, LocalGateway
 from .repl import ReplBackend
 
@@ -19,4 +22,6 @@ __all__ = [
     "JupyterBackend",
     "LocalGateway",
     "ReplBackend",
+    "SandboxPolicy",
+    "scrub_env",
 ]

@@ -18,6 +18,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from .._env import scrub_env
 from . import _protocol as proto
 from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
 
@@ -76,10 +77,11 @@ class LocalGateway:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        env = dict(os.environ)
-        # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
-        env.pop("PYTEST_CURRENT_TEST", None)
+        # The gateway gets the scrubbed environment; its kernels get PATH and the names listed
+        # in KG_ENV_PROCESS_WHITELIST only (we send "env" when starting one), never the token.
+        env = scrub_env()
         env.update(
+            KG_ENV_PROCESS_WHITELIST=",".join(sorted(env)),
             KG_IP="127.0.0.1",
             KG_PORT=str(port),
             KG_PORT_RETRIES="0",
@@ -249,7 +251,9 @@ class GatewayBackend(KernelBackend):
             base_url=self._url, headers=headers, timeout=HTTP_TIMEOUT_S, trust_env=False
         )
         try:
-            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            kernel = await self._call(
+                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
+            )
             if not isinstance(kernel, dict) or "id" not in kernel:
                 raise BackendProtocolError(f"Kernel Gateway: unexpected answer {kernel!r:.200}")
             self._kernel_id = str(kernel["id"])
@@ -374,6 +378,8 @@ class GatewayBackend(KernelBackend):
         try:
             await self._call("POST", f"/api/kernels/{self._kernel_id}/restart")
         except BackendProtocolError:  # the kernel is gone: start a new one
-            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            kernel = await self._call(
+                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
+            )
             self._kernel_id = str(kernel["id"])
         await self._connect()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from .._env import session_env
 from . import _protocol as proto
 from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
 
@@ -82,7 +83,7 @@ class JupyterBackend(KernelBackend):
         await self._launch()
 
     async def _launch(self) -> None:
-        env = dict(os.environ if self._env is None else self._env)
+        env = session_env(self._env)  # allow-listed, never keys or tokens; env= on top
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
         env.pop("PYTEST_CURRENT_TEST", None)

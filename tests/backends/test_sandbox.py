@@ -189,7 +189,7 @@ async def test_an_unsandboxed_session_does_not_inherit_secrets(
 
 async def test_without_bwrap_the_start_fails_with_what_to_do(tmp_path: os.PathLike[str]) -> None:
     backend = ReplBackend(sandbox=SandboxPolicy(bwrap="/nonexistent/bwrap"), cwd=tmp_path)
-    with pytest.raises(BackendStartError, match="bubblewrap.*--no-sandbox"):
+    with pytest.raises(BackendStartError, match=r"bubblewrap.*--no-sandbox"):
         await backend.start()
     await backend.close()
 
@@ -199,7 +199,7 @@ async def test_a_sandbox_that_cannot_be_created_says_why(tmp_path: os.PathLike[s
     # An argument bwrap refuses stands for a kernel that refuses namespaces: one clear error.
     policy = SandboxPolicy(extra_bwrap_args=("--no-such-option",))
     backend = ReplBackend(sandbox=policy, cwd=tmp_path)
-    with pytest.raises(BackendStartError, match="sandbox.*could not be created") as info:
+    with pytest.raises(BackendStartError, match=r"sandbox.*could not be created") as info:
         await backend.start()
     assert "no-such-option" in str(info.value)
     await backend.close()

@@ -6,15 +6,30 @@ import argparse
 import os
 from collections.abc import Callable
 
+from .._errors import UsageError
 from ..backends._base import Backend
 
-__all__ = ["BACKENDS", "add_backend_options", "make_backend"]
+__all__ = ["BACKENDS", "add_backend_options", "make_backend", "sandbox_wanted"]
+
+
+def sandbox_wanted(args: argparse.Namespace) -> bool:
+    """``--sandbox``/``--no-sandbox`` if given, else the command's default (safe: sandboxed).
+
+    Commands whose code comes from a model (``ask``, ``chat``, ``run --base-url``) keep the
+    default True; replays of local files (``run PROGRAM``, ``demo``, ``bench``) set
+    ``sandbox_default`` False.
+    """
+    chosen = getattr(args, "sandbox", None)
+    if chosen is not None:
+        return bool(chosen)
+    return bool(getattr(args, "sandbox_default", True))
 
 
 def _repl(args: argparse.Namespace) -> Backend:
+    from ..backends._sandbox import SandboxPolicy
     from ..backends.repl._backend import ReplBackend
 
-    return ReplBackend(cwd=args.cwd)
+    return ReplBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
 
 
 def _jupyter(args: argparse.Namespace) -> Backend:
@@ -50,6 +65,14 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cwd", default=None, help="working directory of the session")
     parser.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the session in a bubblewrap sandbox (no network, read-only system, only "
+        "--cwd writable, rlimits); default: on where code comes from a model (ask, chat, "
+        "run --base-url), off for replays of local files (run PROGRAM, demo, bench)",
+    )
+    parser.add_argument(
         "--gateway-url",
         default=None,
         metavar="URL",
@@ -65,5 +88,10 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 
 def make_backend(args: argparse.Namespace) -> Backend:
-    """A fresh, unstarted backend chosen by ``args.backend``."""
+    """A fresh, unstarted backend chosen by ``args.backend`` (sandboxed as :func:`sandbox_wanted`)."""
+    if args.backend != "repl" and sandbox_wanted(args):
+        raise UsageError(
+            f"the sandbox runs --backend repl only (the {args.backend} backend cannot be "
+            "sandboxed yet); use --backend repl, or pass --no-sandbox to run without isolation"
+        )
     return BACKENDS[args.backend](args)

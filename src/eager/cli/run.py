@@ -158,6 +158,8 @@ def emit(args: argparse.Namespace, results: dict[str, RunResult], *, title: str 
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager run``."""
+    # Code from a model endpoint runs sandboxed unless --no-sandbox; a local file's replay not.
+    args.sandbox_default = bool(getattr(args, "base_url", None))
     if getattr(args, "base_url", None):
         from ._endpoint import make_endpoint_source
 

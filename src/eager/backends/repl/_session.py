@@ -80,6 +80,11 @@ def exit_description(status: int | None) -> str:
             return f"killed by signal {-status}"
         hint = _SIGNAL_HINTS.get(sig)
         return f"killed by signal {-status} ({sig.name}{': ' + hint if hint else ''})"
+    if 128 < status < 128 + 65:  # a command in between (bwrap, a shell) reports 128 + signal
+        inner = exit_description(128 - status)
+        if not inner.startswith("killed by signal") or "(" not in inner:
+            return f"exited with status {status}"
+        return f"exited with status {status}: the Python inside was {inner}"
     return f"exited with status {status}"
 
 

@@ -99,6 +99,17 @@ def _jupyter(options: BackendOptions) -> Backend:
     )
 
 
+def _jupyter_sandbox(options: BackendOptions) -> Backend:
+    from eager import JupyterBackend
+
+    return JupyterBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+        sandbox=SandboxPolicy(network=True),  # for the suite's loopback "started" signal
+    )
+
+
 def _gateway(options: BackendOptions) -> Backend:
     from eager import GatewayBackend
 
@@ -141,6 +152,12 @@ BACKEND_CASES: dict[str, BackendCase] = {
         _jupyter,
         lacks=frozenset({"crash_output"}),
         requires_modules=("jupyter_client", "ipykernel"),
+    ),
+    "jupyter-sandbox": BackendCase(
+        _jupyter_sandbox,
+        lacks=frozenset({"crash_output"}),
+        requires_modules=("jupyter_client", "ipykernel"),
+        requires_executables=("bwrap",),
     ),
     "gateway": BackendCase(
         _gateway,

@@ -117,6 +117,12 @@ class SandboxSetup:
             # bwrap enters it as root without capabilities: it must be traversable by others.
             os.chmod(path, self._owners[path][2] | 0o711)
 
+    def give(self, path: str) -> None:
+        """As root, make a file we wrote for the session (a connection file) the sandbox's."""
+        if self.as_root:
+            with contextlib.suppress(OSError):
+                os.chown(path, self.uid, self.uid)
+
     def release(self) -> None:
         """Give the work folder back to its owner (remove it if it was ours); idempotent."""
         if self._own_dir:

@@ -33,9 +33,10 @@ def _repl(args: argparse.Namespace) -> Backend:
 
 
 def _jupyter(args: argparse.Namespace) -> Backend:
+    from ..backends._sandbox import SandboxPolicy
     from ..backends.jupyter._local import JupyterBackend
 
-    return JupyterBackend(cwd=args.cwd)
+    return JupyterBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
 
 
 def _gateway(args: argparse.Namespace) -> Backend:
@@ -68,8 +69,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         "--sandbox",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="run the session in a bubblewrap sandbox (no network, read-only system, only "
-        "--cwd writable, rlimits); default: on where code comes from a model (ask, chat, "
+        help="run the session (repl, jupyter) in a bubblewrap sandbox (no network, read-only "
+        "system, only --cwd writable, rlimits); default: on where code comes from a model (ask, chat, "
         "run --base-url), off for replays of local files (run PROGRAM, demo, bench)",
     )
     parser.add_argument(
@@ -89,9 +90,9 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def make_backend(args: argparse.Namespace) -> Backend:
     """A fresh, unstarted backend chosen by ``args.backend`` (sandboxed as :func:`sandbox_wanted`)."""
-    if args.backend != "repl" and sandbox_wanted(args):
+    if args.backend == "gateway" and sandbox_wanted(args):
         raise UsageError(
-            f"the sandbox runs --backend repl only (the {args.backend} backend cannot be "
-            "sandboxed yet); use --backend repl, or pass --no-sandbox to run without isolation"
+            "a Kernel Gateway's kernels run where the gateway runs: Eager cannot sandbox them; "
+            "use --backend repl or jupyter, or pass --no-sandbox to run without isolation"
         )
     return BACKENDS[args.backend](args)

@@ -302,3 +302,28 @@ def test_eager_run_sandbox_contains_a_program_file(tmp_path: Path, fake_home: Pa
         "found 0",
     ]
     assert record["error"]["evalue"].startswith("[Errno 30] Read-only file system")
+
+
+async def test_a_sandboxed_jupyter_kernel_is_contained(tmp_path: Path, fake_home: Path) -> None:
+    pytest.importorskip("ipykernel")
+    from eager import JupyterBackend
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "data.csv").write_text(EARLIER)
+    secret = fake_home / ".ssh" / "id_rsa"
+    async with JupyterBackend(sandbox=POLICY, cwd=work, timeout_s=30.0) as kernel:
+        net = await kernel.execute("import socket\nsocket.create_connection(('1.1.1.1', 53), 3)\n")
+        failed(net, "OSError", "TimeoutError")
+        key = await kernel.execute(f"open({str(secret)!r}).read()\n")
+        failed(key, "FileNotFoundError", "PermissionError")
+        env = await kernel.execute(
+            "import os\nprint(sorted(k for k in os.environ if 'KEY' in k or 'SECRET' in k))\n"
+        )
+        assert env.stdout == "[]\n"
+        write = await kernel.execute("open('/usr/evil', 'w')\n")
+        failed(write, "OSError")
+        ok = await kernel.execute("print(open('data.csv').read(), end='')\n")
+        assert ok.stdout == EARLIER
+    assert (work / "data.csv").read_text() == EARLIER
+    assert (work / "data.csv").stat().st_uid == os.getuid()

@@ -210,3 +210,20 @@ def test_sandbox_and_command_are_exclusive() -> None:
         ReplBackend(sandbox=SandboxPolicy(), command=("env",))
     with pytest.raises(UsageError):
         ReplBackend(command="ssh host")
+
+
+async def test_a_local_gateways_kernels_see_neither_its_token_nor_our_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("kernel_gateway")
+    from eager import GatewayBackend, LocalGateway
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
+    async with LocalGateway() as gateway:
+        assert gateway.url.startswith("http://127.0.0.1:")  # loopback only, with a token
+        async with GatewayBackend(url=gateway.url, token=gateway.token) as backend:
+            result = await backend.execute("import os\nprint(sorted(os.environ))\n")
+    assert result.error is None, result.error
+    assert "'PATH'" in result.stdout
+    assert "KG_AUTH_TOKEN" not in result.stdout and "OPENAI_API_KEY" not in result.stdout
+    assert gateway.token not in result.stdout

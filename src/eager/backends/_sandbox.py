@@ -110,7 +110,7 @@ class SandboxPolicy:
     #: CPU seconds each execution may use (RLIMIT_CPU, re-armed per execution); whole seconds.
     cpu_s: int | None = 600
     #: Processes and threads the sandbox may hold at once (RLIMIT_NPROC).
-    max_processes: int | None = 128
+    max_processes: int | None = 256
     #: Largest file the code may write (RLIMIT_FSIZE), bytes.
     file_size_bytes: int | None = 1024 * _MiB
     #: Open files per process (RLIMIT_NOFILE).

@@ -55,6 +55,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_chunker.py
 	$(BIN)/python benchmarks/bench_backends.py
+	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_openai.py
 	$(BIN)/python benchmarks/bench_corpus.py 50 200
 	$(BIN)/eager bench --workload demo --tps 20,50,100,200 --variants recorded

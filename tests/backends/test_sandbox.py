@@ -227,3 +227,22 @@ async def test_a_local_gateways_kernels_see_neither_its_token_nor_our_secrets(
     assert "'PATH'" in result.stdout
     assert "KG_AUTH_TOKEN" not in result.stdout and "OPENAI_API_KEY" not in result.stdout
     assert gateway.token not in result.stdout
+
+
+@pytest.mark.parametrize("folder", ["/", "/usr", "~", sys.prefix])
+def test_a_work_folder_holding_the_system_or_home_is_refused(folder: str) -> None:
+    # Checked on the set-up alone: starting would hand the folder over (chown) if it failed.
+    from eager.backends._sandbox import SANDBOX_SYSTEM_PATHS
+    from eager.backends._sandboxed import SandboxSetup
+
+    setup = SandboxSetup(SandboxPolicy(), cwd=os.path.expanduser(folder), python=sys.executable)
+    needed = [*system_view(SANDBOX_SYSTEM_PATHS), *python_paths(sys.executable)]
+    with pytest.raises(BackendStartError, match="folder of its own"):
+        setup.check_folders(needed)
+
+
+def test_a_folder_of_its_own_is_accepted(tmp_path: os.PathLike[str]) -> None:
+    from eager.backends._sandboxed import SandboxSetup
+
+    setup = SandboxSetup(SandboxPolicy(), cwd=os.fspath(tmp_path), python=sys.executable)
+    setup.check_folders([*system_view(), *python_paths(sys.executable)])

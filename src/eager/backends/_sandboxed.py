@@ -89,18 +89,37 @@ class SandboxSetup:
                     "isolation on purpose (sandbox=None; --no-sandbox on the CLI)"
                 )
         paths = SANDBOX_SYSTEM_PATHS + (SANDBOX_NETWORK_PATHS if self.policy.network else ())
+        pythons = python_paths(self.python)
+        self.check_folders([*paths, *pythons])
         if self.as_root:
             self._hand_over()
         return bwrap_argv(
             self.policy,
             bwrap=bwrap,
             work_dir=self.work_dir,
-            python_paths=python_paths(self.python),
+            python_paths=pythons,
             system_paths=system_view(paths),
             as_root=self.as_root,
             uid=self.uid,
             nproc_base=0 if self.as_root else _tasks_of(os.getuid()),
         )
+
+    def check_folders(self, needed: list[str]) -> None:
+        """Refuse a writable folder holding ``needed`` paths or the home folder.
+
+        It would open them up (and, as root, hand them to the sandbox's uid); the error says
+        what to pass instead.
+        """
+        for path in (self.work_dir, *self.policy.writable_paths):
+            real = os.path.realpath(path)
+            home = os.path.realpath(os.path.expanduser("~"))
+            for inner in (*needed, home):
+                if inner == real or inner.startswith(real.rstrip("/") + "/"):
+                    raise BackendStartError(
+                        f"the sandbox's writable folder {path!r} holds {inner!r}: give the "
+                        "session a folder of its own (cwd=, --cwd), not a parent of the "
+                        "system, the Python environment or the home folder"
+                    )
 
     def env(self, env: Mapping[str, str]) -> dict[str, str]:
         """``env`` as seen inside: HOME is the work folder, TMPDIR the private /tmp."""

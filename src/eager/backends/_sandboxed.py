@@ -122,9 +122,20 @@ class SandboxSetup:
                     )
 
     def env(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` as seen inside: HOME is the work folder, TMPDIR the private /tmp."""
+        """``env`` as seen inside: HOME is the work folder, TMPDIR the private /tmp.
+
+        Caches and configuration (XDG, matplotlib, IPython) go to the private /tmp, so the
+        work folder holds what the program wrote and nothing else (``env`` may say otherwise).
+        """
         inside = dict(env)
         inside.update(HOME=self.work_dir, TMPDIR="/tmp", USER="sandbox", LOGNAME="sandbox")
+        for name, value in (
+            ("XDG_CACHE_HOME", "/tmp/.cache"),
+            ("XDG_CONFIG_HOME", "/tmp/.config"),
+            ("MPLCONFIGDIR", "/tmp/matplotlib"),
+            ("IPYTHONDIR", "/tmp/ipython"),
+        ):
+            inside.setdefault(name, value)
         return inside
 
     def _hand_over(self) -> None:

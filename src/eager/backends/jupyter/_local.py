@@ -147,8 +147,6 @@ class JupyterBackend(KernelBackend):
         cwd = self._cwd
         if self._sandbox_setup is not None:
             env = self._sandbox_setup.env(env)
-            # IPython and matplotlib keep their caches in the private /tmp, not the work folder.
-            env.update(IPYTHONDIR="/tmp/ipython", MPLCONFIGDIR="/tmp/matplotlib")
             env.setdefault("JUPYTER_RUNTIME_DIR", "/tmp/jupyter-runtime")
             cwd = self._sandbox_setup.work_dir
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -327,3 +327,23 @@ async def test_a_sandboxed_jupyter_kernel_is_contained(tmp_path: Path, fake_home
         assert ok.stdout == EARLIER
     assert (work / "data.csv").read_text() == EARLIER
     assert (work / "data.csv").stat().st_uid == os.getuid()
+
+
+async def test_forging_the_protocol_gets_the_session_killed_and_restarted(
+    session: ReplBackend,
+) -> None:
+    # The worker's reply stream is one of the child's fds: garbage written on every fd must
+    # not confuse the parent beyond this session. (Code in the worker's process can forge its
+    # own replies too, as it can print anything: the sandbox is the boundary, not the stream.)
+    result = await session.execute(
+        "import os\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n"
+        "        os.write(fd, b'garbage' * 10)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "import time\ntime.sleep(30)\n"
+    )
+    assert result.error is not None and result.error.kind == "crash", result.error
+    assert "protocol" in result.error.evalue and "fresh session" in result.error.evalue
+    await still_works(session)

@@ -292,14 +292,16 @@ class ReplBackend(Backend):
         )
 
     async def _crashed(self, session: Session, t0: float) -> ExecResult:
-        status = await session.wait_exit(EXIT_WAIT_S)
+        broken = session.broken  # stdio mode: garbage on the protocol stream (it lives on)
+        status = None if broken else await session.wait_exit(EXIT_WAIT_S)
         out, err = await session.collect_killed()
         what = await self._restart()
         if self._closed:
             raise BackendError("the REPL backend was closed during the execution")
+        how = f"it broke the protocol: {broken}" if broken else exit_description(status)
         error = ExecError(
             "BackendCrashed",
-            f"the Python session died ({exit_description(status)}); {what}",
+            f"the Python session {'was killed' if broken else 'died'} ({how}); {what}",
             kind="crash",
         )
         return self._result(out, err, error, t0)

@@ -265,6 +265,13 @@ class Session:
         session.startup_s = time.perf_counter() - t0
         return session
 
+    @property
+    def broken(self) -> str | None:
+        """stdio mode: why the stream stopped making sense (the child wrote garbage on it)."""
+        if isinstance(self.protocol, StdioChildProtocol):
+            return self.protocol.decoder.broken
+        return None
+
     def send(self, message: dict[str, Any]) -> None:
         """Write one command; raises BackendCrashedError when the child is gone."""
         stdin = self.child.get_pipe_transport(0) if self.child is not None else None

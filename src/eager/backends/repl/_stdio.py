@@ -5,6 +5,11 @@ stdout reach the parent, so the worker frames everything on its stdout (see
 :mod:`eager.backends.repl._worker`): one byte of channel (``1``, ``2``, ``r``), a 4-byte
 big-endian length, the payload. The command's own stderr (bwrap's complaints, a remote shell's
 banner) is kept apart as diagnostics.
+
+The stream is no integrity boundary: code running in the worker's process can write on it (and
+so forge its own replies, as it can print anything); the parent only needs to stay robust.
+Garbage breaks the stream: the session is killed and restarted, and the sandbox (not the
+stream) keeps the code away from everything else.
 """
 
 from __future__ import annotations

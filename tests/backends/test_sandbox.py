@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -202,7 +204,14 @@ async def test_a_sandbox_that_cannot_be_created_says_why(tmp_path: os.PathLike[s
     with pytest.raises(BackendStartError, match=r"sandbox.*could not be created") as info:
         await backend.start()
     assert "no-such-option" in str(info.value)
-    await backend.close()
+    # Not closed (as after a failed `async with`): the work folder is given back already.
+    assert os.stat(tmp_path).st_uid == os.getuid()
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "eager-sandbox-*")))
+    private = ReplBackend(sandbox=policy)
+    with pytest.raises(BackendStartError):
+        await private.start()
+    # Its private folder is gone with the failed start.
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "eager-sandbox-*"))) <= before
 
 
 def test_sandbox_and_command_are_exclusive() -> None:

@@ -179,26 +179,33 @@ class ReplBackend(Backend):
             }
             command: Sequence[str] | None = self.command
             cwd, env = self.cwd, self.env
-            if self.sandbox is not None:
-                if self._setup is None:
-                    self._setup = SandboxSetup(self.sandbox, cwd=self.cwd, python=self.python)
-                command, cwd = self._setup.command(), None
-                env = self._setup.env(self.env)
-                if config["cpu_limit_s"] is None:
-                    config["cpu_limit_s"] = self.sandbox.cpu_s
             try:
-                self._session = await Session.spawn(
-                    self.python,
-                    cwd=cwd,
-                    env=env,
-                    config=config,
-                    cap=self.max_output_bytes,
-                    command=command,
-                )
-            except BackendStartError as exc:
-                if self.sandbox is None:
-                    raise
-                raise BackendStartError(f"{exc}; {SANDBOX_HINT}") from exc
+                if self.sandbox is not None:
+                    if self._setup is None:
+                        self._setup = SandboxSetup(self.sandbox, cwd=self.cwd, python=self.python)
+                    command, cwd = self._setup.command(), None
+                    env = self._setup.env(self.env)
+                    if config["cpu_limit_s"] is None:
+                        config["cpu_limit_s"] = self.sandbox.cpu_s
+                try:
+                    self._session = await Session.spawn(
+                        self.python,
+                        cwd=cwd,
+                        env=env,
+                        config=config,
+                        cap=self.max_output_bytes,
+                        command=command,
+                    )
+                except BackendStartError as exc:
+                    if self.sandbox is None:
+                        raise
+                    raise BackendStartError(f"{exc}; {SANDBOX_HINT}") from exc
+            except BaseException:
+                # No session: give the work folder back now (a failed start is not closed).
+                setup, self._setup = self._setup, None
+                if setup is not None:
+                    setup.release()
+                raise
             self.startup_s = self._session.startup_s
             self.starts += 1
         return self._session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _runtime import GatedBackend, PushSource
+from _runtime import PushSource
 
 from eager import (
     BatchDispatched,
@@ -55,7 +55,7 @@ def _generation_end(result: RunResult) -> GenerationEnded:
 
 async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.push("a = 1\n")
     assert await backend.next_entered() == "a = 1\n"  # the first chunk runs at once
@@ -78,7 +78,7 @@ async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() ->
 
 async def test_an_idle_backend_gets_each_chunk_as_soon_as_it_closes() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     for i in range(4):
         source.push(f"x{i} = {i}\n")
@@ -119,7 +119,7 @@ async def test_a_definition_at_the_end_of_the_program_still_runs() -> None:
 
 async def test_gate_off_runs_definitions_alone() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend, gate="off")
     source.push("def f():\n", "    return 1\n", "x ")  # "x " closes the def
     assert await backend.next_entered() == "def f():\n    return 1\n"
@@ -194,7 +194,7 @@ async def test_a_failing_chunk_cancels_generation_at_once() -> None:
 
 async def test_pending_chunks_are_dropped_when_a_chunk_fails() -> None:
     source = PushSource(total=100)
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.push("boom = undefined_name\n")
     assert await backend.next_entered() == "boom = undefined_name\n"
@@ -256,7 +256,7 @@ async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one()
     # The traceback prints the cause first, with its own <module> frame in chunk 0: the
     # failing chunk is the one of the *last* exception, not the first frame in the text.
     source = PushSource(total=100)
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.push("try:\n    1 / 0\nexcept Exception as e:\n    saved = e\n", "a = 1\n")
     await backend.next_entered()
@@ -280,7 +280,7 @@ async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one()
 
 async def test_a_source_that_breaks_mid_stream_keeps_what_already_ran() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.push("print('first')\n")
     await backend.next_entered()
@@ -487,7 +487,7 @@ async def test_cancelling_a_run_closes_the_source() -> None:
 
 async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_docstring() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.push('"""The module docstring."""\n', "x = 1\n")
     assert await backend.next_entered() == '"""The module docstring."""\nx = 1\n'

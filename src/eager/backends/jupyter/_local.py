@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
-from . import _protocol as proto
-from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
+from .._report import MAX_OUTPUT_BYTES
+from ._kernel import KernelBackend, KernelLost
 
 __all__ = ["JupyterBackend"]
 
@@ -46,7 +47,7 @@ class JupyterBackend(KernelBackend):
         kernel_name: str = "python3",
         timeout_s: float | None = 60.0,
         output_dir: str | Path | None = None,
-        max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | Path | None = None,
         env: dict[str, str] | None = None,

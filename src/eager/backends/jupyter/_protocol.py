@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..._result import ExecError, ExecResult, RichOutput
-from ..repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
+from .._report import MAX_OUTPUT_BYTES, OutputCap, clean_text, error_from_report, exec_result
 
 __all__ = [
     "ERROR_MIME",
-    "MAX_OUTPUT_BYTES",
     "RESET_CELL",
     "Collector",
     "execute_request",
@@ -183,18 +182,22 @@ class Collector:
 
     Feed it every message from iopub and shell; it keeps those whose parent is ``msg_id``.
     Each of stdout and stderr keeps at most ``max_output_bytes`` (None: no cap), then the
-    REPL's truncation marker.
+    truncation marker (the one :class:`OutputCap` of every backend).
     ``kernel_lost`` is set when the kernel reported itself restarting or dead.
     """
 
     msg_id: str
     max_output_bytes: int | None = MAX_OUTPUT_BYTES
-    stdout: _Stream = field(default_factory=lambda: _Stream())
-    stderr: _Stream = field(default_factory=lambda: _Stream())
+    stdout: OutputCap = field(init=False)
+    stderr: OutputCap = field(init=False)
     bundles: list[dict[str, str]] = field(default_factory=list)
     error: ExecError | None = None
     idle: bool = False
     kernel_lost: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stdout = OutputCap(self.max_output_bytes)
+        self.stderr = OutputCap(self.max_output_bytes)
 
     @property
     def done(self) -> bool:
@@ -216,7 +219,7 @@ class Collector:
             return
         if msg_type == "stream":
             stream = self.stderr if content.get("name") == "stderr" else self.stdout
-            stream.add(str(content.get("text", "")), self.max_output_bytes)
+            stream.add_text(str(content.get("text", "")))
         elif msg_type in ("display_data", "execute_result"):
             data = content.get("data") or {}
             if ERROR_MIME in data:
@@ -241,39 +244,8 @@ class Collector:
         outputs: tuple[RichOutput, ...] = (),
     ) -> ExecResult:
         """The invocation's result; ``error`` (timeout, crash) replaces the collected one."""
-        return ExecResult(
-            stdout=self.stdout.text(),
-            stderr=self.stderr.text(),
-            error=error or self.error,
-            outputs=outputs,
-            duration_s=duration_s,
-            truncated=self.stdout.total > self.stdout.kept or self.stderr.total > self.stderr.kept,
-        )
-
-
-@dataclass(slots=True)
-class _Stream:
-    """One output stream of one invocation, capped like the REPL's (same marker)."""
-
-    parts: list[str] = field(default_factory=list)
-    kept: int = 0
-    total: int = 0
-
-    def add(self, text: str, cap: int | None) -> None:
-        # Lone surrogates print as \udcxx escapes, as under the REPL's backslashreplace.
-        data = text.encode("utf-8", "backslashreplace")
-        self.total += len(data)
-        if cap is not None and self.kept + len(data) > cap:
-            data = data[: max(cap - self.kept, 0)]
-        self.kept += len(data)
-        if data:
-            self.parts.append(data.decode("utf-8", "replace"))
-
-    def text(self) -> str:
-        text = "".join(self.parts)
-        if self.total > self.kept:
-            text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
-        return text
+        stdout, stderr = self.stdout.freeze(), self.stderr.freeze()
+        return exec_result(stdout, stderr, error or self.error, duration_s, outputs)
 
 
 def _helper_error(payload: object) -> ExecError:

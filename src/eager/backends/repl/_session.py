@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendStartError
-from ._output import Captured, OutputStream
+from .._report import Captured
+from ._output import OutputStream
 
 # Session is internal to ReplBackend (not exported by the package).
 __all__ = [

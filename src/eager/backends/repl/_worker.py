@@ -1,6 +1,6 @@
 """The worker that runs inside the REPL child process (standalone: stdlib only, Python >= 3.8).
 
-The parent (:mod:`eager._repl`) does not import this module in the child: it sends its source
+The parent (``repl/_session.py``) does not import this module in the child: it sends its source
 text through ``python -u -c``, so the child may be any Python environment, with or without
 Eager installed. :class:`Interpreter` is also used in-process by :class:`eager.FakeBackend`,
 so both report errors the same way.
@@ -12,7 +12,8 @@ Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udc
   once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
 * worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
   "python"}`` once, then one ``{"op": "done", "error", "ends"}`` per command. ``error`` is
-  null or ``{"ename", "evalue", "traceback", "lineno", "kind"}``; ``ends`` says for fd 1 and
+  null or ``{"ename", "evalue", "traceback", "lineno", "statement_line", "kind"}``
+  (``statement_line``: where the running top-level statement starts); ``ends`` says for fd 1 and
   fd 2 how the invocation's output ended: ``"drained"`` (the pipe was empty: the parent has
   it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed).
 
@@ -97,6 +98,24 @@ def _cut(text: str) -> str:
     return text[:MAX_ERROR_CHARS] + f"\n[eager: cut after {MAX_ERROR_CHARS} characters]\n"
 
 
+def _statement_start(code: str, first_line: int, lineno: int | None) -> int | None:
+    """The first line (decorators included) of the top-level statement holding ``lineno``."""
+    if lineno is None:
+        return None
+    import ast
+
+    try:
+        tree = ast.parse("\n" * (first_line - 1) + code)
+    except BaseException:  # it compiled, so this is only a very deep nesting
+        return lineno
+    for node in tree.body:
+        end = getattr(node, "end_lineno", None) or node.lineno
+        if node.lineno <= lineno <= end:
+            decorators = getattr(node, "decorator_list", None) or []
+            return min([node.lineno] + [d.lineno for d in decorators])
+    return lineno
+
+
 class Interpreter:
     """Runs program chunks in a namespace, reporting errors with lines of the whole program.
 
@@ -170,7 +189,7 @@ class Interpreter:
             finally:
                 self.executing = False
         except BaseException as exc:
-            return self._runtime_error(exc)
+            return self._runtime_error(exc, compiled, code, first_line)
         return None
 
     def _without_docstring(self, compiled: CodeType, code: str, first_line: int) -> CodeType:
@@ -197,12 +216,22 @@ class Interpreter:
             "evalue": _safe_str(getattr(exc, "msg", None) or exc),
             "traceback": _cut(text),
             "lineno": lineno if isinstance(lineno, int) else None,
+            "statement_line": lineno if isinstance(lineno, int) else None,
             "kind": "syntax" if isinstance(exc, SyntaxError) else "runtime",
         }
 
-    def _runtime_error(self, exc: BaseException) -> dict[str, Any]:
+    def _runtime_error(
+        self, exc: BaseException, compiled: CodeType, code: str, first_line: int
+    ) -> dict[str, Any]:
         self._publish()
         tb: TracebackType | None = exc.__traceback__
+        # The chunk's own (<module>) frame says which top-level statement was running.
+        statement = None
+        walk = tb
+        while walk is not None and statement is None:
+            if walk.tb_frame.f_code is compiled:
+                statement = _statement_start(code, first_line, walk.tb_lineno)
+            walk = walk.tb_next
         # Drop the worker's own frames: the traceback starts at the program's first frame...
         while tb is not None and tb.tb_frame.f_code.co_filename != self.filename:
             tb = tb.tb_next
@@ -232,6 +261,7 @@ class Interpreter:
             "evalue": _safe_str(exc),
             "traceback": _cut(text),
             "lineno": lineno if isinstance(lineno, int) else None,
+            "statement_line": statement,
             "kind": "runtime",
         }
 

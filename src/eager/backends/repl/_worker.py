@@ -109,10 +109,11 @@ def _statement_start(code: str, first_line: int, lineno: int | None) -> int | No
     except BaseException:  # it compiled, so this is only a very deep nesting
         return lineno
     for node in tree.body:
-        end = getattr(node, "end_lineno", None) or node.lineno
-        if node.lineno <= lineno <= end:
-            decorators = getattr(node, "decorator_list", None) or []
-            return min([node.lineno] + [d.lineno for d in decorators])
+        if node.lineno <= lineno <= (node.end_lineno or node.lineno):
+            starts = [node.lineno]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                starts += [d.lineno for d in node.decorator_list]
+            return min(starts)
     return lineno
 
 

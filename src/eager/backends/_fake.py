@@ -15,8 +15,8 @@ from typing import Any
 from .._errors import UsageError
 from .._result import ExecError, ExecResult
 from ._base import Backend
+from ._interpreter import Interpreter
 from ._report import MAX_OUTPUT_BYTES, OutputCap, error_from_report, exec_result, timeout_error
-from .repl._worker import Interpreter
 
 __all__ = ["FakeBackend", "FakeCall"]
 

@@ -53,12 +53,7 @@ class GatewayBackend(KernelBackend):
         restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | None = None,
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            output_dir=output_dir,
-            max_output_bytes=max_output_bytes,
-            restart_grace_s=restart_grace_s,
-        )
+        super().__init__(timeout_s, output_dir, max_output_bytes, restart_grace_s)
         self._chdir = cwd  # a directory on the kernel's host
         self._url = url.rstrip("/") if url else None
         self._token = token

@@ -41,12 +41,13 @@ class KernelBackend(Backend):
 
     def __init__(
         self,
-        *,
         timeout_s: float | None,
         output_dir: str | Path | None,
         max_output_bytes: int | None,
         restart_grace_s: float,
+        /,
     ) -> None:
+        # Positional: each subclass passes its own keyword-only options of these names on.
         self._timeout_s = timeout_s
         self._chdir: str | None = None
         self._output_dir = Path(output_dir) if output_dir is not None else None

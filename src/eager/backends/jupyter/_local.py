@@ -53,12 +53,7 @@ class JupyterBackend(KernelBackend):
         env: dict[str, str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            output_dir=output_dir,
-            max_output_bytes=max_output_bytes,
-            restart_grace_s=restart_grace_s,
-        )
+        super().__init__(timeout_s, output_dir, max_output_bytes, restart_grace_s)
         self._kernel_name = kernel_name
         self._cwd = str(cwd) if cwd is not None else None
         self._env = env

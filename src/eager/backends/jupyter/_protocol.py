@@ -37,12 +37,13 @@ ERROR_MIME = "application/vnd.eager.error+json"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_LINE = re.compile(r'(?:Cell In\s*\[\d*\], line (\d+))|(?:File "<program>", line (\d+))')
 
-# Installed once per kernel process: the REPL worker's Interpreter (so errors, line numbers,
+# Installed once per kernel process: the backends' Interpreter (so errors, line numbers,
 # tracebacks and reset are exactly the REPL's) plus glue. Why not run the program as a plain
 # cell: IPython strips leading blank lines (the padding that keeps program line numbers would
 # vanish), displays a cell's last expression (eager batches end elsewhere than the one serial
 # cell) and formats tracebacks slowly (~50 ms).
 _GLUE = r"""
+import sys
 import json as _json
 from IPython import get_ipython as _get_ipython
 from IPython.display import publish_display_data as _publish
@@ -95,15 +96,15 @@ def _no_inline_autoflush():
 @functools.cache
 def kernel_setup() -> str:
     """The cell run once after each kernel (re)start: installs ``__eager_kernel__``."""
-    from ..repl import _worker as _repl_worker
+    from .. import _interpreter
 
-    worker = Path(_repl_worker.__file__).read_text(encoding="utf-8")
+    interpreter = Path(_interpreter.__file__).read_text(encoding="utf-8")
     # Idempotent: after a dropped websocket the kernel (and its namespace) may still be there.
     return (
         "import sys as _s, types as _t\n"
         "if '__eager_kernel__' not in _s.modules:\n"
         "    _m = _t.ModuleType('__eager_kernel__')\n"
-        f"    exec({worker!r}, _m.__dict__)\n"
+        f"    exec({interpreter!r}, _m.__dict__)\n"
         f"    exec({_GLUE!r}, _m.__dict__)\n"
         "    _s.modules['__eager_kernel__'] = _m\n"
         "    get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"

@@ -18,7 +18,7 @@ import pytest
 from anthropic.types import Message, RawMessageStreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from eager import Answer, ReplayServer, tokenize
 
@@ -43,6 +43,28 @@ ANTHROPIC_TOOL = {
 }
 RESPONSE_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 MESSAGE_EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+
+
+def exact(adapter: TypeAdapter[Any] | type[BaseModel], obj: BaseModel) -> None:
+    """``obj`` (as the SDK parsed it) validates as the SDK's type, and every field it carries,
+    at every depth, is one the type declares (the SDK models accept unknown fields silently)."""
+    data = obj.model_dump(exclude_unset=True)
+    model = (
+        adapter.validate_python(data)
+        if isinstance(adapter, TypeAdapter)
+        else adapter.model_validate(data)
+    )
+    _no_extra(model)
+
+
+def _no_extra(value: object) -> None:
+    if isinstance(value, BaseModel):
+        assert not value.model_extra, f"{type(value).__name__}: unknown fields {value.model_extra}"
+        for name in type(value).model_fields:
+            _no_extra(getattr(value, name))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_extra(item)
 
 
 @pytest.fixture
@@ -91,12 +113,12 @@ async def test_chat_streams_the_answer_exactly_through_the_async_sdk(server: Rep
     )
     chunks = [c async for c in stream]
     for c in chunks:
-        ChatCompletionChunk.model_validate(c.model_dump())
+        exact(ChatCompletionChunk, c)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == CHAT
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == len(tokenize(CHAT))
     whole = await client.chat.completions.create(model="chat", messages=USER)
-    ChatCompletion.model_validate(whole.model_dump())
+    exact(ChatCompletion, whole)
     assert whole.choices[0].message.content == CHAT
 
 
@@ -137,7 +159,7 @@ async def test_responses_stream_the_answer_exactly_with_the_official_event_shape
     stream = await client.responses.create(model="chat", input="print pi", stream=True)
     events = [e async for e in stream]
     for e in events:
-        RESPONSE_EVENT.validate_python(e.model_dump(exclude_unset=True))
+        exact(RESPONSE_EVENT, e)
     types = [e.type for e in events]
     assert types[:4] == [
         "response.created",
@@ -170,7 +192,7 @@ async def test_the_responses_helper_and_the_whole_response_give_the_answer(
         final = await stream.get_final_response()
     assert text == final.output_text == CHAT
     whole = await client.responses.create(model="chat", input="print pi")
-    Response.model_validate(whole.model_dump(exclude_unset=True))
+    exact(Response, whole)
     assert whole.output_text == CHAT and whole.status == "completed"
 
 
@@ -186,7 +208,7 @@ async def test_a_responses_function_tool_gets_a_call_whose_json_arguments_stream
     )
     events = [e async for e in stream]
     for e in events:
-        RESPONSE_EVENT.validate_python(e.model_dump(exclude_unset=True))
+        exact(RESPONSE_EVENT, e)
     deltas = [e.delta for e in events if e.type == "response.function_call_arguments.delta"]
     assert json.loads("".join(deltas)) == {"src": CODE}  # the chat answer's fenced code
     (added,) = [e for e in events if e.type == "response.output_item.added"]
@@ -207,7 +229,7 @@ async def test_a_responses_custom_tool_gets_the_raw_code(server: ReplayServer) -
     )
     events = [e async for e in stream]
     for e in events:
-        RESPONSE_EVENT.validate_python(e.model_dump(exclude_unset=True))
+        exact(RESPONSE_EVENT, e)
     deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
     assert "".join(deltas) == CODE
     (done,) = [e for e in events if e.type == "response.custom_tool_call_input.done"]
@@ -256,12 +278,12 @@ async def test_anthropic_streams_the_answer_exactly_with_the_official_event_shap
     raw = await client.messages.create(model="chat", max_tokens=1024, messages=USER, stream=True)
     events = [e async for e in raw]
     for e in events:
-        MESSAGE_EVENT.validate_python(e.model_dump(exclude_unset=True))
+        exact(MESSAGE_EVENT, e)
     types = [e.type for e in events]
     assert types[:2] == ["message_start", "content_block_start"]
     assert types[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     whole = await client.messages.create(model="chat", max_tokens=1024, messages=USER)
-    Message.model_validate(whole.model_dump(exclude_unset=True))
+    exact(Message, whole)
     assert whole.content[0].type == "text" and whole.content[0].text == CHAT
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eager import Answer, ReplayServer, tokenize
+from eager import Answer, ReplayServer, UsageError, tokenize
 from eager.server._anthropic import AnthropicWire
 from eager.server._chat import ChatWire
 from eager.server._faults import parse_faults
@@ -85,6 +85,9 @@ def test_the_declared_code_tool(wire: Any, body: dict[str, Any], tool: ToolForm 
     ],
 )
 def test_when_a_fault_acts(spec: str, n_tokens: int, due: dict[int, str]) -> None:
+    assert parse_faults("length=3,stop-reason=refusal").length == 3
+    with pytest.raises(UsageError, match="stop-reason needs a value"):
+        parse_faults("stop-reason=")
     fault = parse_faults(spec)
     got = {i: name for i in range(n_tokens + 1) if (name := fault.due(i, n_tokens)) is not None}
     assert got == due

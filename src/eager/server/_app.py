@@ -30,7 +30,7 @@ from ._anthropic import AnthropicWire
 from ._chat import ChatWire
 from ._faults import FAULT_HEADER, StatusCounter, parse_faults
 from ._responses import ResponsesWire
-from ._schedule import Pace, plan_tokens
+from ._schedule import Pace, TokenPlan, plan_tokens
 from ._stream import EventStream
 from ._wire import Reply, ToolForm, Wire
 
@@ -204,7 +204,11 @@ def create_app(
         else:
             text = json.dumps({tool.argument: code})
         plan = plan_tokens(text, pace)
-        encoder = wire.encoder(Reply(name, plan.tokens, tool), body)
+        stop = fault.stop_reason
+        if fault.length is not None and fault.length < len(plan.tokens):
+            plan = TokenPlan(plan.tokens[: fault.length], plan.due_s[: fault.length])
+            stop = stop or wire.length_stop
+        encoder = wire.encoder(Reply(name, plan.tokens, tool, stop), body)
         stream = bool(body.get("stream"))
         record.update(stream=stream, format="tool" if tool else "chat")
         record["tokens_total"] = len(plan.tokens)

@@ -85,12 +85,16 @@ def test_the_declared_code_tool(wire: Any, body: dict[str, Any], tool: ToolForm 
     ],
 )
 def test_when_a_fault_acts(spec: str, n_tokens: int, due: dict[int, str]) -> None:
-    assert parse_faults("length=3,stop-reason=refusal").length == 3
-    with pytest.raises(UsageError, match="stop-reason needs a value"):
-        parse_faults("stop-reason=")
     fault = parse_faults(spec)
     got = {i: name for i in range(n_tokens + 1) if (name := fault.due(i, n_tokens)) is not None}
     assert got == due
+
+
+def test_length_and_stop_reason_faults_parse() -> None:
+    fault = parse_faults("length=3,stop-reason=refusal")
+    assert (fault.length, fault.stop_reason, fault.due(3, 10)) == (3, "refusal", None)
+    with pytest.raises(UsageError, match="stop-reason needs a value"):
+        parse_faults("stop-reason=")
 
 
 # --- every fault, every protocol ----------------------------------------------------------------

@@ -57,7 +57,7 @@ from .backends import (
     LocalGateway,
     ReplBackend,
 )
-from .server import Answer, ReplayServer
+from .server import Answer, Recording, ReplayServer, load_recordings, load_trajectories
 from .sources import (
     OpenAISDKSource,
     OpenAISource,
@@ -113,6 +113,7 @@ __all__ = [
     "OpenAISource",
     "Policy",
     "ProgramSyntaxError",
+    "Recording",
     "ReplBackend",
     "ReplayServer",
     "ReplaySource",
@@ -128,6 +129,8 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "load_recordings",
+    "load_trajectories",
     "make_extractor",
     "run",
     "run_sync",

@@ -59,6 +59,9 @@ from .backends import (
 )
 from .server import Answer, ReplayServer
 from .sources import (
+    AnthropicSource,
+    HTTPSource,
+    OpenAIResponsesSource,
     OpenAISDKSource,
     OpenAISource,
     ReplaySource,
@@ -75,6 +78,7 @@ __all__ = [
     "ERROR_KINDS",
     "POLICIES",
     "Answer",
+    "AnthropicSource",
     "Backend",
     "BackendCrashedError",
     "BackendError",
@@ -103,12 +107,14 @@ __all__ = [
     "GateDecision",
     "GatewayBackend",
     "GenerationEnded",
+    "HTTPSource",
     "JupyterBackend",
     "LocalGateway",
     "Metrics",
     "MissingExtraError",
     "Mode",
     "OnError",
+    "OpenAIResponsesSource",
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",

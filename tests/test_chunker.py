@@ -92,6 +92,11 @@ CASES = [
         ["x = 1 + \\\n2\n", "y = 3\n"],
     ),
     (
+        "backslash continuation then an indented line",
+        "a = \\\n    1\nb = a\n",
+        ["a = \\\n    1\n", "b = a\n"],
+    ),
+    (
         "nested brackets",
         "d = {\n'a': [1,\n2],\n}\nprint(d)\n",
         ["d = {\n'a': [1,\n2],\n}\n", "print(d)\n"],
@@ -154,10 +159,25 @@ CASES = [
 ]
 
 
+#: Line endings every table case runs with: Unix, Windows and old Mac (Python runs all three).
+NEWLINES = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+# Each case with each line ending (a case that spells out its own line endings runs as it is).
+CASES_BY_NEWLINE = [
+    pytest.param(
+        program.replace("\n", newline),
+        [e.replace("\n", newline) for e in expected],
+        id=f"{name}-{nl_name}",
+    )
+    for name, program, expected in CASES
+    for nl_name, newline in NEWLINES.items()
+    if newline == "\n" or "\r" not in program
+]
+
+
 @pytest.mark.parametrize("step", [1, 3, 7, 1000])
-@pytest.mark.parametrize(("name", "program", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("program", "expected"), CASES_BY_NEWLINE)
 def test_constructs_are_chunked_at_statement_boundaries(
-    name: str, program: str, expected: list[str], step: int
+    program: str, expected: list[str], step: int
 ) -> None:
     chunks, _ = feed_all(program, step)
     assert [c.code for c in chunks] == expected

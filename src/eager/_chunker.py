@@ -374,6 +374,11 @@ class Chunker:
     def _parse(self, src: str, *, final: bool) -> ast.Module:
         if self._tail_start == 0 and src.startswith(_BOM):
             src = src[1:]
+        if "\r" in src:
+            # CPython calls a backslash before a final "\r\n" "invalid syntax", not "incomplete
+            # input" (with "\n" it is incomplete). compile() translates line breaks anyway, so
+            # translating them first changes neither the statements nor their line numbers.
+            src = src.replace("\r\n", "\n").replace("\r", "\n")
         try:
             with warnings.catch_warnings():  # warnings belong to the real compile, not to ours
                 warnings.simplefilter("ignore")

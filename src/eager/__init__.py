@@ -48,6 +48,7 @@ from ._result import (
     RunResult,
 )
 from ._run import OnError, run, run_sync
+from ._scheduler import BatchPlan, Scheduler
 from .backends import (
     Backend,
     FakeBackend,
@@ -83,6 +84,7 @@ __all__ = [
     "Batch",
     "BatchDispatched",
     "BatchFinished",
+    "BatchPlan",
     "Chunk",
     "ChunkClosed",
     "Chunker",
@@ -120,6 +122,7 @@ __all__ = [
     "RichOutput",
     "RunFinished",
     "RunResult",
+    "Scheduler",
     "ScriptedSource",
     "Source",
     "SourceError",

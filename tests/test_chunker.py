@@ -313,3 +313,50 @@ def test_long_program_is_chunked_per_statement() -> None:
     assert all(
         s <= c.end + 5 + 1 for c, s in zip(chunks, seen, strict=True) if c.code.startswith("v")
     )
+
+
+# (code fed before the closing fence, chunks flush() emits, what stays pending)
+FLUSHES = [
+    ("for i in r:\n    f(i)\n", ["for i in r:\n    f(i)\n"], ""),
+    ("if __name__ == '__main__':\n    main()\n", ["if __name__ == '__main__':\n    main()\n"], ""),
+    ("def f():\n    return 1\n\n# done\n", ["def f():\n    return 1\n\n# done\n"], ""),
+    ("try:\n    f()\nexcept E:\n    g()\n", ["try:\n    f()\nexcept E:\n    g()\n"], ""),
+    ("x = 1\n", [], ""),  # already emitted at its newline
+    ("x = (1,\n", [], "x = (1,\n"),  # an open bracket goes on in the next block
+    ("@d\n", [], "@d\n"),
+    ("# only a comment\n", [], "# only a comment\n"),
+    ("for i in r:\n    f(i)", [], "for i in r:\n    f(i)"),  # mid-line: wait for the line end
+    ("for i in r:\r\n    f(i)\r\n", ["for i in r:\r\n    f(i)\r\n"], ""),
+]
+
+
+@pytest.mark.parametrize(("code", "flushed", "pending"), FLUSHES)
+def test_flush_emits_what_a_closing_fence_completed(
+    code: str, flushed: list[str], pending: str
+) -> None:
+    c = Chunker()
+    c.feed(code)
+    assert [ch.code for ch in c.flush()] == flushed
+    assert c.pending == pending
+    assert c.flush() == []  # flushing twice changes nothing
+
+
+def test_after_a_flush_the_stream_goes_on() -> None:
+    c = Chunker()
+    first = c.feed("for i in r:\n    f(i)\n") + c.flush()
+    rest = c.feed("y = 2\nwhile y:\n    y -= 1\n") + c.close()
+    assert [ch.code for ch in first] == ["for i in r:\n    f(i)\n"]
+    assert [(ch.code, ch.start_line) for ch in rest] == [
+        ("y = 2\n", 3),
+        ("while y:\n    y -= 1\n", 4),
+    ]
+
+
+def test_an_else_after_a_flushed_if_is_a_syntax_error() -> None:
+    # A fenced block is a unit, as a notebook cell is: the next block cannot continue it.
+    c = Chunker()
+    c.feed("if a:\n    b()\n")
+    assert len(c.flush()) == 1
+    with pytest.raises(ProgramSyntaxError) as info:
+        c.feed("else:\n    d()\n")
+    assert info.value.lineno == 3

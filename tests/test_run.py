@@ -511,3 +511,54 @@ async def test_sys_exit_zero_ends_the_program_without_an_error(mode: str) -> Non
         result = await run(ScriptedSource(_lines(program), format="code"), backend, mode=mode)  # type: ignore[arg-type]
     assert result.stdout == "done\n"
     assert result.error is None
+
+
+# -- block boundaries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "deltas"),
+    [
+        (
+            "chat",
+            [
+                "Here:\n",
+                "```python\n",
+                "for i in range(3):\n",
+                "    print(i)\n",
+                "```\n",
+                "The loop ",
+                "prints ",
+                "three ",
+                "numbers.\n",
+            ],
+        ),
+        (
+            "chat",
+            [
+                "```python\n",
+                "def main():\n    print(1)\n",
+                "if __name__ == '__main__':\n",
+                "    main()\n",
+                "```\n",
+                "Run it ",
+                "as a script.\n",
+            ],
+        ),
+        (
+            "tool",
+            ['{"code": "for i in range(3):\\n', '    print(i)\\n"', ', "note": ', '"a loop"}'],
+        ),
+    ],
+)
+async def test_a_closing_fence_or_quote_completes_the_last_statement(
+    fmt: str, deltas: list[str]
+) -> None:
+    closing = next(i for i, d in enumerate(deltas) if d == "```\n" or d.endswith('"'))
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(deltas, format=fmt), backend)  # type: ignore[arg-type]
+    assert result.error is None
+    last = [e for e in result.events if isinstance(e, ChunkClosed)][-1]
+    assert last.tokens == closing + 1, "closed at the fence, not at the end of the answer"
+    assert result.stdout.strip()

@@ -184,6 +184,29 @@ class Chunker:
             raise
         return out
 
+    def flush(self) -> list[Chunk]:
+        """The code so far is complete (a closing fence): emit the rest if it parses.
+
+        Unlike :meth:`close` the stream goes on: an incomplete rest (an open bracket, a
+        decorator) stays pending, and a later column-0 ``else``/``except`` can no longer
+        continue a statement emitted here (it is then a syntax error). Only at a line start.
+        """
+        self._check_usable()
+        if self._closed or self._cr_pending or self._length != self._line_start:
+            return []
+        if not self._tail_has_code or self._length == self._tail_start:
+            return []
+        out: list[Chunk] = []
+        if self._status_at != self._length:
+            try:
+                self._status(self._length)
+            except ProgramSyntaxError as exc:
+                exc.chunks = ()
+                raise
+        if self._status_complete:
+            out.append(self._emit(self._length))
+        return out
+
     def close(self) -> list[Chunk]:
         """End of stream: flush the rest (raises ProgramSyntaxError on a genuine error)."""
         self._check_usable()

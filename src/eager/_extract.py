@@ -42,6 +42,15 @@ class Extractor(Protocol):
         """End of output: return any code still held back."""
         ...
 
+    def boundaries(self) -> list[int]:
+        """Where the code returned by the last ``feed`` is complete, as offsets into it.
+
+        A closing fence (or the closing quote of a tool-call code string) ends the code before
+        it, as the end of the output does: the runtime flushes complete statements there
+        instead of waiting for a later column-0 line. Empty when nothing closed.
+        """
+        ...
+
 
 class _Code:
     """Bare code: every character is code, optionally dedented by ``indent`` spaces per line."""
@@ -80,6 +89,9 @@ class _Code:
         held, self._held = self._held, ""
         return held
 
+    def boundaries(self) -> list[int]:
+        return []
+
 
 class _Chat:
     """Markdown: Python fenced blocks are code, everything else (prose, other blocks) is not."""
@@ -93,9 +105,14 @@ class _Chat:
         self._last_prose = ""  # the last non-blank prose line
         self._block: tuple[str, int, int, bool] | None = None  # fence char, length, indent, python
         self._ends_nl = True  # the code returned so far ends with a newline (or is empty)
+        self._closed_at: list[int] = []  # offsets into the last feed's code: a block closed
+
+    def boundaries(self) -> list[int]:
+        return self._closed_at
 
     def feed(self, delta: str) -> str:
         out: list[str] = []
+        self._closed_at = []
         i, n = 0, len(delta)
         while i < n and not self._done:
             j = delta.find("\n", i)
@@ -117,6 +134,7 @@ class _Chat:
 
     def close(self) -> str:
         out: list[str] = []
+        self._closed_at = []
         if not self._done and self._mode == "hold" and self._line:
             block = self._block
             if block is not None and block[3] and not self._is_close_fence(self._line, block):
@@ -168,6 +186,8 @@ class _Chat:
             if self._is_close_fence(line, block):
                 self._block = None
                 self._last_prose = ""
+                if block[3]:
+                    self._closed_at.append(sum(map(len, out)))
                 if block[3] and self._first_only:
                     self._done = True
                 return
@@ -205,6 +225,9 @@ class _Auto:
             return ""
         self._inner = choice
         return choice.feed(self._buf)
+
+    def boundaries(self) -> list[int]:
+        return self._inner.boundaries() if self._inner is not None else []
 
     def close(self) -> str:
         if self._inner is None:
@@ -263,6 +286,10 @@ class _Tool:
         self._high = ""  # a pending high surrogate
         self._depth = 0  # nesting inside a skipped value
         self._in_str = False  # inside a string of a skipped value
+        self._closed_at: list[int] = []  # the code string closed in the last feed, at offset
+
+    def boundaries(self) -> list[int]:
+        return self._closed_at
 
     def _error(self, what: str, c: str) -> ExtractionError:
         got = repr(c) if c else "the end of the output"
@@ -272,6 +299,7 @@ class _Tool:
 
     def feed(self, delta: str) -> str:
         out: list[str] = []
+        self._closed_at = []
         i, n = 0, len(delta)
         while i < n:
             st = self._state
@@ -291,6 +319,7 @@ class _Tool:
                 if c == '"':
                     self._state = "after_value"
                     self._found = True
+                    self._closed_at.append(sum(map(len, out)))
                 else:
                     self._esc = "\\"
                 continue
@@ -433,6 +462,7 @@ class _Tool:
         return i + 1
 
     def close(self) -> str:
+        self._closed_at = []
         if not self._found:
             raise ExtractionError(
                 f"tool-call arguments ended without a complete {self._argument!r} string"

@@ -179,7 +179,12 @@ class _Run:
                 if self.first_token is None:
                     self.first_token = self.now()
                     self.events.append(FirstToken(self.first_token))
-                self._take_code(self.extractor.feed(delta))
+                code = self.extractor.feed(delta)
+                cuts = self.extractor.boundaries()
+                if cuts:
+                    self._take_blocks(code, cuts)
+                else:
+                    self._take_code(code)
                 if self.stop_generation:
                     cancelled = True
                     break
@@ -225,6 +230,24 @@ class _Run:
             return
         if new:
             self._accept(new)
+
+    def _take_blocks(self, code: str, cuts: list[int]) -> None:
+        """Code in which a block closed at ``cuts``: complete statements go at each cut."""
+        start = 0
+        for cut in cuts:
+            self._take_code(code[start:cut])
+            start = cut
+            if not self.sched.takes_code:
+                continue
+            try:
+                new = self.chunker.flush()
+            except ProgramSyntaxError as exc:
+                self._accept(exc.chunks)
+                self._syntax_error(exc)
+                continue
+            if new:
+                self._accept(new)
+        self._take_code(code[start:])
 
     def _close_chunker(self) -> None:
         if not self.sched.takes_code:

@@ -142,8 +142,6 @@ class _Run:
         self.first_token: float | None = None
         self.gen_end: float | None = None
         self.wake = asyncio.Event()
-        self.idle = False  # the executor waits for work
-        self.handoff = False  # chunks arrived while it waited: let it dispatch them first
         self.producer: asyncio.Task[None] | None = None
 
     def now(self) -> float:
@@ -190,11 +188,6 @@ class _Run:
                 if self.stop_generation:
                     cancelled = True
                     break
-                if self.handoff:
-                    # One loop turn for the idle executor to dispatch what just closed, before
-                    # the deltas a bursty stream already buffered are read.
-                    self.handoff = False
-                    await asyncio.sleep(0)
             else:
                 self._take_code(self.extractor.close())
                 self._close_chunker()
@@ -299,7 +292,6 @@ class _Run:
                 events.append(GateDecided(t, chunk.index, decision.decision, decision.reason))
         if chunks:
             self.wake.set()
-            self.handoff = self.idle
 
     # -- executor ---------------------------------------------------------------------------
 
@@ -311,9 +303,7 @@ class _Run:
                 if sched.done:
                     return
                 self.wake.clear()  # no await since the check: no wake-up can be lost
-                self.idle = True
                 await self.wake.wait()
-                self.idle = False
                 continue
             await self._invoke(plan)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from _runtime import GatedBackend, PushSource
@@ -15,12 +16,14 @@ from eager import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
     RunResult,
     ScriptedSource,
     StreamError,
     UsageError,
+    imports_of,
     run,
     run_sync,
 )
@@ -562,3 +565,80 @@ async def test_a_closing_fence_or_quote_completes_the_last_statement(
     last = [e for e in result.events if isinstance(e, ChunkClosed)][-1]
     assert last.tokens == closing + 1, "closed at the fence, not at the end of the answer"
     assert result.stdout.strip()
+
+
+# -- prefetch -----------------------------------------------------------------------------------
+
+
+async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
+    source = PushSource()
+    backend = GatedBackend()
+    task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
+    cell = await backend.next_entered()  # entered while no token has been pushed yet
+    assert "'json'" in cell and "no_such_module_eager_test" in cell
+    backend.release()
+    source.push("x = 1\n")
+    assert await backend.next_entered() == "x = 1\n"
+    backend.release()
+    source.end()
+    result = await task
+    assert result.error is None
+    prefetched = next(e for e in result.events if isinstance(e, Prefetched))
+    first = next(e for e in result.events if isinstance(e, FirstToken))
+    assert prefetched.modules == ("json", "no_such_module_eager_test") and prefetched.ok
+    assert prefetched.t - prefetched.duration_s <= first.t
+    assert result.metrics.prefetch_s == prefetched.duration_s
+    assert _batch_ids(result) == [(0,)]  # not a batch, not execution time of the program
+    assert result.metrics.exec_s == sum(b.finished_s - b.dispatched_s for b in result.batches)
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_prefetch_is_quiet_and_binds_no_name(mode: str) -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(
+            ScriptedSource(
+                ["print(sorted(k for k in globals() if 'json' in k or 'eager' in k))\n"]
+            ),
+            backend,
+            mode=mode,  # type: ignore[arg-type]
+            prefetch=["json", "no_such_module_eager_test"],
+        )
+    assert result.error is None and result.stdout == "[]\n"
+    assert result.metrics.prefetch_s is not None and result.metrics.batches == 1
+    assert "json" in sys.modules
+
+
+async def test_without_prefetch_nothing_extra_runs() -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(["x = 1\n"]), backend)
+    assert [c.code for c in backend.calls] == ["x = 1\n"]
+    assert result.metrics.prefetch_s is None
+    assert not any(isinstance(e, Prefetched) for e in result.events)
+
+
+@pytest.mark.parametrize("bad", ["pandas", ["os; import sys"], ["a..b"], [""]])
+async def test_a_bad_prefetch_name_is_a_usage_error_before_anything_runs(bad: object) -> None:
+    backend = FakeBackend()
+    async with backend:
+        with pytest.raises(UsageError, match="prefetch"):
+            await run(ScriptedSource(["x = 1\n"]), backend, prefetch=bad)  # type: ignore[arg-type]
+    assert backend.calls == []
+
+
+IMPORTS = [
+    ("import pandas as pd\nimport numpy, os.path\n", ("pandas", "numpy", "os.path")),
+    (
+        "from sklearn.linear_model import LinearRegression\nfrom . import x\n",
+        ("sklearn.linear_model",),
+    ),
+    ("def f():\n    import secret\nimport json\nimport json\n", ("json",)),
+    ("import math\nx = (\nimport re\n", ("math", "re")),  # a broken program: line by line
+    ("", ()),
+]
+
+
+@pytest.mark.parametrize(("code", "modules"), IMPORTS)
+def test_imports_of_lists_top_level_imports(code: str, modules: tuple[str, ...]) -> None:
+    assert imports_of(code) == modules

@@ -30,11 +30,13 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
+from ._prefetch import imports_of
 from ._result import (
     ERROR_KINDS,
     Batch,
@@ -114,6 +116,7 @@ __all__ = [
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",
+    "Prefetched",
     "ProgramSyntaxError",
     "ReplBackend",
     "ReplayServer",
@@ -131,6 +134,7 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "imports_of",
     "make_extractor",
     "run",
     "run_sync",

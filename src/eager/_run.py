@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 from ._chunker import Chunk, Chunker
@@ -24,11 +25,13 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Format, make_extractor
 from ._gate import Gate, Policy
+from ._prefetch import prefetch_cell
 from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
 from ._scheduler import BatchPlan, OnError, Scheduler
 from .backends._base import Backend
@@ -51,6 +54,7 @@ async def run(
     extract: Format | None = None,
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
+    prefetch: Sequence[str] = (),
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -58,13 +62,22 @@ async def run(
     ``mode="serial"`` runs the whole program in one invocation once generation ended. The
     backend is started before the request is sent (its start-up is reported apart, in
     ``metrics.startup_s``) and is left running. ``extract`` overrides ``source.format``;
-    ``timeout_s`` bounds each invocation. Errors of the program are data in the result;
-    a :class:`~eager.SourceError` is raised only when the source failed before any token.
+    ``timeout_s`` bounds each invocation. ``prefetch`` names modules the session imports
+    while waiting for the first token (time to first token is idle time), in both modes
+    alike, quietly (a failing import is ignored); it is reported as a
+    :class:`~eager.Prefetched` event and ``metrics.prefetch_s``, never as execution time of
+    the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
+    the program are data in the result; a :class:`~eager.SourceError` is raised only when
+    the source failed before any token.
     """
     if mode not in ("eager", "serial"):
         raise UsageError(f"mode must be 'eager' or 'serial', not {mode!r}")
     if on_error not in ("interrupt", "defer"):
         raise UsageError(f"on_error must be 'interrupt' or 'defer', not {on_error!r}")
+    if isinstance(prefetch, str):
+        raise UsageError(f"prefetch takes a sequence of module names, not the string {prefetch!r}")
+    modules = tuple(dict.fromkeys(prefetch))
+    cell = prefetch_cell(modules)  # checks the names before anything starts
     started = time.monotonic()
     await backend.start()
     startup = getattr(backend, "startup_s", None)
@@ -79,7 +92,7 @@ async def run(
         blocks=blocks,
         timeout_s=timeout_s,
     )
-    return await state.go(startup_s)
+    return await state.go(startup_s, modules, cell)
 
 
 def run_sync(
@@ -92,6 +105,7 @@ def run_sync(
     extract: Format | None = None,
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
+    prefetch: Sequence[str] = (),
 ) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
@@ -106,6 +120,7 @@ def run_sync(
                 extract=extract,
                 blocks=blocks,
                 timeout_s=timeout_s,
+                prefetch=prefetch,
             )
 
     return asyncio.run(main())
@@ -143,19 +158,20 @@ class _Run:
         self.gen_end: float | None = None
         self.wake = asyncio.Event()
         self.producer: asyncio.Task[None] | None = None
+        self.prefetch_s: float | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
 
     # -- driver -----------------------------------------------------------------------------
 
-    async def go(self, startup_s: float) -> RunResult:
+    async def go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         self.t0 = time.monotonic()
         self.events.append(RequestSent(0.0))
         try:
             async with asyncio.TaskGroup() as tg:
                 self.producer = tg.create_task(self._produce())
-                tg.create_task(self._execute())
+                tg.create_task(self._execute(modules, cell))
         except BaseExceptionGroup as group:
             # A stage failed unexpectedly (say a custom backend broke its contract): raise
             # that error itself, with its own cause, not a group the caller must unpack.
@@ -295,7 +311,21 @@ class _Run:
 
     # -- executor ---------------------------------------------------------------------------
 
-    async def _execute(self) -> None:
+    async def _prefetch(self, modules: tuple[str, ...], cell: str) -> None:
+        """Import ``modules`` in the session while the first token is awaited (quietly)."""
+        started = self.now()
+        try:
+            result = await self.backend.execute(cell, timeout_s=self.timeout_s)
+            ok = result.error is None or result.error.kind == "runtime"
+        except EagerError:  # a broken session is reported by the program's first batch
+            ok = False
+        finished = self.now()
+        self.prefetch_s = finished - started
+        self.events.append(Prefetched(finished, modules, self.prefetch_s, ok))
+
+    async def _execute(self, modules: tuple[str, ...] = (), cell: str = "") -> None:
+        if cell:
+            await self._prefetch(modules, cell)
         sched = self.sched
         while True:
             plan = sched.next_batch(self.now())
@@ -354,6 +384,7 @@ class _Run:
             tokens_generated=self.source.tokens_generated,
             tokens_total=self.source.tokens_total,
             startup_s=startup_s,
+            prefetch_s=self.prefetch_s,
         )
         results = sched.results
         outputs: list[RichOutput] = [o for r in results for o in r.outputs]

@@ -1,6 +1,7 @@
 """Fixed costs between a token and its dispatch: detection delay and dispatch lag.
 
-Usage: ``python benchmarks/bench_dispatch.py [--runs 20] [--pace-ms 2] [--backends fake,repl]``
+Usage: ``python benchmarks/bench_dispatch.py [--runs 20] [--pace-ms 2] [--burst 1]
+[--backends fake,repl] [--prefetch-runs 3] [--ttft-ms 500]``
 
 A paced source streams a short data-science cell (imports of preloaded modules, assignments,
 a loop, a function and its call) in ~4-character deltas, slowly enough that the backend is idle
@@ -12,7 +13,9 @@ when each chunk closes. For every chunk it reports
   backend was idle (the previous batch had finished before the chunk closed);
 * **token to dispatch**: the sum (the issue's target: under 0.2 ms with an idle backend).
 
-Percentiles in microseconds; the machine and its load are printed with them. Asserts nothing.
+Percentiles in microseconds; the machine and its load are printed with them. A second table
+times a pandas cell on fresh REPL sessions after a slow first token, with and without
+``run(prefetch=("pandas",))``, in both modes. Asserts nothing.
 To compare two versions side by side, run it with ``PYTHONPATH`` pointing at each checkout,
 alternating, in one session (the machine is shared and noisy: compare ratios, not absolutes).
 """
@@ -65,9 +68,12 @@ print(mean, spread)
 class PacedSource(Source):
     """Yields ``deltas`` in bursts of ``burst`` every ``pace_s`` s, noting when each went."""
 
-    def __init__(self, deltas: list[str], pace_s: float, burst: int = 1) -> None:
+    def __init__(
+        self, deltas: list[str], pace_s: float, burst: int = 1, first_s: float = 0.0
+    ) -> None:
         super().__init__()
         self.burst = burst
+        self.first_s = first_s
         self.deltas = deltas
         self.pace_s = pace_s
         self.format = "code"
@@ -75,6 +81,7 @@ class PacedSource(Source):
         self.sent: list[float] = []
 
     async def stream(self) -> AsyncIterator[str]:
+        await asyncio.sleep(self.first_s)  # time to first token
         for i, delta in enumerate(self.deltas):
             if i % self.burst == 0:  # a network read brings ``burst`` deltas at once
                 await asyncio.sleep(self.pace_s)
@@ -145,6 +152,37 @@ async def bench(name: str, runs: int, pace_s: float, burst: int) -> list[str]:
     ]
 
 
+PREFETCH_PROGRAM = """\
+import pandas as pd
+
+df = pd.DataFrame({"a": range(100), "b": range(100)})
+print(df["a"].sum(), df.shape)
+"""
+
+
+async def prefetch_rows(runs: int, ttft_s: float, pace_s: float) -> list[str]:
+    """E2EL of a pandas cell on fresh REPL sessions, with and without prefetch, both modes."""
+    rows = []
+    for mode in ("serial", "eager"):
+        for prefetch in ((), ("pandas",)):
+            e2el, exec_s, pre = [], [], []
+            for _ in range(runs):
+                async with ReplBackend() as backend:
+                    source = PacedSource(_deltas(PREFETCH_PROGRAM), pace_s, first_s=ttft_s)
+                    result = await run(source, backend, mode=mode, prefetch=prefetch)  # type: ignore[arg-type]
+                if result.error is not None:
+                    raise RuntimeError(f"the prefetch program failed: {result.error}")
+                e2el.append(result.metrics.e2el_s)
+                exec_s.append(result.metrics.exec_s)
+                pre.append(result.metrics.prefetch_s or 0.0)
+            rows.append(
+                f"| {mode} | {'pandas' if prefetch else '-'} | {runs} "
+                f"| {statistics.median(e2el) * 1e3:.0f} | {statistics.median(exec_s) * 1e3:.0f} "
+                f"| {statistics.median(pre) * 1e3:.0f} |"
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -153,6 +191,10 @@ def main() -> None:
     parser.add_argument(
         "--burst", type=int, default=1, help="deltas per read (SSE: several events per packet)"
     )
+    parser.add_argument(
+        "--prefetch-runs", type=int, default=3, help="runs per prefetch variant (0: skip)"
+    )
+    parser.add_argument("--ttft-ms", type=float, default=500.0, help="prefetch variant's TTFT")
     args = parser.parse_args()
     load = os.getloadavg()
     print(
@@ -166,6 +208,20 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.backends.split(","):
         for row in asyncio.run(bench(name, args.runs, args.pace_ms / 1e3, args.burst)):
+            print(row)
+    if args.prefetch_runs:
+        print()
+        print(
+            f"Prefetch (fresh REPL session per run, TTFT {args.ttft_ms:.0f} ms, then "
+            f"{args.pace_ms} ms per delta): medians"
+        )
+        print()
+        print("| mode | prefetch | runs | e2el ms | exec ms | prefetch ms |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        rows = asyncio.run(
+            prefetch_rows(args.prefetch_runs, args.ttft_ms / 1e3, args.pace_ms / 1e3)
+        )
+        for row in rows:
             print(row)
 
 

@@ -12,6 +12,7 @@ from eager import (
     BatchDispatched,
     BatchFinished,
     ChunkClosed,
+    ExecResult,
     FakeBackend,
     FirstToken,
     GateDecided,
@@ -570,19 +571,29 @@ async def test_a_closing_fence_or_quote_completes_the_last_statement(
 # -- prefetch -----------------------------------------------------------------------------------
 
 
+class _Entering(FakeBackend):
+    """A fake backend that reports each execution as it starts (``entered``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+        self.entered.put_nowait(code)
+        return await super()._execute(code, first_line=first_line, timeout_s=timeout_s)
+
+
 async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
     source = PushSource()
-    backend = GatedBackend()
+    backend = _Entering()
     task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
-    cell = await backend.next_entered()  # entered while no token has been pushed yet
-    assert "'json'" in cell and "no_such_module_eager_test" in cell
-    backend.release()
+    cell = await asyncio.wait_for(backend.entered.get(), RUN_TIMEOUT_S)
+    assert "'json'" in cell and "no_such_module_eager_test" in cell  # no token pushed yet
     source.push("x = 1\n")
-    assert await backend.next_entered() == "x = 1\n"
-    backend.release()
     source.end()
     result = await task
     assert result.error is None
+    assert [c.code for c in backend.calls] == [cell, "x = 1\n"]
     prefetched = next(e for e in result.events if isinstance(e, Prefetched))
     first = next(e for e in result.events if isinstance(e, FirstToken))
     assert prefetched.modules == ("json", "no_such_module_eager_test") and prefetched.ok

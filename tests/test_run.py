@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from _runtime import wait_drained
@@ -11,10 +12,12 @@ from eager import (
     BatchDispatched,
     BatchFinished,
     ChunkClosed,
+    ExecResult,
     FakeBackend,
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     PushSource,
     RequestSent,
     RunFinished,
@@ -22,6 +25,7 @@ from eager import (
     ScriptedSource,
     StreamError,
     UsageError,
+    imports_of,
     run,
     run_sync,
 )
@@ -512,3 +516,141 @@ async def test_sys_exit_zero_ends_the_program_without_an_error(mode: str) -> Non
         result = await run(ScriptedSource(_lines(program), format="code"), backend, mode=mode)  # type: ignore[arg-type]
     assert result.stdout == "done\n"
     assert result.error is None
+
+
+# -- block boundaries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "deltas"),
+    [
+        (
+            "chat",
+            [
+                "Here:\n",
+                "```python\n",
+                "for i in range(3):\n",
+                "    print(i)\n",
+                "```\n",
+                "The loop ",
+                "prints ",
+                "three ",
+                "numbers.\n",
+            ],
+        ),
+        (
+            "chat",
+            [
+                "```python\n",
+                "def main():\n    print(1)\n",
+                "if __name__ == '__main__':\n",
+                "    main()\n",
+                "```\n",
+                "Run it ",
+                "as a script.\n",
+            ],
+        ),
+        (
+            "tool",
+            ['{"code": "for i in range(3):\\n', '    print(i)\\n"', ', "note": ', '"a loop"}'],
+        ),
+    ],
+)
+async def test_a_closing_fence_or_quote_completes_the_last_statement(
+    fmt: str, deltas: list[str]
+) -> None:
+    closing = next(i for i, d in enumerate(deltas) if d == "```\n" or d.endswith('"'))
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(deltas, format=fmt), backend)  # type: ignore[arg-type]
+    assert result.error is None
+    last = [e for e in result.events if isinstance(e, ChunkClosed)][-1]
+    assert last.tokens == closing + 1, "closed at the fence, not at the end of the answer"
+    assert result.stdout.strip()
+
+
+# -- prefetch -----------------------------------------------------------------------------------
+
+
+class _Entering(FakeBackend):
+    """A fake backend that reports each execution as it starts (``entered``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+        self.entered.put_nowait(code)
+        return await super()._execute(code, first_line=first_line, timeout_s=timeout_s)
+
+
+async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
+    source = PushSource()
+    backend = _Entering()
+    task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
+    cell = await asyncio.wait_for(backend.entered.get(), RUN_TIMEOUT_S)
+    assert "'json'" in cell and "no_such_module_eager_test" in cell  # no token pushed yet
+    source.push("x = 1\n")
+    source.end()
+    result = await task
+    assert result.error is None
+    assert [c.code for c in backend.calls] == [cell, "x = 1\n"]
+    prefetched = next(e for e in result.events if isinstance(e, Prefetched))
+    first = next(e for e in result.events if isinstance(e, FirstToken))
+    assert prefetched.modules == ("json", "no_such_module_eager_test") and prefetched.ok
+    assert prefetched.t - prefetched.duration_s <= first.t
+    assert result.metrics.prefetch_s == prefetched.duration_s
+    assert _batch_ids(result) == [(0,)]  # not a batch, not execution time of the program
+    assert result.metrics.exec_s == sum(b.finished_s - b.dispatched_s for b in result.batches)
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_prefetch_is_quiet_and_binds_no_name(mode: str) -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(
+            ScriptedSource(
+                ["print(sorted(k for k in globals() if 'json' in k or 'eager' in k))\n"]
+            ),
+            backend,
+            mode=mode,  # type: ignore[arg-type]
+            prefetch=["json", "no_such_module_eager_test"],
+        )
+    assert result.error is None and result.stdout == "[]\n"
+    assert result.metrics.prefetch_s is not None and result.metrics.batches == 1
+    assert "json" in sys.modules
+
+
+async def test_without_prefetch_nothing_extra_runs() -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(["x = 1\n"]), backend)
+    assert [c.code for c in backend.calls] == ["x = 1\n"]
+    assert result.metrics.prefetch_s is None
+    assert not any(isinstance(e, Prefetched) for e in result.events)
+
+
+@pytest.mark.parametrize("bad", ["pandas", ["os; import sys"], ["a..b"], [""]])
+async def test_a_bad_prefetch_name_is_a_usage_error_before_anything_runs(bad: object) -> None:
+    backend = FakeBackend()
+    async with backend:
+        with pytest.raises(UsageError, match="prefetch"):
+            await run(ScriptedSource(["x = 1\n"]), backend, prefetch=bad)  # type: ignore[arg-type]
+    assert backend.calls == []
+
+
+IMPORTS = [
+    ("import pandas as pd\nimport numpy, os.path\n", ("pandas", "numpy", "os.path")),
+    (
+        "from sklearn.linear_model import LinearRegression\nfrom . import x\n",
+        ("sklearn.linear_model",),
+    ),
+    ("def f():\n    import secret\nimport json\nimport json\n", ("json",)),
+    ("import math\nx = (\nimport re\n", ("math", "re")),  # a broken program: line by line
+    ("", ()),
+]
+
+
+@pytest.mark.parametrize(("code", "modules"), IMPORTS)
+def test_imports_of_lists_top_level_imports(code: str, modules: tuple[str, ...]) -> None:
+    assert imports_of(code) == modules

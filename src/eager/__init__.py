@@ -30,11 +30,13 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
+from ._prefetch import imports_of
 from ._result import (
     ERROR_KINDS,
     Batch,
@@ -48,6 +50,7 @@ from ._result import (
     RunResult,
 )
 from ._run import OnError, run, run_sync
+from ._scheduler import BatchPlan, Scheduler
 from .backends import (
     Backend,
     FakeBackend,
@@ -93,6 +96,7 @@ __all__ = [
     "Batch",
     "BatchDispatched",
     "BatchFinished",
+    "BatchPlan",
     "Chunk",
     "ChunkClosed",
     "Chunker",
@@ -126,6 +130,7 @@ __all__ = [
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",
+    "Prefetched",
     "ProgramSyntaxError",
     "PushSource",
     "Recording",
@@ -137,6 +142,7 @@ __all__ = [
     "RunFinished",
     "RunResult",
     "SDKSource",
+    "Scheduler",
     "ScriptedSource",
     "Source",
     "SourceError",
@@ -145,6 +151,7 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "imports_of",
     "load_recordings",
     "load_trajectories",
     "make_extractor",

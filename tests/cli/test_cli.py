@@ -215,3 +215,13 @@ def test_run_extracts_the_code_of_a_chat_answer(tmp_path: Path) -> None:
     for r in record.values():
         assert r["stdout"] == "mean 18\nstdev 13.491\n"
         assert "Sure!" not in r["code"] and r["code"].startswith("import statistics\n")
+
+
+def test_run_prefetch_imports_while_waiting_and_reports_it() -> None:
+    program = str(_corpus("c05_comprehensions"))
+    done = eager("run", program, "--json", "--tps", "2000", "--prefetch", "json,fractions")
+    assert done.returncode == 0, done.stderr
+    for r in json.loads(done.stdout).values():
+        assert isinstance(r["prefetch_s"], float) and r["prefetch_s"] >= 0.0
+    bad = eager("run", program, "--prefetch", "not a module")
+    assert bad.returncode == 2 and "prefetch" in bad.stderr and "Traceback" not in bad.stderr

@@ -30,11 +30,13 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
+from ._prefetch import imports_of
 from ._result import (
     ERROR_KINDS,
     Batch,
@@ -48,6 +50,7 @@ from ._result import (
     RunResult,
 )
 from ._run import OnError, run, run_sync
+from ._scheduler import BatchPlan, Scheduler
 from .backends import (
     Backend,
     FakeBackend,
@@ -59,12 +62,20 @@ from .backends import (
     SandboxPolicy,
     scrub_env,
 )
-from .server import Answer, ReplayServer
+from .server import Answer, Recording, ReplayServer, load_recordings, load_trajectories
 from .sources import (
+    AnthropicSDKSource,
+    AnthropicSource,
+    HTTPSource,
+    IteratorSource,
+    OpenAIResponsesSDKSource,
+    OpenAIResponsesSource,
     OpenAISDKSource,
     OpenAISource,
+    PushSource,
     ReplaySource,
     ScriptedSource,
+    SDKSource,
     Source,
     ToolCall,
     Turn,
@@ -77,6 +88,8 @@ __all__ = [
     "ERROR_KINDS",
     "POLICIES",
     "Answer",
+    "AnthropicSDKSource",
+    "AnthropicSource",
     "Backend",
     "BackendCrashedError",
     "BackendError",
@@ -85,6 +98,7 @@ __all__ = [
     "Batch",
     "BatchDispatched",
     "BatchFinished",
+    "BatchPlan",
     "Chunk",
     "ChunkClosed",
     "Chunker",
@@ -105,16 +119,23 @@ __all__ = [
     "GateDecision",
     "GatewayBackend",
     "GenerationEnded",
+    "HTTPSource",
+    "IteratorSource",
     "JupyterBackend",
     "LocalGateway",
     "Metrics",
     "MissingExtraError",
     "Mode",
     "OnError",
+    "OpenAIResponsesSDKSource",
+    "OpenAIResponsesSource",
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",
+    "Prefetched",
     "ProgramSyntaxError",
+    "PushSource",
+    "Recording",
     "ReplBackend",
     "ReplayServer",
     "ReplaySource",
@@ -122,7 +143,9 @@ __all__ = [
     "RichOutput",
     "RunFinished",
     "RunResult",
+    "SDKSource",
     "SandboxPolicy",
+    "Scheduler",
     "ScriptedSource",
     "Source",
     "SourceError",
@@ -131,6 +154,9 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "imports_of",
+    "load_recordings",
+    "load_trajectories",
     "make_extractor",
     "run",
     "run_sync",

@@ -3,8 +3,10 @@
 ``Backend`` is the interface (``start``/``execute``/``interrupt``/``reset``/``close``, an async
 context manager). Implementations: ``repl/`` a persistent Python subprocess; ``jupyter/`` a
 local Jupyter kernel and a Kernel Gateway client (with a local gateway launcher); ``FakeBackend``
-runs code in-process and records every call, for tests. ``SandboxPolicy`` isolates a session
-(bubblewrap); every session starts with a scrubbed environment (``scrub_env``).
+runs code in-process and records every call, for tests (``hold=True`` pauses each execution
+until the test releases it). All of them run the program through one interpreter
+(``_interpreter.py``) and report output, errors and timeouts alike (``_report.py``). ``SandboxPolicy``
+isolates a session (bubblewrap); every session starts with a scrubbed environment (``scrub_env``).
 """
 
 from ._base import Backend

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
 from .._env import session_env
+from .._report import MAX_OUTPUT_BYTES
 from .._sandbox import SandboxPolicy
 from .._sandboxed import SANDBOX_HINT, SandboxSetup
-from . import _protocol as proto
-from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
+from ._kernel import KernelBackend, KernelLost
 
 __all__ = ["JupyterBackend"]
 
@@ -61,19 +62,14 @@ class JupyterBackend(KernelBackend):
         kernel_name: str = "python3",
         timeout_s: float | None = 60.0,
         output_dir: str | Path | None = None,
-        max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | Path | None = None,
         env: dict[str, str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
         sandbox: SandboxPolicy | None = None,
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            output_dir=output_dir,
-            max_output_bytes=max_output_bytes,
-            restart_grace_s=restart_grace_s,
-        )
+        super().__init__(timeout_s, output_dir, max_output_bytes, restart_grace_s)
         self._kernel_name = kernel_name
         self._cwd = str(cwd) if cwd is not None else None
         self._env = env

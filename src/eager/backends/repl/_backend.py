@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import signal
@@ -13,11 +14,17 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
 from ..._result import ExecError, ExecResult
-from .._base import RESTART_GRACE_S, Backend
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend
 from .._env import session_env
+from .._report import (
+    MAX_OUTPUT_BYTES,
+    Captured,
+    error_from_report,
+    exec_result,
+    timeout_error,
+)
 from .._sandbox import SandboxPolicy
 from .._sandboxed import SANDBOX_HINT, SandboxSetup
-from ._output import MAX_OUTPUT_BYTES, Captured, error_from_report
 from ._session import EXIT_WAIT_S, Session, exit_description, reply_ends
 
 __all__ = ["ReplBackend"]
@@ -49,7 +56,7 @@ class ReplBackend(Backend):
 
     Output is captured at the file-descriptor level (``os.system`` and C extensions included),
     per invocation; each of stdout and stderr keeps at most ``max_output_bytes`` (None: no cap)
-    and then gets :data:`~eager._repl_output.TRUNCATION_MARKER` and ``truncated=True``.
+    and then gets :data:`~eager.backends._report.TRUNCATION_MARKER` and ``truncated=True``.
     Undecodable bytes become U+FFFD; lone surrogates are printed as ``\\udcxx`` escapes.
 
     Errors name lines of the whole program under the file name ``"<program>"``; the traceback
@@ -256,28 +263,17 @@ class ReplBackend(Backend):
             except TimeoutError:
                 out, err = await session.collect_killed()
                 what = await self._restart()
-                error = ExecError(
-                    "TimeoutError",
-                    f"execution timed out after {limit:g} s and did not stop on SIGINT within "
-                    f"{self.restart_grace_s:g} s; the session was killed; {what}",
-                    kind="timeout",
+                ending = (
+                    f"did not stop on SIGINT within {self.restart_grace_s:g} s; "
+                    f"the session was killed; {what}"
                 )
+                error = timeout_error(limit, ending, where=None)
                 return self._result(out, err, error, t0)
             if reply is not None:
                 result = await self._finish(session, reply, t0)
                 if result.error is None:
                     return result  # it finished just as it was interrupted
-                error = ExecError(
-                    "TimeoutError",
-                    f"execution timed out after {limit:g} s and was interrupted; "
-                    "the session's state is kept",
-                    result.error.traceback,
-                    result.error.lineno,
-                    kind="timeout",
-                )
-                return ExecResult(
-                    result.stdout, result.stderr, error, (), result.duration_s, result.truncated
-                )
+                return dataclasses.replace(result, error=timeout_error(limit, where=result.error))
         if reply is None:
             return await self._crashed(session, t0)
         return await self._finish(session, reply, t0)
@@ -290,13 +286,7 @@ class ReplBackend(Backend):
 
     @staticmethod
     def _result(out: Captured, err: Captured, error: ExecError | None, t0: float) -> ExecResult:
-        return ExecResult(
-            stdout=out.text(),
-            stderr=err.text(),
-            error=error,
-            duration_s=time.perf_counter() - t0,
-            truncated=out.truncated or err.truncated,
-        )
+        return exec_result(out, err, error, time.perf_counter() - t0)
 
     async def _crashed(self, session: Session, t0: float) -> ExecResult:
         broken = session.broken  # stdio mode: garbage on the protocol stream (it lives on)
@@ -365,7 +355,10 @@ class ReplBackend(Backend):
         if session is not None and session.loop is not asyncio.get_running_loop():
             session.abandon()  # started under an event loop that is gone
         elif session is not None:
-            await asyncio.shield(session.close())
+            try:
+                await asyncio.wait_for(asyncio.shield(session.close()), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                session.abandon()
         setup, self._setup = self._setup, None
         if setup is not None:
             setup.release()

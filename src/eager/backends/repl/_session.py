@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendStartError
-from ._output import Captured, OutputStream
+from .._report import Captured
+from ._output import OutputStream
 from ._stdio import StdioChildProtocol
 
 # Session is internal to ReplBackend (not exported by the package).
@@ -56,6 +57,7 @@ import sys, types
 _m = types.ModuleType("eager_repl_worker")
 _m.__file__ = {path!r}
 sys.modules["eager_repl_worker"] = _m
+exec(compile({interpreter!r}, {interpreter_path!r}, "exec"), _m.__dict__)
 exec(compile({source!r}, {path!r}, "exec"), _m.__dict__)
 del sys, types
 _m.main()
@@ -65,8 +67,15 @@ _m.main()
 @functools.cache
 def _bootstrap() -> str:
     # The worker travels as source text: the child's Python need not have Eager installed.
+    # The interpreter first, then the worker's command loop, in one module.
+    interpreter = importlib.resources.files("eager.backends").joinpath("_interpreter.py")
     resource = importlib.resources.files("eager.backends.repl").joinpath("_worker.py")
-    return _BOOTSTRAP.format(path=str(resource), source=resource.read_text("utf-8"))
+    return _BOOTSTRAP.format(
+        interpreter_path=str(interpreter),
+        interpreter=interpreter.read_text("utf-8"),
+        path=str(resource),
+        source=resource.read_text("utf-8"),
+    )
 
 
 def exit_description(status: int | None) -> str:

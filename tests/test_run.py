@@ -585,12 +585,12 @@ class _Entering(FakeBackend):
 
 
 async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = _Entering()
     task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
     cell = await asyncio.wait_for(backend.entered.get(), RUN_TIMEOUT_S)
     assert "'json'" in cell and "no_such_module_eager_test" in cell  # no token pushed yet
-    source.push("x = 1\n")
+    source.feed("x = 1\n")
     source.end()
     result = await task
     assert result.error is None

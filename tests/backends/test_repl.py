@@ -288,9 +288,11 @@ def test_the_worker_parses_as_python_3_8() -> None:
     # It runs in whatever interpreter the user names: no newer syntax in it.
     import ast
 
+    import eager.backends._interpreter as interpreter
     import eager.backends.repl._worker as worker
 
-    ast.parse(Path(worker.__file__).read_text("utf-8"), feature_version=(3, 8))
+    for module in (interpreter, worker):
+        ast.parse(Path(module.__file__).read_text("utf-8"), feature_version=(3, 8))
 
 
 async def process_exited(pid: int) -> None:

@@ -183,7 +183,12 @@ class ReplBackend(Backend):
                 "sentinel": sentinel.hex(),
                 "memory_limit_bytes": self.memory_limit_bytes,
                 "cpu_limit_s": self.cpu_limit_s,
-                "parent_pid": os.getpid(),  # the child dies with this process (Linux)
+                # A direct child dies with this process (Linux). Behind a command its parent is
+                # the command (and in a PID namespace pids differ): bwrap --die-with-parent and
+                # the end of its stdin end it there.
+                "parent_pid": os.getpid()
+                if self.command is None and self.sandbox is None
+                else None,
             }
             command: Sequence[str] | None = self.command
             cwd, env = self.cwd, self.env

@@ -1,4 +1,4 @@
-"""Helpers of the runtime tests: corpus files, controllable sources and backends, snapshots."""
+"""Helpers of the runtime tests: corpus files, controllable sources, snapshots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from eager import ExecResult, FakeBackend, ReplaySource, Source
+from eager import PushSource, ReplaySource
 
 __all__ = [
     "CORPUS",
@@ -18,12 +18,11 @@ __all__ = [
     "SESSION_ENV",
     "SNAPSHOT_CODE",
     "Expected",
-    "GatedBackend",
-    "PushSource",
     "StallingReplay",
     "expected_error",
     "fresh_dir",
     "read",
+    "wait_drained",
 ]
 
 HERE = Path(__file__).parent
@@ -114,71 +113,6 @@ class StallingReplay(ReplaySource):
                 await asyncio.Event().wait()  # the model never sends more; a cancel ends this
 
 
-class PushSource(Source):
-    """A source the test feeds delta by delta (``push``), ended by ``end`` or ``fail``.
-
-    ``drained`` is set when the runtime asked for a delta and none was queued: everything
-    pushed so far has been read *and processed* by the producer.
-    """
-
-    def __init__(self, *, total: int | None = None) -> None:
-        super().__init__()
-        self.format = "code"
-        self.tokens_total = total
-        self.queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        self.drained = asyncio.Event()
-
-    def push(self, *deltas: str) -> None:
-        self.drained.clear()
-        for delta in deltas:
-            self.queue.put_nowait(delta)
-
-    def end(self) -> None:
-        self.drained.clear()
-        self.queue.put_nowait(None)
-
-    def fail(self, exc: BaseException) -> None:
-        self.drained.clear()
-        self.queue.put_nowait(exc)
-
-    async def stream(self) -> AsyncIterator[str]:
-        while True:
-            if self.queue.empty():
-                self.drained.set()
-            item = await self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            self.tokens_generated += 1
-            yield item
-
-    async def wait_drained(self) -> None:
-        await asyncio.wait_for(self.drained.wait(), 10)
-
-
-class GatedBackend(FakeBackend):
-    """A fake backend whose every execution waits until the test releases it.
-
-    ``entered`` receives the code of each invocation as it starts; ``release()`` lets the
-    oldest waiting invocation run.
-    """
-
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
-        self.entered: asyncio.Queue[str] = asyncio.Queue()
-        self._permits: asyncio.Queue[None] = asyncio.Queue()
-
-    def release(self, n: int = 1) -> None:
-        for _ in range(n):
-            self._permits.put_nowait(None)
-
-    async def next_entered(self) -> str:
-        return await asyncio.wait_for(self.entered.get(), 10)
-
-    async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
-    ) -> ExecResult:
-        self.entered.put_nowait(code)
-        await self._permits.get()
-        return await super().execute(code, first_line=first_line, timeout_s=timeout_s)
+async def wait_drained(source: PushSource) -> None:
+    """Wait until the run has read *and processed* everything fed to ``source`` so far."""
+    await asyncio.wait_for(source.drained.wait(), 10)

@@ -266,6 +266,8 @@ def main(args: argparse.Namespace) -> int:
     rates = _rates(args.tps)
     settings = _settings(args, console)
     preload = _preload(args.preload)
+    if args.sandbox is None:  # replays of stored programs: unsandboxed unless --sandbox
+        args.sandbox = False
     options = {k: getattr(args, k) for k in args.backend_option_names}
     make = functools.partial(bench_backend, options)
     tasks, loader_skips = _load(args, make, console)

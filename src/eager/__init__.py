@@ -2,8 +2,8 @@
 
 The pure deciders live at the top (``_extract``, ``_chunker``, ``_gate``, ``_scheduler``,
 ``latency``, events, results, errors); ``_run`` moves data between them; the pluggable families
-have folders: ``sources/`` (model streams), ``backends/`` (execution sessions) and ``server/``
-(the replay server). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
+have folders: ``sources/`` (model streams), ``backends/`` (execution sessions), ``server/``
+(the replay server) and ``agent/`` (the multi-turn loop). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
 """
 
 from ._chunker import Chunk, Chunker
@@ -48,6 +48,16 @@ from ._result import (
     RunResult,
 )
 from ._run import OnError, run, run_sync
+from .agent import (
+    Agent,
+    AgentConfig,
+    AgentResult,
+    AgentTurn,
+    EndpointModel,
+    Model,
+    ObservationBudget,
+    ScriptedModel,
+)
 from .backends import (
     Backend,
     FakeBackend,
@@ -74,6 +84,10 @@ __version__ = "0.1.0"
 __all__ = [
     "ERROR_KINDS",
     "POLICIES",
+    "Agent",
+    "AgentConfig",
+    "AgentResult",
+    "AgentTurn",
     "Answer",
     "Backend",
     "BackendCrashedError",
@@ -88,6 +102,7 @@ __all__ = [
     "Chunker",
     "EagerError",
     "EndpointError",
+    "EndpointModel",
     "ErrorKind",
     "Event",
     "ExecError",
@@ -108,6 +123,8 @@ __all__ = [
     "Metrics",
     "MissingExtraError",
     "Mode",
+    "Model",
+    "ObservationBudget",
     "OnError",
     "OpenAISDKSource",
     "OpenAISource",
@@ -120,6 +137,7 @@ __all__ = [
     "RichOutput",
     "RunFinished",
     "RunResult",
+    "ScriptedModel",
     "ScriptedSource",
     "Source",
     "SourceError",

@@ -67,7 +67,7 @@ from .backends import (
     LocalGateway,
     ReplBackend,
 )
-from .server import Answer, ReplayServer
+from .server import Answer, Recording, ReplayServer, load_recordings, load_trajectories
 from .sources import (
     OpenAISDKSource,
     OpenAISource,
@@ -130,6 +130,7 @@ __all__ = [
     "OpenAISource",
     "Policy",
     "ProgramSyntaxError",
+    "Recording",
     "ReplBackend",
     "ReplayServer",
     "ReplaySource",
@@ -146,6 +147,8 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "load_recordings",
+    "load_trajectories",
     "make_extractor",
     "run",
     "run_sync",

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from eager import Answer, ReplayServer, UsageError, tokenize
-from eager.server._answers import code_of, load_answers
-from eager.server._app import bind, parse_faults
+from eager import Answer, ReplayServer, UsageError, load_recordings, tokenize
+from eager.server._answers import code_of
+from eager.server._app import bind
+from eager.server._faults import parse_faults
 from eager.sources._sse import SSEDecoder
 
 CODE = "import math\nprint(math.pi)\nfor i in range(3):\n    print(i)\n"
@@ -74,6 +75,8 @@ async def test_a_chat_stream_is_openai_chunks_then_usage_then_done(
     (record,) = await server.wait_records(1)
     assert record == {
         "model": "chat",
+        "protocol": "chat",
+        "turn": 1,
         "status": 200,
         "tokens_sent": len(tokenize(CHAT)),
         "stream": True,
@@ -203,7 +206,10 @@ def test_answers_load_from_files_directories_and_jsonl(tmp_path: Path) -> None:
         )
         + "\n\n"
     )
-    answers = load_answers([tmp_path / "a.py", tmp_path / "b.md", work])
+    answers = {
+        n: rec.turns[0]
+        for n, rec in load_recordings([tmp_path / "a.py", tmp_path / "b.md", work]).items()
+    }
     assert {n: a.kind for n, a in answers.items()} == {
         "a": "code",
         "b": "chat",
@@ -212,7 +218,7 @@ def test_answers_load_from_files_directories_and_jsonl(tmp_path: Path) -> None:
         "t3": "chat",
     }
     assert code_of(answers["b"]) == CODE == code_of(answers["1"])
-    assert set(load_answers([tmp_path])) == {"a", "b", "1", "t2", "t3"}
+    assert set(load_recordings([tmp_path])) == {"a", "b", "1", "t2", "t3"}
 
 
 @pytest.mark.parametrize(
@@ -229,12 +235,12 @@ def test_bad_workloads_are_clear_usage_errors(tmp_path: Path, content: str, matc
     path = tmp_path / "w.jsonl"
     path.write_text(content)
     with pytest.raises(UsageError, match=match):
-        load_answers([path])
+        load_recordings([path])
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
-        load_answers([tmp_path / "nope.py"])
+        load_recordings([tmp_path / "nope.py"])
 
 
 def test_a_port_in_use_is_a_usage_error() -> None:

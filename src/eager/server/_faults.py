@@ -1,0 +1,95 @@
+"""Fault injection of the replay server: the ``@fault,...`` spec, its header, and its counters.
+
+A model suffix ``NAME@fault,fault`` or a header ``X-Eager-Fault: fault,...`` makes one request
+misbehave, in every protocol:
+
+* ``status=CODE`` (every request) / ``status=CODExN`` (the first N requests, then OK) and
+  ``retry-after=S`` (its ``Retry-After`` header);
+* ``non-sse``: 200 with an HTML body; ``stall-headers``: never answer;
+* after ``N`` tokens: ``bad-json=N`` (a malformed event), ``drop=N`` (connection cut),
+  ``no-done=N`` (clean end without the protocol's last event: ``[DONE]``,
+  ``response.completed``, ``message_stop``; ``no-done`` alone: after all tokens),
+  ``stall=N`` (stop sending, keep the connection), ``error-event=N`` (the protocol's error event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import UsageError
+
+__all__ = ["FAULT_HEADER", "Fault", "StatusCounter", "parse_faults"]
+
+#: Header that asks the server to misbehave (see the module doc).
+FAULT_HEADER = "x-eager-fault"
+#: Faults that act after a number of tokens, in the order they are checked.
+AFTER_TOKENS = ("bad_json", "drop", "no_done", "stall", "error_event")
+_ALWAYS = 1 << 62  # "after all tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Parsed misbehaviour of one request (see the module doc); None fields are off."""
+
+    status: int | None = None
+    status_times: int | None = None
+    retry_after_s: float | None = None
+    non_sse: bool = False
+    stall_headers: bool = False
+    bad_json: int | None = None
+    drop: int | None = None
+    no_done: int | None = None
+    stall: int | None = None
+    error_event: int | None = None
+
+    @property
+    def after(self) -> dict[str, int]:
+        """The faults that act after a number of tokens."""
+        return {n: v for n in AFTER_TOKENS if (v := getattr(self, n)) is not None}
+
+    def due(self, i: int, n_tokens: int) -> str | None:
+        """The fault that acts before token ``i`` of ``n_tokens`` (``i == n_tokens``: the end)."""
+        for name, n in self.after.items():
+            if i == min(n, n_tokens):
+                return name
+        return None
+
+
+def parse_faults(spec: str) -> Fault:
+    """``"status=429x2,retry-after=0"`` → :class:`Fault` (:class:`~eager.UsageError` if bad)."""
+    fields: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, value = item.partition("=")
+        key = name.strip().lower().replace("-", "_")
+        try:
+            if key == "status":
+                code, _, times = value.partition("x")
+                fields["status"] = int(code)
+                fields["status_times"] = int(times) if times else None
+            elif key == "retry_after":
+                fields["retry_after_s"] = float(value)
+            elif key in ("non_sse", "stall_headers"):
+                fields[key] = True
+            elif key in AFTER_TOKENS:
+                fields[key] = int(value) if value else _ALWAYS
+            else:
+                raise UsageError(f"unknown fault {name!r}")
+        except ValueError as exc:
+            raise UsageError(f"bad fault {item!r}: {exc}") from exc
+    return Fault(**fields)
+
+
+class StatusCounter:
+    """Counts ``status=CODExN`` requests per (model, spec) so only the first N fail."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def fails(self, model: str, spec: str, fault: Fault) -> bool:
+        """Whether this request gets the injected status (counts it)."""
+        if fault.status is None:
+            return False
+        key = (model, spec)
+        self._counts[key] = n = self._counts.get(key, 0) + 1
+        return fault.status_times is None or n <= fault.status_times

@@ -1,0 +1,82 @@
+"""The agent against the real replay server on loopback, turn by turn, in each protocol."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from eager import ReplBackend
+from eager.agent import PROTOCOLS, Agent, AgentConfig, EndpointModel, ToolResult
+from eager.server import Answer, Recording, ReplayServer
+
+TAIL = "".join(f"w{i} = {i} * 2\n" for i in range(40))
+FAILING = (
+    f"Load.\n```python\nx = 21\nprint('x is', x)\ny = x / 0\n{TAIL}print('never')\n```\nDone.\n"
+)
+FIX = "Fix.\n```python\ny = x * 2\nprint(y)\n```\n"
+ANSWER = "I now know the final answer.\nFinal Answer: 42"
+TURNS = (FAILING, FIX, ANSWER)
+
+
+def _protocols() -> list[str]:
+    """The protocols whose client sources this build has (chat always)."""
+    import eager.sources as sources
+
+    names = {"responses": "OpenAIResponsesSource", "anthropic": "AnthropicSource"}
+    return [p for p in PROTOCOLS if p == "chat" or hasattr(sources, names[p])]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ReplayServer]:
+    recording = Recording("task", tuple(Answer("task", t, "chat") for t in TURNS))
+    async with ReplayServer({"task": recording}, tps=400, ttft_s=0.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def repl() -> AsyncIterator[ReplBackend]:
+    async with ReplBackend() as backend:
+        yield backend
+
+
+def _base_url(server: ReplayServer, protocol: str) -> str:
+    return server.root_url if protocol == "anthropic" else server.base_url
+
+
+@pytest.mark.parametrize("protocol", _protocols())
+@pytest.mark.parametrize("code", ["fence", "tool"])
+async def test_a_served_conversation_is_cut_at_its_failing_turn_and_repaired(
+    server: ReplayServer, repl: ReplBackend, protocol: str, code: str
+) -> None:
+    model = EndpointModel(
+        base_url=_base_url(server, protocol),
+        model="task",
+        protocol=protocol,
+        code=code,  # type: ignore[arg-type]
+    )
+    result = await Agent(model=model, backend=repl).run("What is 2x?")
+    assert (result.answer, result.stop, result.error) == ("42", "answer", None)
+    first = result.turns[0]
+    assert first.interrupted and "ZeroDivisionError" in (first.error or "")
+    assert result.turns[1].runs[0].stdout == "42\n"
+    records = await server.wait_records(3)
+    assert records[0]["disconnected"] and records[0]["tokens_sent"] < records[0]["tokens_total"]
+    assert [r["turn"] for r in records] == [1, 2, 3]
+    if code == "tool":
+        (call,) = first.message.tool_calls
+        assert json.loads(call.arguments) == {"code": "x = 21\nprint('x is', x)\ny = x / 0\n"}
+        assert isinstance(result.messages[2], ToolResult)
+    else:
+        assert first.message.text.endswith("y = x / 0\n```")
+
+
+async def test_the_serial_agent_sees_the_same_conversation_but_finishes_each_turn(
+    server: ReplayServer, repl: ReplBackend
+) -> None:
+    model = EndpointModel(base_url=server.base_url, model="task")
+    result = await Agent(model=model, backend=repl, config=AgentConfig(mode="serial")).run("q")
+    assert result.answer == "42" and not result.turns[0].interrupted
+    records = await server.wait_records(3)
+    assert records[0]["tokens_sent"] == records[0]["tokens_total"]

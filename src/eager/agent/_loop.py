@@ -117,8 +117,9 @@ class AgentTurn:
     """One model turn: what was said, what ran, what went back.
 
     ``said`` is the turn as generated (cut when ``interrupted``); ``message`` is what the history
-    holds for it (repaired when cut); ``runs`` one :class:`~eager.RunResult` per code block set
-    or call that ran; ``observations`` the messages appended after it. ``actual_s`` is the
+    holds for it (repaired when cut); ``stream`` the run over the streamed answer (None when it
+    could not be read); ``runs`` one :class:`~eager.RunResult` per code block set or call that
+    ran (empty for an answer without code); ``observations`` the messages appended after it. ``actual_s`` is the
     turn's time from request to observation; ``serial_s`` the serial-equivalent time (the whole
     answer's generation, estimated from the token rate when cut, plus the execution time).
     """
@@ -132,6 +133,17 @@ class AgentTurn:
     actual_s: float
     serial_s: float
     answer: str | None = None
+    stream: RunResult | None = None
+
+    @property
+    def tokens_generated(self) -> int:
+        """Tokens the model generated in this turn."""
+        return 0 if self.stream is None else self.stream.metrics.tokens_generated
+
+    @property
+    def tokens_total(self) -> int | None:
+        """Tokens of the whole answer, where the source knows it (cut turns: more than made)."""
+        return None if self.stream is None else self.stream.metrics.tokens_total
 
     @property
     def error(self) -> str | None:
@@ -156,7 +168,7 @@ class AgentResult:
     @property
     def tokens_generated(self) -> int:
         """Tokens the model generated over all turns."""
-        return sum(t.runs[0].metrics.tokens_generated for t in self.turns if t.runs)
+        return sum(t.tokens_generated for t in self.turns)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary (the ``eager chat --json`` record)."""
@@ -175,8 +187,8 @@ class AgentResult:
                     "error": t.error,
                     "actual_s": t.actual_s,
                     "serial_s": t.serial_s,
-                    "tokens_generated": t.runs[0].metrics.tokens_generated if t.runs else 0,
-                    "tokens_total": t.runs[0].metrics.tokens_total if t.runs else None,
+                    "tokens_generated": t.tokens_generated,
+                    "tokens_total": t.tokens_total,
                     "observations": [getattr(o, "text", "") for o in t.observations],
                 }
                 for t in self.turns
@@ -395,6 +407,7 @@ class Agent:
             actual_s=actual,
             serial_s=_serial_equivalent(first, runs, actual),
             answer=answer,
+            stream=first,
         )
 
 

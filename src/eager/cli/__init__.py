@@ -15,7 +15,7 @@ from .._errors import EagerError, UsageError
 __all__ = ["main"]
 
 #: Subcommand modules of this package, in the order ``eager --help`` lists them.
-SUBCOMMANDS = ("run", "chunk", "demo", "model", "bench", "serve", "ask")
+SUBCOMMANDS = ("run", "chunk", "demo", "model", "bench", "serve", "ask", "chat")
 
 
 class _Parser(argparse.ArgumentParser):

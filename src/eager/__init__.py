@@ -69,6 +69,9 @@ from .backends import (
 )
 from .server import Answer, Recording, ReplayServer, load_recordings, load_trajectories
 from .sources import (
+    AnthropicSource,
+    HTTPSource,
+    OpenAIResponsesSource,
     OpenAISDKSource,
     OpenAISource,
     ReplaySource,
@@ -89,6 +92,7 @@ __all__ = [
     "AgentResult",
     "AgentTurn",
     "Answer",
+    "AnthropicSource",
     "Backend",
     "BackendCrashedError",
     "BackendError",
@@ -118,6 +122,7 @@ __all__ = [
     "GateDecision",
     "GatewayBackend",
     "GenerationEnded",
+    "HTTPSource",
     "JupyterBackend",
     "LocalGateway",
     "Metrics",
@@ -126,6 +131,7 @@ __all__ = [
     "Model",
     "ObservationBudget",
     "OnError",
+    "OpenAIResponsesSource",
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",

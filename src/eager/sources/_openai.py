@@ -1,80 +1,38 @@
-"""A source for OpenAI-compatible streaming endpoints (chat completions over httpx and SSE)."""
+"""A source for OpenAI-compatible chat-completions endpoints (over httpx and SSE)."""
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import ipaddress
-import json
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from .._errors import (
-    EagerError,
-    EndpointError,
-    SourceError,
-    SourceTimeoutError,
-    StreamError,
-    UsageError,
-)
+from .._errors import UsageError
 from .._extract import Format
-from ._pump import CLOSE_TIMEOUT_S, DeltaSelector, PumpSource
-from ._sse import DONE, SSEDecoder, parse_chunk
+from ._delta import Delta
+from ._http import HTTPSource, bounded, is_loopback, join_url
+from ._sse import SSEEvent, decode_chat_event
 
-__all__ = ["OpenAISource", "bounded", "is_loopback"]
+__all__ = ["CODE_TOOL_DESCRIPTION", "OpenAISource", "bounded", "code_schema", "is_loopback"]
 
-#: Statuses worth another attempt (before the first token only).
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-#: Response header of the replay server giving the answer's length in tokens.
-TOKENS_TOTAL_HEADER = "x-eager-tokens-total"
-#: Most bytes of an error body kept in :class:`~eager.EndpointError`.
-MAX_ERROR_BODY_BYTES = 64 * 1024
-
-_HINTS = {
-    401: "check the API key (api_key=, eager --api-key, or EAGER_API_KEY / OPENAI_API_KEY)",
-    403: "the API key is not allowed to use this model or endpoint",
-    404: "check the base URL (it usually ends in /v1) and the model name",
-    429: "rate limited; try again later or lower the request rate",
-}
+#: The description of the default code tool every protocol source declares.
+CODE_TOOL_DESCRIPTION = "Run a Python program in a persistent session; returns its output."
 
 
-def is_loopback(url: str) -> bool:
-    """True when ``url`` names this machine (127.0.0.0/8, ::1, localhost)."""
-    host = httpx.URL(url).host
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _Retry(Exception):
-    """An attempt failed before the first token in a way worth retrying."""
-
-    def __init__(self, error: EagerError, *, retry_after_s: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after_s = retry_after_s
-
-
-class OpenAISource(PumpSource):
+class OpenAISource(HTTPSource):
     """Streams ``POST {base_url}/chat/completions`` (``stream: true``) over server-sent events.
 
-    ``format="tool"`` yields the JSON arguments of the tool call named ``tool_name`` (the tool
-    is declared in the request unless ``extra_body`` has ``tools``); any other format yields
-    the content. Failures before the first token (429, 5xx, connection errors) are retried
-    ``retries`` times with exponential backoff from ``backoff_s`` (``Retry-After`` honoured up
-    to ``max_retry_after_s``); after it, a broken stream raises :class:`~eager.StreamError`.
-    An HTTP error raises :class:`~eager.EndpointError`; a timeout (``connect_timeout_s``,
-    ``first_token_timeout_s`` from the request to the first delta, ``token_timeout_s`` between
-    deltas) :class:`~eager.SourceTimeoutError`. :meth:`aclose` closes the connection. Loopback
-    URLs never go through a proxy from the environment. ``extra_body`` entries set to None
-    remove a default field (e.g. ``{"stream_options": None}``).
+    ``messages`` is the chat history (else ``system`` + ``prompt``); ``tools`` the request's
+    tools (default with ``format="tool"``: one ``tool_name`` function whose ``tool_argument``
+    holds the code, and a ``tool_choice`` forcing it). ``format="tool"`` yields the JSON
+    arguments of the tool call named ``tool_name``; any other format yields the content.
+    Retries, timeouts, errors and cancellation as in :class:`~eager.sources.HTTPSource`: see
+    its docstring; the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
+    entries set to None remove a default field (e.g. ``{"stream_options": None}``).
     """
+
+    END_EVENT = "[DONE]"
+    KEY_HINT = "check the API key (api_key=, eager --api-key, or EAGER_API_KEY / OPENAI_API_KEY)"
 
     def __init__(
         self,
@@ -84,6 +42,7 @@ class OpenAISource(PumpSource):
         prompt: str | None = None,
         system: str | None = None,
         messages: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
         api_key: str | None = None,
         format: Format = "auto",
         tool_name: str | None = "python",
@@ -102,66 +61,42 @@ class OpenAISource(PumpSource):
         require_done: bool = True,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__()
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"base URL must start with http:// or https://, got {base_url!r}")
-        if not model:
-            raise UsageError("a model name is required")
         if messages is None:
             if prompt is None:
                 raise UsageError("give prompt= or messages=")
             messages = [{"role": "system", "content": system}] if system else []
             messages = [*messages, {"role": "user", "content": prompt}]
-        for name, value in (
-            ("connect_timeout_s", connect_timeout_s),
-            ("first_token_timeout_s", first_token_timeout_s),
-            ("token_timeout_s", token_timeout_s),
-        ):
-            if value <= 0:
-                raise UsageError(f"{name} must be positive, got {value}")
-        if retries < 0 or backoff_s < 0:
-            raise UsageError("retries and backoff_s must not be negative")
-        base = base_url.rstrip("/")
-        self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
-        self.model = model
-        self.format = format
-        self.tool_name = tool_name
-        self.tool_argument = tool_argument
-        self.headers = {"Accept": "text/event-stream", **(headers or {})}
+        all_headers = dict(headers or {})
         if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
-        self.body = self._body(messages, max_tokens, temperature, extra_body or {})
-        self.connect_timeout_s = connect_timeout_s
-        self.first_token_timeout_s = first_token_timeout_s
-        self.token_timeout_s = token_timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.max_retry_after_s = max_retry_after_s
-        self.require_done = require_done
-        self._client = http_client
-        # Made here, not at the request: an SSL context costs tens of ms (none for http://).
-        self._own_client = (
-            None
-            if http_client is not None
-            else httpx.AsyncClient(
-                timeout=httpx.Timeout(None, connect=connect_timeout_s),
-                trust_env=not is_loopback(self.url),
-                verify=self.url.startswith("https://"),
-            )
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        super().__init__(
+            url=join_url(base_url, "/chat/completions"),
+            model=model,
+            headers=all_headers,
+            format=format,
+            tool=format == "tool",
+            tool_name=tool_name,
+            tool_argument=tool_argument,
+            connect_timeout_s=connect_timeout_s,
+            first_token_timeout_s=first_token_timeout_s,
+            token_timeout_s=token_timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+            max_retry_after_s=max_retry_after_s,
+            require_end=require_done,
+            http_client=http_client,
         )
-        self._selector = DeltaSelector(format=format, tool_name=tool_name)
-        #: Attempts made (1 when the first request succeeded).
-        self.attempts = 0
+        self.require_done = require_done
+        self.body = self._body(messages, tools, max_tokens, temperature, extra_body or {})
 
-    @property
-    def finish_reason(self) -> str | None:
-        """The finish reason the server gave (``"stop"``, ``"length"``, ``"tool_calls"``)."""
-        return self._selector.finish_reason
+    def _decode(self, event: SSEEvent) -> Delta | None:
+        return decode_chat_event(event)
 
     def _body(
         self,
         messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None,
         max_tokens: int | None,
         temperature: float | None,
         extra: Mapping[str, Any],
@@ -176,178 +111,23 @@ class OpenAISource(PumpSource):
             body["max_tokens"] = max_tokens
         if temperature is not None:
             body["temperature"] = temperature
-        if self.format == "tool" and "tools" not in extra:
+        if tools is not None:
+            body["tools"] = [dict(t) for t in tools]
+        elif self.format == "tool" and "tools" not in extra:
             name = self.tool_name or "python"
             body["tools"] = [_tool_spec(name, self.tool_argument)]
             body["tool_choice"] = {"type": "function", "function": {"name": name}}
         body.update(extra)
         return {k: v for k, v in body.items() if v is not None}
 
-    async def _pump(self) -> None:
-        client = self._client or self._own_client
-        assert client is not None
-        try:
-            while True:
-                self.attempts += 1
-                try:
-                    await self._attempt(client)
-                    return
-                except _Retry as retry:
-                    if self.attempts > self.retries:
-                        raise retry.error from retry.error.__cause__
-                    delay = min(self.max_backoff_s, self.backoff_s * 2 ** (self.attempts - 1))
-                    if retry.retry_after_s is not None:
-                        if retry.retry_after_s > self.max_retry_after_s:
-                            raise retry.error from retry.error.__cause__
-                        delay = retry.retry_after_s
-                    await asyncio.sleep(delay)
-        finally:
-            if client is self._own_client:
-                await asyncio.shield(bounded(client.aclose()))
 
-    async def _attempt(self, client: httpx.AsyncClient) -> None:
-        loop = asyncio.get_running_loop()
-        first_deadline = loop.time() + self.first_token_timeout_s
-        request = client.build_request("POST", self.url, json=self.body, headers=self.headers)
-        try:
-            async with asyncio.timeout_at(first_deadline):
-                response = await client.send(request, stream=True)
-        except TimeoutError as exc:
-            raise SourceTimeoutError(
-                f"no response from {self.url} within the first-token timeout "
-                f"({self.first_token_timeout_s:g} s)"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise _Retry(
-                _caused(
-                    SourceTimeoutError(
-                        f"cannot connect to {self.url} within {self.connect_timeout_s:g} s"
-                    ),
-                    exc,
-                )
-            ) from exc
-        except httpx.TransportError as exc:
-            raise _Retry(
-                _caused(
-                    SourceError(
-                        f"cannot reach {self.url}: {exc or type(exc).__name__} "
-                        "(is the server running, is the base URL right?)"
-                    ),
-                    exc,
-                )
-            ) from exc
-        try:
-            await self._check_response(response)
-            await self._read(response, first_deadline)
-        finally:
-            await asyncio.shield(bounded(response.aclose()))
-
-    async def _check_response(self, response: httpx.Response) -> None:
-        status = response.status_code
-        total = response.headers.get(TOKENS_TOTAL_HEADER, "")
-        if total.isdigit():  # the replay server knows the length of its answer
-            self.tokens_total = int(total)
-        if status == 200:
-            ctype = response.headers.get("content-type", "")
-            if "text/event-stream" not in ctype:
-                body = await self._error_body(response)
-                raise StreamError(
-                    f"{self.url} answered {ctype or 'no content type'} instead of an event "
-                    f"stream (text/event-stream); does it support stream: true? "
-                    f"Body: {body[:300]!r}"
-                )
-            return
-        body = await self._error_body(response)
-        detail = _error_message(body)
-        hint = _HINTS.get(status, "the endpoint rejected the request")
-        error = EndpointError(
-            f"{self.url} answered HTTP {status} {response.reason_phrase}: {detail} ({hint})",
-            status=status,
-            body=body,
-        )
-        if status in RETRY_STATUSES or status >= 500:
-            raise _Retry(error, retry_after_s=_retry_after_s(response.headers.get("retry-after")))
-        raise error
-
-    async def _error_body(self, response: httpx.Response) -> str:
-        data = bytearray()
-        try:
-            async with asyncio.timeout(self.token_timeout_s):
-                async for piece in response.aiter_bytes():
-                    data += piece
-                    if len(data) >= MAX_ERROR_BODY_BYTES:
-                        break
-        except (TimeoutError, httpx.HTTPError):
-            pass
-        return bytes(data[:MAX_ERROR_BODY_BYTES]).decode("utf-8", "replace")
-
-    async def _read(self, response: httpx.Response, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        decoder = SSEDecoder()
-        pieces: AsyncIterator[bytes] = response.aiter_bytes()
-        selector = self._selector
-        got_token = False
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    raw = await anext(pieces)
-            except StopAsyncIteration:
-                events = decoder.close()
-                ended = True
-            except TimeoutError as exc:
-                raise SourceTimeoutError(self._timeout_message(got_token)) from exc
-            except httpx.TransportError as exc:
-                error = _caused(
-                    StreamError(
-                        f"the stream from {self.url} broke after {self.tokens_generated} "
-                        f"tokens: {exc or type(exc).__name__}"
-                    ),
-                    exc,
-                )
-                if not got_token:
-                    raise _Retry(error) from exc
-                raise error from exc
-            else:
-                events = decoder.feed(raw)
-                ended = False
-            for event in events:
-                if event.event == "error":
-                    raise StreamError(f"the server reported an error in the stream: {event.data}")
-                if event.event != "message":
-                    continue
-                if event.data.strip() == DONE:
-                    self._finish()
-                    return
-                delta = parse_chunk(event.data)
-                text = selector.take(delta)
-                if text:
-                    got_token = True
-                    self._emit(text)
-                    deadline = loop.time() + self.token_timeout_s
-                elif delta.reasoning:  # a thinking model is alive: its answer may come later
-                    timeout = self.token_timeout_s if got_token else self.first_token_timeout_s
-                    deadline = loop.time() + timeout
-            if ended:
-                if self.require_done:
-                    raise StreamError(
-                        f"the stream from {self.url} ended without [DONE] after "
-                        f"{self.tokens_generated} tokens (truncated answer?)"
-                    )
-                self._finish()
-                return
-
-    def _timeout_message(self, got_token: bool) -> str:
-        if got_token:
-            return (
-                f"no token from {self.url} for {self.token_timeout_s:g} s "
-                f"(between-token timeout) after {self.tokens_generated} tokens"
-            )
-        return f"no first token from {self.url} within {self.first_token_timeout_s:g} s"
-
-
-def _caused(error: EagerError, cause: BaseException) -> EagerError:
-    error.__cause__ = cause
-    return error
+def code_schema(argument: str) -> dict[str, Any]:
+    """The JSON schema of a code tool's arguments: one string ``argument``."""
+    return {
+        "type": "object",
+        "properties": {argument: {"type": "string", "description": "Python code"}},
+        "required": [argument],
+    }
 
 
 def _tool_spec(name: str, argument: str) -> dict[str, Any]:
@@ -355,50 +135,7 @@ def _tool_spec(name: str, argument: str) -> dict[str, Any]:
         "type": "function",
         "function": {
             "name": name,
-            "description": "Run a Python program in a persistent session; returns its output.",
-            "parameters": {
-                "type": "object",
-                "properties": {argument: {"type": "string", "description": "Python code"}},
-                "required": [argument],
-            },
+            "description": CODE_TOOL_DESCRIPTION,
+            "parameters": code_schema(argument),
         },
     }
-
-
-def _error_message(body: str) -> str:
-    """The ``error.message`` of an OpenAI error body, else the body (clipped)."""
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return body.strip()[:300] or "(empty body)"
-    if isinstance(obj, dict):
-        err = obj.get("error", obj)
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])
-        if isinstance(err, str):
-            return err
-    return body.strip()[:300]
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-async def bounded(aw: Any) -> None:
-    """Await a clean-up coroutine, at most :data:`CLOSE_TIMEOUT_S`; its errors do not matter."""
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await aw
-    except (TimeoutError, Exception):
-        pass

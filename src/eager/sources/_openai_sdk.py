@@ -18,7 +18,7 @@ from .._errors import (
     UsageError,
 )
 from .._extract import Format
-from ._openai import bounded
+from ._http import bounded
 from ._pump import CLOSE_TIMEOUT_S, DeltaSelector, PumpSource
 from ._sse import parse_chunk_object
 
@@ -54,11 +54,11 @@ class OpenAISDKSource(PumpSource):
         self.format = format
         self.tool_name = tool_name
         self.tool_argument = tool_argument
-        self._selector = DeltaSelector(format=format, tool_name=tool_name)
+        self._selector = self._sel = DeltaSelector(tool=format == "tool", tool_name=tool_name)
 
     def _take(self, chunk: Any) -> None:
         dump = getattr(chunk, "model_dump", None)
-        text = self._selector.take(parse_chunk_object(dump() if dump else chunk))
+        text = self._sel.take(parse_chunk_object(dump() if dump else chunk))
         if text:
             self._emit(text)
 

@@ -1,7 +1,7 @@
 """The wire protocol of OpenAI-compatible streams: server-sent events and chat-completion chunks.
 
-Both sides live here: the client's incremental :class:`SSEDecoder` and :func:`parse_chunk`
-(event JSON to a typed :class:`ChatDelta`), and the server's :func:`encode_event` and chunk
+Both sides live here: the client's incremental :class:`SSEDecoder` (every protocol's transport)
+and :func:`parse_chunk` (event JSON to a protocol-neutral :class:`~._delta.Delta`), and the server's :func:`encode_event` and chunk
 builders (:func:`content_chunk`, :func:`tool_call_chunk`, ...). Pure: no I/O, no asyncio.
 """
 
@@ -11,17 +11,20 @@ import codecs
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import StreamError
+from ._delta import Delta, ToolCallDelta, Usage
 
 # The typed deltas and the decoder are internal (used by the sources and the replay server).
 __all__ = [
     "DONE",
     "content_chunk",
+    "decode_chat_event",
     "encode_event",
     "final_chunk",
+    "json_object",
     "parse_chunk",
     "parse_chunk_object",
     "tool_call_chunk",
@@ -162,34 +165,8 @@ def encode_event(data: str | Mapping[str, Any], *, event: str | None = None) -> 
 # --- chat-completion chunks, client side ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """A piece of one tool call: its ``index``, and the ``name``/``id`` on its first piece."""
-
-    index: int
-    arguments: str = ""
-    name: str | None = None
-    id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts the server reports (``stream_options.include_usage``)."""
-
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    total_tokens: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ChatDelta:
-    """What one chat-completion chunk carries for choice 0."""
-
-    content: str = ""
-    reasoning: str = ""
-    tool_calls: tuple[ToolCallDelta, ...] = field(default_factory=tuple)
-    finish_reason: str | None = None
-    usage: Usage | None = None
+#: The chat-completions name of the protocol-neutral delta (one chunk's choice 0).
+ChatDelta = Delta
 
 
 def parse_chunk(data: str) -> ChatDelta:
@@ -246,6 +223,22 @@ def parse_chunk_object(obj: object) -> ChatDelta:
         finish_reason=finish if isinstance(finish, str) else None,
         usage=usage,
     )
+
+
+def json_object(data: str) -> dict[str, Any]:
+    """The JSON object ``data`` of one event, or :class:`~eager.StreamError` naming it."""
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise StreamError(f"malformed event JSON: {_clip(data)!r} ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise StreamError(f"event is not a JSON object: {_clip(data)!r}")
+    return obj
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for an error message."""
+    return _clip(text, limit)
 
 
 def _str(value: object) -> str:
@@ -328,3 +321,17 @@ def usage_chunk(
         "total_tokens": prompt_tokens + completion_tokens,
     }
     return obj
+
+
+def decode_chat_event(event: SSEEvent) -> Delta | None:
+    """One server-sent event of a chat-completions stream as a delta (None: not for us).
+
+    ``[DONE]`` is the terminal delta; an ``event: error`` the server's reported error.
+    """
+    if event.event == "error":
+        return Delta(error=event.data)
+    if event.event != "message":
+        return None
+    if event.data.strip() == DONE:
+        return Delta(done=True)
+    return parse_chunk(event.data)

@@ -1,0 +1,129 @@
+"""The wire format of OpenAI Responses streams, client side: events to protocol-neutral deltas.
+
+The event names and shapes are the official ones (``openai.types.responses``):
+``response.output_text.delta``, ``response.output_item.added`` (a ``function_call`` or
+``custom_tool_call`` item with its ``name`` and ``call_id``),
+``response.function_call_arguments.delta`` (JSON arguments), ``response.custom_tool_call_input.delta``
+(free-form input), reasoning deltas, ``response.completed`` / ``response.incomplete`` /
+``response.failed`` (terminal, with ``usage``), and ``error``. Other events (``created``,
+``in_progress``, ``*.done``, ...) carry nothing new and are skipped. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import StreamError
+from ._delta import Delta, ToolCallDelta, Usage
+from ._sse import SSEEvent, clip, json_object
+
+__all__ = ["decode_responses_event", "parse_responses_object"]
+
+#: ``response.*`` events that end the stream, and the stop reason each stands for.
+TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+_REASONING = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
+_TOOL_ITEMS = {"function_call": "function", "custom_tool_call": "custom"}
+
+
+def decode_responses_event(event: SSEEvent) -> Delta | None:
+    """One server-sent event of a Responses stream as a delta (None: nothing for us)."""
+    if event.event == "ping" or not event.data.strip():
+        return None
+    obj = json_object(event.data)
+    if "type" not in obj and event.event not in ("message", ""):
+        obj = {**obj, "type": event.event}  # a server that names the event only in the SSE field
+    return parse_responses_object(obj)
+
+
+def parse_responses_object(obj: object) -> Delta | None:
+    """Like :func:`decode_responses_event`, from decoded JSON (an SDK event's ``model_dump()``).
+
+    Raises :class:`~eager.StreamError` for an event whose fields have the wrong types.
+    """
+    if not isinstance(obj, dict):
+        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    if kind == "response.output_text.delta":
+        return Delta(content=_text(obj, "delta"))
+    if kind in _REASONING:
+        return Delta(reasoning=_text(obj, "delta"))
+    if kind == "response.refusal.delta":
+        return Delta(finish_reason="refusal")  # the refusal text is not the answer's text
+    if kind == "response.output_item.added":
+        item = obj.get("item")
+        if not isinstance(item, dict):
+            raise StreamError(f"output item event without an item: {clip(repr(obj))!r}")
+        tool_kind = _TOOL_ITEMS.get(str(item.get("type")))
+        if tool_kind is None:
+            return None
+        args = item.get("arguments" if tool_kind == "function" else "input")
+        call = ToolCallDelta(
+            index=_index(obj),
+            arguments=args if isinstance(args, str) else "",
+            name=_opt_str(item.get("name")),
+            id=_opt_str(item.get("call_id")) or _opt_str(item.get("id")),
+            kind="function" if tool_kind == "function" else "custom",
+        )
+        return Delta(tool_calls=(call,))
+    if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+        return Delta(tool_calls=(ToolCallDelta(index=_index(obj), arguments=_text(obj, "delta")),))
+    if kind in TERMINAL:
+        return _terminal(kind, obj)
+    if kind == "error":
+        code = obj.get("code")
+        message = obj.get("message") or "an error occurred during streaming"
+        return Delta(error=f"{code}: {message}" if code else str(message), finish_reason="error")
+    return None
+
+
+def _terminal(kind: str, obj: dict[str, Any]) -> Delta:
+    response = obj.get("response")
+    if not isinstance(response, dict):
+        raise StreamError(f"{kind} event without a response object: {clip(repr(obj))!r}")
+    usage = _usage(response.get("usage"))
+    if kind == "response.completed":
+        return Delta(
+            finish_reason=str(response.get("status") or "completed"), usage=usage, done=True
+        )
+    if kind == "response.incomplete":
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return Delta(finish_reason=str(reason or "incomplete"), usage=usage, done=True)
+    error = response.get("error")
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+        text = f"{code}: {message}" if code else str(message or "the response failed")
+    else:
+        text = "the response failed"
+    return Delta(finish_reason="failed", usage=usage, done=True, error=text)
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise StreamError(f"{obj.get('type')} event without a string {key!r}: {clip(repr(obj))!r}")
+    return value
+
+
+def _index(obj: dict[str, Any]) -> int:
+    value = obj.get("output_index")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StreamError(f"{obj.get('type')} event without an output_index: {clip(repr(obj))!r}")
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _usage(raw: object) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+
+    def num(key: str) -> int | None:
+        v = raw.get(key)
+        return v if isinstance(v, int) else None
+
+    return Usage(num("input_tokens"), num("output_tokens"), num("total_tokens"))

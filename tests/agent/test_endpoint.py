@@ -20,14 +20,6 @@ ANSWER = "I now know the final answer.\nFinal Answer: 42"
 TURNS = (FAILING, FIX, ANSWER)
 
 
-def _protocols() -> list[str]:
-    """The protocols whose client sources this build has (chat always)."""
-    import eager.sources as sources
-
-    names = {"responses": "OpenAIResponsesSource", "anthropic": "AnthropicSource"}
-    return [p for p in PROTOCOLS if p == "chat" or hasattr(sources, names[p])]
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[ReplayServer]:
     recording = Recording("task", tuple(Answer("task", t, "chat") for t in TURNS))
@@ -45,7 +37,7 @@ def _base_url(server: ReplayServer, protocol: str) -> str:
     return server.root_url if protocol == "anthropic" else server.base_url
 
 
-@pytest.mark.parametrize("protocol", _protocols())
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("code", ["fence", "tool"])
 async def test_a_served_conversation_is_cut_at_its_failing_turn_and_repaired(
     server: ReplayServer, repl: ReplBackend, protocol: str, code: str

@@ -163,48 +163,26 @@ class EndpointModel(Model):
 
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:
         """A source for the next turn, in this model's protocol."""
+        from ..sources import AnthropicSource, OpenAIResponsesSource, OpenAISource
+
         body = encode(self.protocol, messages, system=system)
+        if self.protocol == "responses":
+            body = {"input": body["input"], "system": body.get("instructions")}
         fmt: Format = "tool" if self.code == "tool" else "chat"
-        options = dict(self.source_options)
-        if self.protocol == "chat":
-            from ..sources._openai import OpenAISource
-
-            extra = dict(options.pop("extra_body", None) or {})
-            if self.code == "tool":
-                extra.setdefault("tools", [tool_spec("chat", self.tool_name, self.tool_argument)])
-                extra.setdefault("tool_choice", "auto")
-            return OpenAISource(
-                base_url=self.base_url,
-                model=self.model,
-                messages=body["messages"],
-                format=fmt,
-                tool_name=self.tool_name,
-                tool_argument=self.tool_argument,
-                extra_body=extra,
-                **options,
-            )
-        return _protocol_source(self, body, fmt, options)
-
-
-def _protocol_source(
-    model: EndpointModel, body: dict[str, Any], fmt: Format, options: dict[str, Any]
-) -> Source:
-    """A Responses or Anthropic source (from ``eager.sources``, when this build has them)."""
-    from .. import sources
-
-    name = {"responses": "OpenAIResponsesSource", "anthropic": "AnthropicSource"}[model.protocol]
-    cls = getattr(sources, name, None)
-    if cls is None:
-        raise UsageError(f"protocol {model.protocol!r} needs eager.sources.{name} (not built)")
-    tools = [tool_spec(model.protocol, model.tool_name, model.tool_argument)]
-    source: Source = cls(
-        base_url=model.base_url,
-        model=model.model,
-        format=fmt,
-        tool_name=model.tool_name,
-        tool_argument=model.tool_argument,
-        tools=tools if model.code == "tool" else None,
-        **body,
-        **options,
-    )
-    return source
+        tools = [tool_spec(self.protocol, self.tool_name, self.tool_argument)]
+        cls = {
+            "chat": OpenAISource,
+            "responses": OpenAIResponsesSource,
+            "anthropic": AnthropicSource,
+        }[self.protocol]
+        source: Source = cls(
+            base_url=self.base_url,
+            model=self.model,
+            format=fmt,
+            tool_name=self.tool_name,
+            tool_argument=self.tool_argument,
+            tools=tools if self.code == "tool" else None,
+            **body,
+            **self.source_options,
+        )
+        return source

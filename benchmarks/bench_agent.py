@@ -31,6 +31,7 @@ from typing import Any
 from eager import Backend, JupyterBackend, ReplBackend
 from eager.agent import Agent, AgentConfig, AgentResult, EndpointModel, UserMessage
 from eager.server import Recording, ReplayServer, load_trajectories
+from eager.server._trajectories import dump_recordings
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dabench"
 TRAJECTORIES = DATA / "model_outputs/gpt-4o-mini_simone-kalbermatter/results_OPEN_AI_4o-mini.json"
@@ -48,16 +49,22 @@ def local_paths(text: str, names: set[str]) -> str:
     return _CSV.sub(repl, text)
 
 
+def local_recordings() -> list[Recording]:
+    """Every trajectory as a recording whose code reads its tables from the working folder."""
+    tables = {p.name for p in TABLES.glob("*.csv")}
+    out = []
+    for rec in sorted(load_trajectories(TRAJECTORIES).values(), key=lambda r: int(r.name)):
+        turns = tuple(replace(t, text=local_paths(t.text, tables)) for t in rec.turns)
+        out.append(replace(rec, turns=turns))
+    return out
+
+
 def load_tasks(limit: int) -> list[Recording]:
     """Half tasks whose recording saw an error (STDERR), half without, in id order."""
-    tables = {p.name for p in TABLES.glob("*.csv")}
-    recordings = load_trajectories(TRAJECTORIES)
     failing, clean = [], []
-    for rec in sorted(recordings.values(), key=lambda r: int(r.name)):
+    for rec in local_recordings():
         if len(rec.turns) < 2:
             continue
-        turns = tuple(replace(t, text=local_paths(t.text, tables)) for t in rec.turns)
-        rec = replace(rec, turns=turns)
         saw_error = any((t.observation or "").lstrip().startswith("STDERR") for t in rec.turns)
         (failing if saw_error else clean).append(rec)
     half = limit // 2
@@ -169,7 +176,17 @@ def main() -> int:
     p.add_argument("--ttft", type=float, default=0.3, help="replayed time to first token, s")
     p.add_argument("--limit", type=int, default=8, help="tasks (half with recorded errors)")
     p.add_argument("--json", metavar="PATH", help="write every row as JSON")
+    p.add_argument(
+        "--write-recordings",
+        metavar="PATH",
+        help="only write the trajectories (local table paths) as JSONL for `eager serve PATH`",
+    )
     args = p.parse_args()
+    if args.write_recordings:
+        recordings = {r.name: r for r in local_recordings()}
+        Path(args.write_recordings).write_text(dump_recordings(recordings), encoding="utf-8")
+        print(f"wrote {len(recordings)} recordings to {args.write_recordings}")
+        return 0
     args.backends = args.backends.split(",")
     args.tps = [float(x) for x in args.tps.split(",")]
     started = time.monotonic()

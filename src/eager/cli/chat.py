@@ -37,6 +37,7 @@ from ..agent import (
     ObservationBudget,
     TurnEnded,
     TurnStarted,
+    cut_middle,
 )
 from ._backends import add_backend_options, make_backend
 from ._endpoint import _extra_body, _headers, api_key_of
@@ -186,6 +187,14 @@ class _Live:
             for stream, style in ((r.stdout, "green"), (r.stderr, "yellow")):
                 if stream:
                     c.print(Text(_indent(stream), style=style))
+            for out in r.outputs:
+                text = out.data.get("text/plain", "")
+                rich = [k for k in out.data if k != "text/plain"]
+                if rich:
+                    where = f" saved to {out.path}" if out.path else ""
+                    c.print(Text(f"    [{', '.join(rich)}{where}]", style="green"))
+                elif text:
+                    c.print(Text(_indent(cut_middle(text, 1200)), style="green"))
             if r.error is not None and r.error.ename != "FinalAnswer":
                 line = f" at line {r.error.lineno}" if r.error.lineno else ""
                 c.print(Text(f"  ✗ {r.error.ename}{line}: {r.error.evalue}", style="bold red"))
@@ -215,13 +224,8 @@ def timing_table(result: AgentResult) -> Table:
         table.add_column(name, justify="left" if name in ("turn", "code") else "right")
     total_serial = total_actual = 0.0
     for t in result.turns:
-        m = t.runs[0].metrics if t.runs else None
-        tokens = (
-            "-"
-            if m is None
-            else f"{m.tokens_generated}"
-            + (f" / {m.tokens_total}" if m.tokens_total is not None else "")
-        )
+        total = f" / {t.tokens_total}" if t.tokens_total is not None else ""
+        tokens = f"{t.tokens_generated}{total}"
         status = (
             "no code"
             if not t.runs

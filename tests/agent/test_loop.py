@@ -256,3 +256,32 @@ async def test_the_conversation_can_be_continued() -> None:
         UserMessage,
         AssistantMessage,
     ]
+
+
+async def test_on_a_jupyter_kernel_errors_and_rich_outputs_go_back_to_the_model() -> None:
+    pytest.importorskip("jupyter_client")
+    from eager import JupyterBackend
+
+    turns = [
+        f"```python\nvalues = [3, 4]\ncount = len(values) / 0\n{TAIL}```\n",
+        "```python\nfrom IPython.display import display\ndisplay(sum(values))\n```\n",
+        "```python\nfinal_answer(sum(values))\n```\n",
+    ]
+    async with JupyterBackend() as kernel:
+        result = await Agent(model=ScriptedModel(turns), backend=kernel).run("t")
+    assert (result.answer, result.stop) == ("7", "final_answer")
+    first = result.messages[2]
+    assert isinstance(first, UserMessage) and "ZeroDivisionError at line 2" in first.text
+    assert "w39" not in result.turns[0].runs[0].stdout
+    second = result.messages[4]
+    assert isinstance(second, UserMessage) and second.text == "output 1: text/plain\n7"
+
+
+async def test_a_seal_holds_effects_back_and_the_model_hears_what_never_ran() -> None:
+    sealed = "```python\nx = 1\nopen('never.txt', 'w').write('x')\nprint('after')\ndef f(:\n```\n"
+    model = ScriptedModel([sealed, ANSWER])
+    result = await Agent(model=model, backend=FakeBackend()).run("t")
+    observation = result.messages[2]
+    assert isinstance(observation, UserMessage)
+    assert "SyntaxError" in observation.text and "Not run: lines 2-" in observation.text
+    assert "stdout:" not in observation.text and result.answer == "42"

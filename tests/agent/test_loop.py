@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from eager import FakeBackend, ReplBackend, ToolCall, Turn, UsageError
+from eager import (
+    FakeBackend,
+    ReplBackend,
+    ScriptedSource,
+    Source,
+    ToolCall,
+    Turn,
+    UsageError,
+    tokenize,
+)
 from eager.agent import (
     Agent,
     AgentConfig,
@@ -285,3 +295,26 @@ async def test_a_seal_holds_effects_back_and_the_model_hears_what_never_ran() ->
     assert isinstance(observation, UserMessage)
     assert "SyntaxError" in observation.text and "Not run: lines 2-" in observation.text
     assert "stdout:" not in observation.text and result.answer == "42"
+
+
+class _BreakingModel(ScriptedModel):
+    """Turn 1's stream breaks after ``n`` deltas (a dropped connection); later turns are fine."""
+
+    def __init__(self, turns: list[str], n: int) -> None:
+        super().__init__(turns)
+        self.n = n
+
+    def open(self, messages: Any, *, system: str | None = None) -> Source:
+        source = super().open(messages, system=system)
+        if len(self.requests) > 1:
+            return source
+        return ScriptedSource(tokenize(self.turns[0].text), fail_after=self.n)
+
+
+async def test_a_stream_that_breaks_mid_turn_goes_back_repaired_and_the_loop_goes_on() -> None:
+    model = _BreakingModel([FAILING.replace("y = x / 0\n", ""), FIX, ANSWER], n=25)
+    result = await Agent(model=model, backend=FakeBackend()).run("t")
+    assert result.answer == "42"
+    sent = model.requests[1]["messages"]
+    assert sent[1]["content"].endswith("```") and sent[1]["content"].count("```") == 2
+    assert "stream broke" in sent[2]["content"]

@@ -306,7 +306,7 @@ class Agent:
         return await self._tool_turn(index, said, first, backend, started)
 
     def _fence_turn(self, index: int, said: Turn, first: RunResult, started: float) -> AgentTurn:
-        cut = first.interrupted
+        cut = _was_cut(first)
         message = AssistantMessage(partial_turn(said).text if cut else said.text, cut=cut)
         observation = UserMessage(self._observe(first), observation=True)
         self.messages += [message, observation]
@@ -323,7 +323,7 @@ class Agent:
             c if c.id else ToolCall(f"call_{index}_{i}", c.name, c.arguments, c.kind)
             for i, c in enumerate(said.tool_calls)
         ]
-        cut = first.interrupted
+        cut = _was_cut(first)
         if cut:
             repaired = partial_turn(
                 Turn(said.text, tuple(calls)), argument=model.tool_argument, keep_calls=1
@@ -409,6 +409,13 @@ class Agent:
             answer=answer,
             stream=first,
         )
+
+
+def _was_cut(result: RunResult) -> bool:
+    """Generation stopped early: interrupted at an error, or the stream broke or was malformed."""
+    return result.interrupted or (
+        result.error is not None and result.error.kind in ("source", "extraction")
+    )
 
 
 def _serial_equivalent(

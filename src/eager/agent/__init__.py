@@ -18,9 +18,11 @@ from ._history import (
     code_of_call,
     partial_turn,
 )
-from ._loop import (
+from ._loop import Agent
+from ._model import CodeStyle, EndpointModel, Model, ScriptedModel
+from ._observe import ObservationBudget, cut_middle, observe
+from ._records import (
     FINAL_ANSWER_SETUP,
-    Agent,
     AgentConfig,
     AgentResult,
     AgentTurn,
@@ -28,8 +30,6 @@ from ._loop import (
     StopReason,
     final_answer_of,
 )
-from ._model import CodeStyle, EndpointModel, Model, ScriptedModel
-from ._observe import ObservationBudget, cut_middle, observe
 
 __all__ = [
     "FINAL_ANSWER_SETUP",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._result import ExecResult
 
 if TYPE_CHECKING:
-    from ._loop import AgentTurn
+    from ._records import AgentTurn
 
 __all__ = [
     "AgentEvent",

@@ -86,10 +86,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object, no live view")
     _add_endpoint(p)
     add_backend_options(p)
-    # Code from a model endpoint runs in the sandbox unless told otherwise (once the shared
-    # backend options offer one).
-    if any(a.dest == "sandbox" for a in p._actions):
-        p.set_defaults(sandbox=True)
+    # Code from a model endpoint runs in the sandbox unless --no-sandbox (read by the shared
+    # backend options' sandbox_wanted, once they offer one).
+    p.set_defaults(sandbox_default=True)
     p.set_defaults(handler=main)
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from eager import ExecResult, FakeBackend, ReplaySource, Source
+from eager import ExecResult, FakeBackend, PushSource, ReplaySource
 
 __all__ = [
     "CORPUS",
@@ -19,11 +19,11 @@ __all__ = [
     "SNAPSHOT_CODE",
     "Expected",
     "GatedBackend",
-    "PushSource",
     "StallingReplay",
     "expected_error",
     "fresh_dir",
     "read",
+    "wait_drained",
 ]
 
 HERE = Path(__file__).parent
@@ -114,47 +114,9 @@ class StallingReplay(ReplaySource):
                 await asyncio.Event().wait()  # the model never sends more; a cancel ends this
 
 
-class PushSource(Source):
-    """A source the test feeds delta by delta (``push``), ended by ``end`` or ``fail``.
-
-    ``drained`` is set when the runtime asked for a delta and none was queued: everything
-    pushed so far has been read *and processed* by the producer.
-    """
-
-    def __init__(self, *, total: int | None = None) -> None:
-        super().__init__()
-        self.format = "code"
-        self.tokens_total = total
-        self.queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        self.drained = asyncio.Event()
-
-    def push(self, *deltas: str) -> None:
-        self.drained.clear()
-        for delta in deltas:
-            self.queue.put_nowait(delta)
-
-    def end(self) -> None:
-        self.drained.clear()
-        self.queue.put_nowait(None)
-
-    def fail(self, exc: BaseException) -> None:
-        self.drained.clear()
-        self.queue.put_nowait(exc)
-
-    async def stream(self) -> AsyncIterator[str]:
-        while True:
-            if self.queue.empty():
-                self.drained.set()
-            item = await self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            self.tokens_generated += 1
-            yield item
-
-    async def wait_drained(self) -> None:
-        await asyncio.wait_for(self.drained.wait(), 10)
+async def wait_drained(source: PushSource) -> None:
+    """Wait until the run has read *and processed* everything fed to ``source`` so far."""
+    await asyncio.wait_for(source.drained.wait(), 10)
 
 
 class GatedBackend(FakeBackend):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _runtime import GatedBackend, PushSource
+from _runtime import GatedBackend, wait_drained
 
 from eager import (
     BatchDispatched,
@@ -15,6 +15,7 @@ from eager import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    PushSource,
     RequestSent,
     RunFinished,
     RunResult,
@@ -54,17 +55,17 @@ def _generation_end(result: RunResult) -> GenerationEnded:
 
 
 async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = GatedBackend()
     task = await _start(source, backend)
-    source.push("a = 1\n")
+    source.feed("a = 1\n")
     assert await backend.next_entered() == "a = 1\n"  # the first chunk runs at once
-    source.push("b = 2\n", "c = 3\n", "d = a + b + c\n")
-    await source.wait_drained()  # all three are closed and pending behind the busy backend
+    source.feed("b = 2\n", "c = 3\n", "d = a + b + c\n")
+    await wait_drained(source)  # all three are closed and pending behind the busy backend
     backend.release()
     assert await backend.next_entered() == "b = 2\nc = 3\nd = a + b + c\n"
     backend.release()
-    source.push("e = d * 2\n")
+    source.feed("e = d * 2\n")
     assert await backend.next_entered() == "e = d * 2\n"
     backend.release()
     source.end()
@@ -77,11 +78,11 @@ async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() ->
 
 
 async def test_an_idle_backend_gets_each_chunk_as_soon_as_it_closes() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = GatedBackend()
     task = await _start(source, backend)
     for i in range(4):
-        source.push(f"x{i} = {i}\n")
+        source.feed(f"x{i} = {i}\n")
         assert await backend.next_entered() == f"x{i} = {i}\n"
         backend.release()
     source.end()
@@ -118,13 +119,13 @@ async def test_a_definition_at_the_end_of_the_program_still_runs() -> None:
 
 
 async def test_gate_off_runs_definitions_alone() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = GatedBackend()
     task = await _start(source, backend, gate="off")
-    source.push("def f():\n", "    return 1\n", "x ")  # "x " closes the def
+    source.feed("def f():\n", "    return 1\n", "x ")  # "x " closes the def
     assert await backend.next_entered() == "def f():\n    return 1\n"
     backend.release()
-    source.push("= f()\n")
+    source.feed("= f()\n")
     assert await backend.next_entered() == "x = f()\n"
     backend.release()
     source.end()
@@ -136,13 +137,13 @@ async def test_gate_off_runs_definitions_alone() -> None:
 
 
 async def test_chunks_after_an_unsafe_chunk_wait_for_the_end_of_generation() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = FakeBackend(run_code=False)  # record only: nothing touches the file system
     task = await _start(source, backend)
-    source.push("import os\n", "a = 1\n")
-    await source.wait_drained()
-    source.push("os.remove('some-file')\n", "b = 2\n", "c = 3\n")
-    await source.wait_drained()
+    source.feed("import os\n", "a = 1\n")
+    await wait_drained(source)
+    source.feed("os.remove('some-file')\n", "b = 2\n", "c = 3\n")
+    await wait_drained(source)
     for _ in range(20):  # plenty of chances for the executor to (wrongly) run sealed chunks
         await asyncio.sleep(0)
     calls_before_end = len(backend.calls)
@@ -177,10 +178,10 @@ async def test_sealed_chunks_never_run_when_the_program_ends_in_a_syntax_error()
 
 
 async def test_a_failing_chunk_cancels_generation_at_once() -> None:
-    source = PushSource(total=100)
+    source = PushSource(format="code", total=100)
     backend = FakeBackend()
     task = await _start(source, backend)
-    source.push("x = 1\n", "print('before')\n", "y = 1 / 0\n")
+    source.feed("x = 1\n", "print('before')\n", "y = 1 / 0\n")
     result = await task  # ends although the source never ends by itself
     assert result.interrupted
     assert source.cancelled
@@ -193,13 +194,13 @@ async def test_a_failing_chunk_cancels_generation_at_once() -> None:
 
 
 async def test_pending_chunks_are_dropped_when_a_chunk_fails() -> None:
-    source = PushSource(total=100)
+    source = PushSource(format="code", total=100)
     backend = GatedBackend()
     task = await _start(source, backend)
-    source.push("boom = undefined_name\n")
+    source.feed("boom = undefined_name\n")
     assert await backend.next_entered() == "boom = undefined_name\n"
-    source.push("print('never')\n", "z = 3\n")
-    await source.wait_drained()
+    source.feed("print('never')\n", "z = 3\n")
+    await wait_drained(source)
     backend.release()
     result = await task
     assert result.error is not None and result.error.ename == "NameError"
@@ -255,16 +256,16 @@ async def test_serial_mode_reports_a_syntax_error_from_the_backend_and_runs_noth
 async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one() -> None:
     # The traceback prints the cause first, with its own <module> frame in chunk 0: the
     # failing chunk is the one of the *last* exception, not the first frame in the text.
-    source = PushSource(total=100)
+    source = PushSource(format="code", total=100)
     backend = GatedBackend()
     task = await _start(source, backend)
-    source.push("try:\n    1 / 0\nexcept Exception as e:\n    saved = e\n", "a = 1\n")
+    source.feed("try:\n    1 / 0\nexcept Exception as e:\n    saved = e\n", "a = 1\n")
     await backend.next_entered()
     backend.release()
-    source.push("b = 2\n")
+    source.feed("b = 2\n")
     assert await backend.next_entered() == "b = 2\n"
-    source.push("c = 3\n", "raise RuntimeError('wrapped') from saved\n", "print('after')\n")
-    await source.wait_drained()
+    source.feed("c = 3\n", "raise RuntimeError('wrapped') from saved\n", "print('after')\n")
+    await wait_drained(source)
     backend.release()
     assert "raise RuntimeError" in await backend.next_entered()
     backend.release()
@@ -279,16 +280,16 @@ async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one()
 
 
 async def test_a_source_that_breaks_mid_stream_keeps_what_already_ran() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = GatedBackend()
     task = await _start(source, backend)
-    source.push("print('first')\n")
+    source.feed("print('first')\n")
     await backend.next_entered()
     backend.release()
-    source.push("x = 2\n")
+    source.feed("x = 2\n")
     await backend.next_entered()
     backend.release()
-    await source.wait_drained()
+    await wait_drained(source)
     source.fail(StreamError("connection reset"))
     result = await task
     assert result.error is not None
@@ -394,10 +395,10 @@ async def test_events_are_ordered_and_metrics_consistent(mode: str) -> None:
 
 
 async def test_metrics_of_an_interrupted_run_are_consistent() -> None:
-    source = PushSource(total=50)
+    source = PushSource(format="code", total=50)
     backend = FakeBackend()
     task = await _start(source, backend)
-    source.push("x = 1\n", "y = x.nope\n")
+    source.feed("x = 1\n", "y = x.nope\n")
     result = await task
     assert result.interrupted
     _check_events_and_metrics(result)
@@ -471,11 +472,11 @@ async def test_a_foreign_error_of_a_custom_backend_propagates_as_itself() -> Non
 
 
 async def test_cancelling_a_run_closes_the_source() -> None:
-    source = PushSource(total=10)
+    source = PushSource(format="code", total=10)
     backend = FakeBackend()
     task = await _start(source, backend)
-    source.push("a = 1\n")
-    await source.wait_drained()
+    source.feed("a = 1\n")
+    await wait_drained(source)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -486,16 +487,16 @@ async def test_cancelling_a_run_closes_the_source() -> None:
 
 
 async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_docstring() -> None:
-    source = PushSource()
+    source = PushSource(format="code")
     backend = GatedBackend()
     task = await _start(source, backend)
-    source.push('"""The module docstring."""\n', "x = 1\n")
+    source.feed('"""The module docstring."""\n', "x = 1\n")
     assert await backend.next_entered() == '"""The module docstring."""\nx = 1\n'
     backend.release()
-    source.push('"""A section comment as a string."""\n', "y = 2\n")
+    source.feed('"""A section comment as a string."""\n', "y = 2\n")
     assert await backend.next_entered() == '"""A section comment as a string."""\ny = 2\n'
     backend.release()
-    source.push("print(__doc__)\n")
+    source.feed("print(__doc__)\n")
     await backend.next_entered()
     backend.release()
     source.end()

@@ -382,3 +382,27 @@ def json_pieces(obj: Any, size: int = 5) -> list[str]:
     """The JSON text of ``obj`` in pieces of ``size`` characters (escapes split anywhere)."""
     text = json.dumps(obj)
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def chat_events(
+    *, text: Sequence[str] = (), call: Sequence[str] | None = None, name: str = "python"
+) -> list[Event]:
+    """A chat-completions stream: content deltas, then tool call 0's argument deltas."""
+    from eager.sources._sse import (
+        DONE,
+        content_chunk,
+        final_chunk,
+        tool_call_chunk,
+        usage_chunk,
+    )
+
+    out: list[Event] = [
+        (None, content_chunk("c", "m", 0, piece, role=i == 0)) for i, piece in enumerate(text)
+    ]
+    if call is not None:
+        out.append((None, tool_call_chunk("c", "m", 0, "", name=name, call_id="call_1")))
+        out += [(None, tool_call_chunk("c", "m", 0, piece)) for piece in call]
+    out.append((None, final_chunk("c", "m", 0, "tool_calls" if call is not None else "stop")))
+    out.append((None, usage_chunk("c", "m", 0, prompt_tokens=7, completion_tokens=11)))
+    out.append((None, DONE))
+    return out

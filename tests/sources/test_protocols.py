@@ -1,4 +1,4 @@
-"""OpenAIResponsesSource and AnthropicSource over real HTTP: a loopback server plays official streams."""
+"""The three protocol sources over real HTTP: a loopback server plays official event streams."""
 
 from __future__ import annotations
 
@@ -15,11 +15,20 @@ from eager import (
     EndpointError,
     HTTPSource,
     OpenAIResponsesSource,
+    OpenAISource,
     SourceError,
     StreamError,
 )
 
-from ._wire import Event, Reply, WireServer, anthropic_events, json_pieces, responses_events
+from ._wire import (
+    Event,
+    Reply,
+    WireServer,
+    anthropic_events,
+    chat_events,
+    json_pieces,
+    responses_events,
+)
 
 CODE = "".join(f"x{i} = {i} * 2\nprint(x{i})\n" for i in range(8))
 ARGS = json_pieces({"code": CODE}, 6)
@@ -39,6 +48,10 @@ class Protocol:
     cut_tail: int  # events after the last tool delta (drop them: a stream cut inside the call)
 
 
+def _chat(url: str, **kw: Any) -> HTTPSource:
+    return OpenAISource(base_url=url + "/v1", model="m", prompt="write it", **kw)
+
+
 def _responses(url: str, **kw: Any) -> HTTPSource:
     return OpenAIResponsesSource(base_url=url + "/v1", model="m", prompt="write it", **kw)
 
@@ -48,6 +61,7 @@ def _anthropic(url: str, **kw: Any) -> HTTPSource:
 
 
 PROTOCOLS = [
+    Protocol("chat", "/v1/chat/completions", _chat, chat_events, "[DONE]", 3),
     Protocol("responses", "/v1/responses", _responses, responses_events, "response.completed", 3),
     Protocol("anthropic", "/v1/messages", _anthropic, anthropic_events, "message_stop", 3),
 ]
@@ -287,3 +301,26 @@ async def test_an_unreachable_endpoint_is_a_clear_source_error(proto: Protocol) 
     src = proto.make(url, **FAST)
     got, error = await drain(src)
     assert isinstance(error, SourceError) and "cannot reach" in str(error) and got == []
+
+
+async def test_chat_system_and_history_and_tools_reach_the_request() -> None:
+    tools = [{"type": "function", "function": {"name": "python", "parameters": {}}}]
+    async with WireServer({"/v1/chat/completions": Reply(chat_events(call=ARGS))}) as srv:
+        src = OpenAISource(
+            base_url=srv.url + "/v1",
+            model="m",
+            system="be brief",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=tools,
+            format="tool",
+        )
+        got, error = await drain(src)
+    assert error is None and got == ARGS
+    body = srv.requests[0]["json"]
+    assert body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+    assert body["tools"] == tools and "tool_choice" not in body
+    assert src.turn is not None and src.turn.tool_calls[0].id == "call_1"
+    assert src.turn.stop_reason == "tool_calls"

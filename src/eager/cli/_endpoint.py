@@ -1,4 +1,4 @@
-"""CLI options that choose an OpenAI-compatible endpoint, and the source they build."""
+"""CLI options that choose a model endpoint and its protocol, and the source they build."""
 
 from __future__ import annotations
 
@@ -10,14 +10,29 @@ from typing import Any
 
 from .._errors import UsageError
 from .._extract import FORMATS, Format
+from ..sources._anthropic import AnthropicSource
+from ..sources._http import HTTPSource
 from ..sources._openai import OpenAISource
+from ..sources._responses import OpenAIResponsesSource
 
-__all__ = ["DEFAULT_PROMPT", "add_endpoint_options", "api_key_of", "make_endpoint_source"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "PROTOCOLS",
+    "add_endpoint_options",
+    "api_key_of",
+    "make_endpoint_source",
+]
 
 #: The user message when no ``--prompt`` is given (a replay server ignores it).
 DEFAULT_PROMPT = "Write the Python program."
-#: Environment variables read for the API key, first found wins.
-API_KEY_ENV = ("EAGER_API_KEY", "OPENAI_API_KEY")
+#: ``--protocol`` choices: chat completions, OpenAI Responses, Anthropic Messages.
+PROTOCOLS = ("chat", "responses", "anthropic")
+#: Environment variables read for the API key of each protocol, first found wins.
+API_KEY_ENV = {
+    "chat": ("EAGER_API_KEY", "OPENAI_API_KEY"),
+    "responses": ("EAGER_API_KEY", "OPENAI_API_KEY"),
+    "anthropic": ("EAGER_API_KEY", "ANTHROPIC_API_KEY"),
+}
 
 
 def add_endpoint_options(
@@ -28,13 +43,21 @@ def add_endpoint_options(
     ``prompt=False`` leaves out ``--prompt`` (a subcommand that takes the task positionally).
     ``format=False`` leaves out ``--format`` (a subcommand with its own, same ``text_format`` dest).
     """
-    g = parser.add_argument_group("model endpoint (OpenAI-compatible chat completions)")
+    g = parser.add_argument_group("model endpoint")
     g.add_argument("--base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1")
+    g.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="chat",
+        help="chat: POST {base}/chat/completions; responses: POST {base}/responses (OpenAI "
+        "Responses); anthropic: POST {base}/v1/messages (Anthropic Messages). Default chat",
+    )
     g.add_argument("--model", metavar="NAME", help="the model name sent in the request")
     g.add_argument(
         "--api-key",
         metavar="KEY",
-        help=f"bearer token (default: ${' or $'.join(API_KEY_ENV)}; none on loopback is fine)",
+        help="API key (default: $EAGER_API_KEY, else $OPENAI_API_KEY, or $ANTHROPIC_API_KEY "
+        "with --protocol anthropic; none on loopback is fine)",
     )
     if prompt:
         g.add_argument("--prompt", metavar="TEXT", help="the user message")
@@ -74,11 +97,12 @@ def add_endpoint_options(
 
 
 def api_key_of(args: argparse.Namespace) -> str | None:
-    """``--api-key``, else the first of ``$EAGER_API_KEY`` / ``$OPENAI_API_KEY`` that is set."""
+    """``--api-key``, else the first environment variable of the protocol's that is set."""
     key: str | None = getattr(args, "api_key", None)
     if key:
         return key
-    return next((os.environ[n] for n in API_KEY_ENV if os.environ.get(n)), None)
+    names = API_KEY_ENV[getattr(args, "protocol", None) or "chat"]
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
 
 
 def _headers(items: list[str]) -> dict[str, str]:
@@ -109,32 +133,55 @@ def make_endpoint_source(
     prompt: str | None = None,
     system: str | None = None,
     messages: Sequence[Mapping[str, Any]] | None = None,
-) -> OpenAISource:
-    """The :class:`~eager.OpenAISource` the endpoint options describe (a fresh one per call).
+) -> HTTPSource:
+    """The source the endpoint options describe, for ``--protocol`` (a fresh one per call).
 
-    ``messages`` (a whole conversation) replaces ``prompt``/``system`` and ``--prompt``.
+    ``messages`` (a whole conversation, chat roles) replaces ``prompt``/``system`` and
+    ``--prompt``; for the Responses and Anthropic protocols its system messages become the
+    request's instructions / system prompt.
     """
     if not args.base_url:
         raise UsageError("--base-url is required to stream from a model")
     if not args.model:
         raise UsageError("--model is required with --base-url")
     fmt: Format = getattr(args, "text_format", None) or "auto"
-    return OpenAISource(
-        base_url=args.base_url,
-        model=args.model,
-        prompt=prompt or getattr(args, "prompt", None) or DEFAULT_PROMPT,
-        system=system or args.system,
-        messages=messages,
-        api_key=api_key_of(args),
-        format=fmt,
-        tool_name=args.tool_name,
-        tool_argument=args.tool_argument,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        headers=_headers(args.header),
-        extra_body=_extra_body(args.extra_body),
-        connect_timeout_s=args.connect_timeout,
-        first_token_timeout_s=args.first_token_timeout,
-        token_timeout_s=args.token_timeout,
-        retries=args.retries,
-    )
+    protocol = getattr(args, "protocol", None) or "chat"
+    system = system or args.system
+    if messages is None:
+        user = prompt or getattr(args, "prompt", None) or DEFAULT_PROMPT
+        messages = [{"role": "system", "content": system}] if system else []
+        messages = [*messages, {"role": "user", "content": user}]
+    common: dict[str, Any] = {
+        "base_url": args.base_url,
+        "model": args.model,
+        "api_key": api_key_of(args),
+        "format": fmt,
+        "tool_name": args.tool_name,
+        "tool_argument": args.tool_argument,
+        "temperature": args.temperature,
+        "headers": _headers(args.header),
+        "extra_body": _extra_body(args.extra_body),
+        "connect_timeout_s": args.connect_timeout,
+        "first_token_timeout_s": args.first_token_timeout,
+        "token_timeout_s": args.token_timeout,
+        "retries": args.retries,
+    }
+    if protocol == "chat":
+        return OpenAISource(messages=messages, max_tokens=args.max_tokens, **common)
+    instructions, rest = _split_system(messages)
+    if protocol == "responses":
+        return OpenAIResponsesSource(
+            input=rest, system=instructions, max_tokens=args.max_tokens, **common
+        )
+    if args.max_tokens is not None:
+        common["max_tokens"] = args.max_tokens
+    return AnthropicSource(messages=rest, system=instructions, **common)
+
+
+def _split_system(
+    messages: Sequence[Mapping[str, Any]],
+) -> tuple[str | None, list[Mapping[str, Any]]]:
+    """System messages joined (the Responses instructions / Anthropic system), and the rest."""
+    system = [str(m.get("content", "")) for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    return ("\n\n".join(system) or None), rest

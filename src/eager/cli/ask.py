@@ -42,7 +42,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "ask",
         help="ask a model for a Python program and run it while it streams",
-        description="Send TASK to an OpenAI-compatible endpoint asking for one Python program, "
+        description="Send TASK to a model endpoint (--protocol chat, responses or anthropic) "
+        "asking for one Python program, "
         "run the answer eagerly while it streams, and show the text, the output and the "
         "timing. On an error: the partial program and the error (--repair N asks again).",
     )
@@ -92,13 +93,15 @@ class _Tee(Source):
         await self.inner.aclose()
 
 
-async def _ask(args: argparse.Namespace, console: Console) -> list[tuple[str, RunResult]]:
+async def _ask(
+    args: argparse.Namespace, console: Console
+) -> list[tuple[str, RunResult, str | None]]:
     system = args.system or SYSTEM_PROMPT
     messages: list[dict[str, str]] = [
         {"role": "system", "content": system},
         {"role": "user", "content": args.task},
     ]
-    attempts: list[tuple[str, RunResult]] = []
+    attempts: list[tuple[str, RunResult, str | None]] = []
     backend = make_backend(args)
     async with backend:
         for attempt in range(args.repair + 1):
@@ -120,9 +123,11 @@ async def _ask(args: argparse.Namespace, console: Console) -> list[tuple[str, Ru
                 timeout_s=args.timeout,
             )
             answer = "".join(source.text)
-            attempts.append((answer, result))
+            turn = source.inner.turn
+            attempts.append((answer, result, turn.stop_reason if turn is not None else None))
             if not args.json:
                 _show(console, result)
+                _show_stop(console, source.inner)
             if result.ok or attempt == args.repair:
                 break
             messages += [
@@ -160,11 +165,24 @@ def _show(console: Console, result: RunResult) -> None:
     console.print("[yellow]retry with --repair N to send the error back to the model[/]")
 
 
+#: Stop reasons of an answer that ended as the model meant it to.
+NORMAL_STOPS = frozenset({"stop", "end_turn", "tool_calls", "tool_use", "completed"})
+
+
+def _show_stop(console: Console, source: Source) -> None:
+    """Say why the model stopped when it was not its own choice (a limit, a refusal, ...)."""
+    turn = source.turn
+    reason = turn.stop_reason if turn is not None else None
+    if reason is not None and reason not in NORMAL_STOPS:
+        console.print(f"[yellow]the model stopped: {reason}[/]")
+
+
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager ask``."""
     console = Console(highlight=False)
     attempts = asyncio.run(_ask(args, console))
     if args.json:
-        for answer, result in attempts:
-            sys.stdout.write(json.dumps({**result.to_dict(), "answer": answer}) + "\n")
+        for answer, result, stop in attempts:
+            record = {**result.to_dict(), "answer": answer, "stop_reason": stop}
+            sys.stdout.write(json.dumps(record) + "\n")
     return 0 if attempts[-1][1].ok else 1

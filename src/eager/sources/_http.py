@@ -223,7 +223,7 @@ class HTTPSource(PumpSource):
                 )
             return
         body = await self._error_body(response)
-        detail = _error_message(body)
+        detail = " ".join(_error_message(body).split())  # one line
         hint = (
             self.KEY_HINT
             if status == 401

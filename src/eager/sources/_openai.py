@@ -22,12 +22,11 @@ CODE_TOOL_DESCRIPTION = "Run a Python program in a persistent session; returns i
 class OpenAISource(HTTPSource):
     """Streams ``POST {base_url}/chat/completions`` (``stream: true``) over server-sent events.
 
-    ``messages`` is the chat history (else ``system`` + ``prompt``); ``tools`` the request's
-    tools (default with ``format="tool"``: one ``tool_name`` function whose ``tool_argument``
-    holds the code, and a ``tool_choice`` forcing it). ``format="tool"`` yields the JSON
+    ``messages`` is the chat history (else ``prompt``), after a ``system`` message when given;
+    ``tools`` the request's tools (default with ``format="tool"``: one ``tool_name`` function
+    whose ``tool_argument`` holds the code, and a ``tool_choice`` forcing it). ``format="tool"`` yields the JSON
     arguments of the tool call named ``tool_name``; any other format yields the content.
-    Retries, timeouts, errors and cancellation as in :class:`~eager.sources.HTTPSource`: see
-    its docstring; the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
+    Retries, timeouts, errors and cancellation as in :class:`~eager.HTTPSource` (see there); the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
     entries set to None remove a default field (e.g. ``{"stream_options": None}``).
     """
 
@@ -64,8 +63,9 @@ class OpenAISource(HTTPSource):
         if messages is None:
             if prompt is None:
                 raise UsageError("give prompt= or messages=")
-            messages = [{"role": "system", "content": system}] if system else []
-            messages = [*messages, {"role": "user", "content": prompt}]
+            messages = [{"role": "user", "content": prompt}]
+        if system:
+            messages = [{"role": "system", "content": system}, *messages]
         all_headers = dict(headers or {})
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"

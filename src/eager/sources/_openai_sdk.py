@@ -1,31 +1,19 @@
-"""A source over a chat-completion stream of the ``openai`` SDK (sync or async)."""
+"""Sources over the streams of the ``openai`` SDK: chat completions and Responses (sync or async)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from typing import Any
+from typing import Any, Literal
 
-import httpx
-
-from .._errors import (
-    EagerError,
-    EndpointError,
-    MissingExtraError,
-    SourceTimeoutError,
-    StreamError,
-    UsageError,
-)
 from .._extract import Format
-from ._http import bounded
-from ._pump import CLOSE_TIMEOUT_S, DeltaSelector, PumpSource
+from ._delta import Delta
+from ._responses_events import parse_responses_object
+from ._sdk import SDKSource
 from ._sse import parse_chunk_object
 
-__all__ = ["OpenAISDKSource"]
+__all__ = ["OpenAIResponsesSDKSource", "OpenAISDKSource"]
 
 
-class OpenAISDKSource(PumpSource):
+class OpenAISDKSource(SDKSource):
     """Wraps a chat-completion stream of the ``openai`` SDK (``stream=True``) as a Source.
 
     ``stream`` is an ``openai.AsyncStream`` (iterated in a task) or an ``openai.Stream``
@@ -35,6 +23,8 @@ class OpenAISDKSource(PumpSource):
     :class:`OpenAISource`. Needs the ``openai`` extra.
     """
 
+    SDK = "openai"
+
     def __init__(
         self,
         stream: Any,
@@ -43,117 +33,50 @@ class OpenAISDKSource(PumpSource):
         tool_name: str | None = None,
         tool_argument: str = "code",
     ) -> None:
-        super().__init__()
-        try:
-            import openai  # noqa: F401
-        except ImportError as exc:
-            raise MissingExtraError("openai", "openai") from exc
-        if not (hasattr(stream, "__aiter__") or hasattr(stream, "__iter__")):
-            raise UsageError(f"expected an openai Stream or AsyncStream, got {type(stream)!r}")
-        self._sdk_stream = stream
-        self.format = format
-        self.tool_name = tool_name
-        self.tool_argument = tool_argument
-        self._selector = self._sel = DeltaSelector(tool=format == "tool", tool_name=tool_name)
-
-    def _take(self, chunk: Any) -> None:
-        dump = getattr(chunk, "model_dump", None)
-        text = self._sel.take(parse_chunk_object(dump() if dump else chunk))
-        if text:
-            self._emit(text)
-
-    async def _pump(self) -> None:
-        stream = self._sdk_stream
-        try:
-            if hasattr(stream, "__aiter__"):
-                try:
-                    async for chunk in stream:
-                        self._take(chunk)
-                finally:
-                    await asyncio.shield(bounded(_maybe_await(stream.close())))
-            else:
-                await self._pump_sync(stream)
-        except EagerError:
-            raise
-        except Exception as exc:
-            raise _map_sdk_error(exc) from exc
-        self._finish()
-
-    async def _pump_sync(self, stream: Any) -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[BaseException | None] = loop.create_future()
-        stop = threading.Event()
-
-        def settle(result: BaseException | None) -> None:
-            if not done.done():
-                done.set_result(result)
-
-        def work() -> None:
-            result: BaseException | None = None
-            try:
-                for chunk in stream:
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(self._take_safely, chunk, stop)
-            except BaseException as exc:
-                result = exc
-            finally:
-                try:
-                    stream.close()
-                finally:
-                    loop.call_soon_threadsafe(settle, result)
-
-        thread = threading.Thread(target=work, name="eager-openai-sdk", daemon=True)
-        thread.start()
-        try:
-            result = await done
-        except asyncio.CancelledError:
-            stop.set()
-            # The reader may be blocked in a socket read: close from here too, then wait.
-            closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
-            closer.start()
-            await asyncio.shield(asyncio.wait({done}, timeout=CLOSE_TIMEOUT_S))
-            raise
-        if self._sync_error is not None:
-            raise self._sync_error
-        if result is not None and not stop.is_set():
-            raise result
-
-    _sync_error: EagerError | None = None
-
-    def _take_safely(self, chunk: Any, stop: threading.Event) -> None:
-        if stop.is_set():
-            return
-        try:
-            self._take(chunk)
-        except EagerError as exc:
-            self._sync_error = exc
-            stop.set()
-
-
-def _close_quietly(stream: Any) -> None:
-    with contextlib.suppress(Exception):
-        stream.close()
-
-
-async def _maybe_await(value: Any) -> None:
-    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        await value
-
-
-def _map_sdk_error(exc: Exception) -> EagerError:
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return SourceTimeoutError(f"the openai SDK timed out: {exc}")
-    if isinstance(exc, openai.APIStatusError):
-        return EndpointError(
-            f"the endpoint answered HTTP {exc.status_code}: {exc.message}",
-            status=exc.status_code,
-            body=exc.response.text if exc.response is not None else "",
+        super().__init__(
+            stream,
+            format=format,
+            tool=format == "tool",
+            tool_name=tool_name,
+            tool_argument=tool_argument,
         )
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-        return StreamError(f"the stream broke: {exc}")
-    if isinstance(exc, openai.APIError):
-        return StreamError(f"the server reported an error in the stream: {exc.message}")
-    return StreamError(f"the openai SDK stream failed: {type(exc).__name__}: {exc}")
+
+    def _decode(self, event: dict[str, Any]) -> Delta | None:
+        return parse_chunk_object(event)
+
+
+class OpenAIResponsesSDKSource(SDKSource):
+    """Wraps a Responses stream of the ``openai`` SDK as a Source.
+
+    ``stream`` is what ``client.responses.create(..., stream=True)`` returns, or the stream a
+    ``client.responses.stream(...)`` manager enters (sync: iterated in a thread; async: in a
+    task). :meth:`aclose` closes it, hence its connection. With ``format="tool"`` the source
+    yields the argument deltas of the call to ``tool_name`` (any tool when None): JSON for a
+    ``function`` tool; for a ``custom`` tool (``tool_type="custom"``) the free-form input is
+    the code and the source's ``format`` is ``"code"``. The stream must end with
+    ``response.completed`` / ``incomplete`` / ``failed``. Needs the ``openai`` extra.
+    """
+
+    SDK = "openai"
+    END_EVENT = "response.completed"
+
+    def __init__(
+        self,
+        stream: Any,
+        *,
+        format: Format = "auto",
+        tool_name: str | None = None,
+        tool_argument: str = "code",
+        tool_type: Literal["function", "custom"] = "function",
+    ) -> None:
+        use_tool = format == "tool"
+        super().__init__(
+            stream,
+            format="code" if use_tool and tool_type == "custom" else format,
+            tool=use_tool,
+            tool_name=tool_name,
+            tool_argument=tool_argument,
+        )
+
+    def _decode(self, event: dict[str, Any]) -> Delta | None:
+        return parse_responses_object(event)

@@ -132,3 +132,95 @@ def test_ask_on_an_error_shows_the_partial_program_and_the_error(served: Served)
 def test_serve_rejects_a_missing_file_clearly(tmp_path: Path) -> None:
     done = eager("serve", str(tmp_path / "nope.py"), "--port", "0")
     assert done.returncode == 2 and "no such file" in done.stderr
+
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def test_serve_converts_trajectories_to_the_recording_format(tmp_path: Path) -> None:
+    out = tmp_path / "recordings.jsonl"
+    done = eager(
+        "serve",
+        "--trajectories",
+        str(DATA / "dabench_gpt4o_mini_trajectories.json"),
+        "--trajectory-prefix",
+        "dabench-",
+        "--write-recordings",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 3 recordings" in done.stderr
+    assert out.read_text() == (DATA / "dabench_gpt4o_mini_recordings.jsonl").read_text()
+
+
+def test_serve_without_anything_to_serve_is_one_clear_line() -> None:
+    done = eager("serve", "--port", "0")
+    assert done.returncode == 2 and "nothing to serve" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only() -> None:
+    import httpx
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eager",
+            "serve",
+            "--trajectories",
+            str(DATA / "dabench_gpt4o_mini_trajectories.json"),
+            "--port",
+            "0",
+            "--tps",
+            "20000",
+            "--ttft",
+            "0",
+            "--token",
+            "k3y",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/v1 \(3 recordings", line)
+        assert match, line
+        root = match.group(1)
+        with httpx.Client(base_url=root, trust_env=False, timeout=30) as c:
+            body = {"model": "71", "max_tokens": 50, "messages": [{"role": "user", "content": "q"}]}
+            denied = c.post("/v1/messages", json=body, headers={"x-api-key": "wrong"})
+            first = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
+            body["messages"] += [
+                {"role": "assistant", "content": first.json()["content"][0]["text"]},
+                {"role": "user", "content": "STDOUT: ..."},
+            ]
+            second = c.post("/v1/messages", json=body, headers={"authorization": "Bearer k3y"})
+            body["messages"] += [
+                {"role": "assistant", "content": "done"},
+                {"role": "user", "content": "more?"},
+            ]
+            past = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert denied.status_code == 401
+    assert denied.json()["error"]["type"] == "authentication_error"
+    raw = json.loads((DATA / "dabench_gpt4o_mini_trajectories.json").read_text())
+    (item,) = [r for r in raw if r["id"] == 71]
+    first_text = first.json()["content"][0]["text"]
+    assert (
+        "```python" in first_text and first_text.split("```python")[0].strip() in item["response"]
+    )
+    assert second.json()["content"][0]["text"].strip() in item["response"]
+    assert past.status_code == 400 and "already holds 2" in past.json()["error"]["message"]
+    records = [json.loads(x) for x in out.splitlines() if x.strip()]
+    assert [(r["protocol"], r["turn"], r["status"]) for r in records] == [
+        ("anthropic", None, 401),
+        ("anthropic", 1, 200),
+        ("anthropic", 2, 200),
+        ("anthropic", 3, 400),
+    ]

@@ -124,7 +124,8 @@ def create_app(
     def endpoint(wire: Wire) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Any:
             t0 = time.monotonic()
-            record: dict[str, Any] = {"model": None, "protocol": wire.name, "status": 200}
+            record: dict[str, Any] = {"model": None, "protocol": wire.name, "turn": None}
+            record["status"] = 200
             record["tokens_sent"] = 0
 
             def finish() -> None:

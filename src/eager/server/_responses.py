@@ -82,10 +82,10 @@ class _ResponsesEncoder(Encoder):
                 "status": status,
                 "content": content,
             }
-        call = {"id": self.item_id, "call_id": "call_0", "name": tool.name, "status": status}
-        if tool.argument is None:
+        call = {"id": self.item_id, "call_id": "call_0", "name": tool.name}
+        if tool.argument is None:  # a custom tool call has no status
             return {**call, "type": "custom_tool_call", "input": text}
-        return {**call, "type": "function_call", "arguments": text}
+        return {**call, "type": "function_call", "arguments": text, "status": status}
 
     def _response(self, *, done: bool) -> dict[str, Any]:
         n = len(self.reply.tokens)
@@ -148,9 +148,7 @@ class _ResponsesEncoder(Encoder):
         elif tool.argument is None:
             out = self._event("response.custom_tool_call_input.done", **at, input=text)
         else:
-            out = self._event(
-                "response.function_call_arguments.done", **at, name=tool.name, arguments=text
-            )
+            out = self._event("response.function_call_arguments.done", **at, arguments=text)
         out += self._event("response.output_item.done", output_index=0, item=self._item(done=True))
         if done:
             out += self._event("response.completed", response=self._response(done=True))

@@ -32,7 +32,7 @@ import io
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -45,7 +45,8 @@ from ..agent._observe import observe
 from ..backends._base import Backend
 from ..backends.repl._output import error_from_report
 from ..backends.repl._worker import Interpreter
-from ..sources._base import ScriptedSource, Source
+from ..sources._adapters import PushSource
+from ..sources._base import ScriptedSource
 
 __all__ = ["EagerExecutor", "EagerModel", "ExecutionFailed", "FinalAnswerRaised"]
 
@@ -111,38 +112,6 @@ class _Session(Backend):
         self._interp.reset()
 
 
-class _Fed(Source):
-    """Code deltas pushed from the model's thread into the run on the executor's loop."""
-
-    format = "code"
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__()
-        self._loop = loop
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        #: Set (from the loop's thread) when the run stopped generation.
-        self.stopped = threading.Event()
-        self._ended = False
-
-    def push(self, code: str) -> None:
-        if code and not self._ended:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, code)
-
-    def end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
-
-    async def stream(self) -> AsyncIterator[str]:
-        while (item := await self._queue.get()) is not None:
-            self.tokens_generated += 1
-            yield item
-
-    async def aclose(self) -> None:
-        self.cancelled = True
-        self.stopped.set()
-
-
 class _Tags:
     """Streams the code of the first block between literal ``open`` and ``close`` tags."""
 
@@ -201,10 +170,17 @@ def _block_reader(tags: tuple[str, str]) -> _Tags | _ChatBlocks | None:
 
 
 class _Turn:
-    """One streamed answer: its code source, its run (a future on the executor's loop)."""
+    """One streamed answer: its code source, its run (a future on the executor's loop).
+
+    The model's thread pushes code into a :class:`~eager.PushSource` on the executor's loop;
+    the run's cancellation (a statement failed) sets :attr:`stopped` for the model's thread.
+    """
 
     def __init__(self, executor: EagerExecutor) -> None:
-        self.source = _Fed(executor.loop)
+        self.loop = executor.loop
+        self._stopped = threading.Event()
+        self._ended = False
+        self.source = PushSource(format="code", on_cancel=self._stopped.set)
         self.reader = _block_reader(executor.code_block_tags)
         coro = run(
             self.source,
@@ -219,18 +195,24 @@ class _Turn:
 
     @property
     def stopped(self) -> bool:
-        return self.source.stopped.is_set()
+        return self._stopped.is_set()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self.loop.call_soon_threadsafe(self.source.end)
 
     def feed(self, text: str) -> None:
-        if self.reader is None:
+        if self.reader is None or self._ended:
             return
         code, closed = self.reader.feed(text)
-        self.source.push(code)
+        if code:
+            self.loop.call_soon_threadsafe(self.source.feed, code)
         if closed:
-            self.source.end()  # a closing tag ends the code: run the last statement now
+            self._end()  # a closing tag ends the code: run the last statement now
 
     def finish(self) -> RunResult:
-        self.source.end()
+        self._end()
         if self.result is None:
             self.result = self.future.result(TURN_WAIT_S)
         return self.result

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eager import ExtractionError, ToolCall, Turn
-from eager.agent import close_fences, code_of_call, partial_turn
+from eager.agent import close_fences, code_of_call, cut_at_code_line, partial_turn
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,20 @@ def test_a_custom_argument_name_is_used() -> None:
     call = ToolCall("c", "run", '{"source": "x = 1\\ny = 2\\nz')
     (new,) = partial_turn(Turn(tool_calls=(call,)), argument="source").tool_calls
     assert json.loads(new.arguments) == {"source": "x = 1\ny = 2\n"}
+
+
+def test_code_written_after_the_failing_line_is_dropped_from_a_chat_turn() -> None:
+    turn = Turn(text="Plan.\n```python\nx = 1\ny = x / 0\nz = 2\nw = 3\nprint(")
+    assert partial_turn(turn, keep_lines=2).text == "Plan.\n```python\nx = 1\ny = x / 0\n```"
+
+
+def test_code_after_the_failing_line_is_dropped_from_a_second_block_too() -> None:
+    text = "```python\na = 1\n```\nthen\n```python\nb = a / 0\nc = 3\n"
+    assert cut_at_code_line(text, 2) == "```python\na = 1\n```\nthen\n```python\nb = a / 0\n"
+    assert partial_turn(Turn(text=text), keep_lines=2).text.endswith("b = a / 0\n```")
+
+
+def test_code_after_the_failing_line_is_dropped_from_a_tool_call() -> None:
+    call = ToolCall("c", "python", json.dumps({"code": "x = 1\ny = x / 0\nz = 2\n"})[:-5])
+    (new,) = partial_turn(Turn(tool_calls=(call,)), keep_lines=2).tool_calls
+    assert json.loads(new.arguments) == {"code": "x = 1\ny = x / 0\n"}

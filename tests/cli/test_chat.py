@@ -78,9 +78,17 @@ def data(tmp_path: Path) -> Path:
     return path
 
 
-def test_chat_json_cuts_the_failing_turn_and_ends_with_the_answer(served: str, data: Path) -> None:
+@pytest.mark.parametrize("protocol", ["chat", "responses", "anthropic"])
+@pytest.mark.parametrize("code", ["fence", "tool"])
+def test_chat_json_cuts_the_failing_turn_and_ends_with_the_answer(
+    served: str, data: Path, protocol: str, code: str
+) -> None:
     done = eager(
         "chat",
+        "--protocol",
+        protocol,
+        "--code",
+        code,
         "Mean of the values?",
         "--base-url",
         served,

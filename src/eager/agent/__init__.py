@@ -16,6 +16,7 @@ from ._history import (
     UserMessage,
     close_fences,
     code_of_call,
+    cut_at_code_line,
     partial_turn,
 )
 from ._loop import Agent
@@ -58,6 +59,7 @@ __all__ = [
     "UserMessage",
     "close_fences",
     "code_of_call",
+    "cut_at_code_line",
     "cut_middle",
     "encode",
     "final_answer_of",

@@ -6,10 +6,11 @@ turn (:class:`AssistantMessage`: its text and code tool calls) and each observat
 :mod:`._encode` turns it into the messages of each protocol.
 
 Repair from partial code (the paper's "partial" protocol): when a turn failed and generation
-was cut, :func:`partial_turn` keeps what was generated up to the interruption, made valid: a
-cut code fence is closed, a cut tool call's arguments are re-encoded as valid JSON holding the
-code decoded so far. An incomplete last line of code is dropped (it never ran, and half a
-statement reads as intent).
+was cut, :func:`partial_turn` keeps what was generated up to the failing statement (code the
+model wrote after it, before the cancellation took effect, never ran and is dropped, so the
+history does not depend on how fast the cancellation was), made valid: a cut code fence is
+closed, a cut tool call's arguments are re-encoded as valid JSON holding the code so far.
+Without a known failing line, an incomplete last line of code is dropped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "UserMessage",
     "close_fences",
     "code_of_call",
+    "cut_at_code_line",
     "partial_turn",
 ]
 
@@ -115,15 +117,38 @@ def code_of_call(call: ToolCall, argument: str = "code", *, cut: bool = False) -
         raise
 
 
-def partial_turn(turn: Turn, *, argument: str = "code", keep_calls: int | None = None) -> Turn:
+def cut_at_code_line(text: str, lines: int) -> str:
+    """``text`` (prose and fences) up to the end of the line holding code line ``lines``."""
+    extractor = make_extractor("chat")
+    seen = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        seen += extractor.feed(line).count("\n")
+        pos += len(line)
+        if seen >= lines:
+            return text[:pos]
+    return text
+
+
+def partial_turn(
+    turn: Turn,
+    *,
+    argument: str = "code",
+    keep_calls: int | None = None,
+    keep_lines: int | None = None,
+) -> Turn:
     """The turn as generated up to the interruption, made valid for the history.
 
-    The text gets its open fence closed (an unfinished code line dropped first); each tool
-    call's arguments are re-encoded as JSON ``{argument: code so far}`` (free text for a custom
-    tool, its unfinished last line dropped). ``keep_calls`` keeps only the first calls (those
+    ``keep_lines``: the program's lines to keep (up to the failing statement) in the text's
+    code, or in the last kept call; else an unfinished last code line is dropped. The text gets
+    its open fence closed; each tool call's arguments are re-encoded as JSON ``{argument: code
+    so far}`` (free text for a custom tool). ``keep_calls`` keeps only the first calls (those
     that ran). A call whose JSON cannot be decoded keeps its text as code.
     """
-    text = close_fences(_drop_partial_code_line(turn.text)) if turn.text else ""
+    text = turn.text
+    if text and keep_lines is not None and not turn.tool_calls:
+        text = cut_at_code_line(text, keep_lines)
+    text = close_fences(_drop_partial_code_line(text)) if text else ""
     calls = turn.tool_calls if keep_calls is None else turn.tool_calls[:keep_calls]
     repaired = []
     for call in calls:
@@ -131,7 +156,9 @@ def partial_turn(turn: Turn, *, argument: str = "code", keep_calls: int | None =
             code = code_of_call(call, argument, cut=True)
         except ExtractionError:
             code = call.arguments
-        if code and not code.endswith("\n") and call is calls[-1]:
+        if call is calls[-1] and keep_lines is not None:
+            code = "".join(code.splitlines(keepends=True)[:keep_lines])
+        elif code and not code.endswith("\n") and call is calls[-1]:
             head, _, _ = code.rpartition("\n")
             code = head + "\n" if head else ""
         arguments = code if call.kind == "custom" else json.dumps({argument: code})

@@ -167,7 +167,8 @@ class Agent:
 
     def _fence_turn(self, index: int, said: Turn, first: RunResult, started: float) -> AgentTurn:
         cut = _was_cut(first)
-        message = AssistantMessage(partial_turn(said).text if cut else said.text, cut=cut)
+        text = partial_turn(said, keep_lines=_kept_lines(first)).text if cut else said.text
+        message = AssistantMessage(text, cut=cut)
         observation = UserMessage(self._observe(first), observation=True)
         self.messages += [message, observation]
         answer = self._final(first)
@@ -186,7 +187,10 @@ class Agent:
         cut = _was_cut(first)
         if cut:
             repaired = partial_turn(
-                Turn(said.text, tuple(calls)), argument=model.tool_argument, keep_calls=1
+                Turn(said.text, tuple(calls)),
+                argument=model.tool_argument,
+                keep_calls=1,
+                keep_lines=_kept_lines(first),
             )
             message = AssistantMessage(repaired.text, repaired.tool_calls, cut=True)
             calls = calls[:1]
@@ -269,6 +273,17 @@ class Agent:
             answer=answer,
             stream=first,
         )
+
+
+def _kept_lines(result: RunResult) -> int | None:
+    """Lines of the program up to the failing statement (None: not known)."""
+    error = result.error
+    if error is None:
+        return None
+    if error.kind == "syntax":
+        return error.lineno
+    chunk = next((c for c in result.chunks if c.index == result.failed_chunk), None)
+    return None if chunk is None else chunk.end_line
 
 
 def _was_cut(result: RunResult) -> bool:

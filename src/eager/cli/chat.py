@@ -120,6 +120,7 @@ def _model(args: argparse.Namespace) -> EndpointModel:
         "token_timeout_s": args.token_timeout,
         "retries": args.retries,
     }
+    options = {k: v for k, v in options.items() if v is not None}
     extra = _extra_body(args.extra_body)
     if extra:
         options["extra_body"] = extra

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from eager import ReplBackend
-from eager.agent import PROTOCOLS, Agent, AgentConfig, EndpointModel, ToolResult
+from eager.agent import PROTOCOLS, Agent, AgentConfig, EndpointModel, ToolResult, UserMessage
 from eager.server import Answer, Recording, ReplayServer
 
 TAIL = "".join(f"w{i} = {i} * 2\n" for i in range(40))
@@ -64,11 +64,29 @@ async def test_a_served_conversation_is_cut_at_its_failing_turn_and_repaired(
         assert first.message.text.endswith("y = x / 0\n```")
 
 
-async def test_the_serial_agent_sees_the_same_conversation_but_finishes_each_turn(
-    server: ReplayServer, repl: ReplBackend
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_serial_and_eager_agents_see_the_same_observations_and_eager_generates_less(
+    server: ReplayServer, repl: ReplBackend, protocol: str
 ) -> None:
-    model = EndpointModel(base_url=server.base_url, model="task")
-    result = await Agent(model=model, backend=repl, config=AgentConfig(mode="serial")).run("q")
-    assert result.answer == "42" and not result.turns[0].interrupted
-    records = await server.wait_records(3)
-    assert records[0]["tokens_sent"] == records[0]["tokens_total"]
+    seen = {}
+    for mode in ("serial", "eager"):
+        await repl.reset()
+        model = EndpointModel(
+            base_url=_base_url(server, protocol),
+            model="task",
+            protocol=protocol,  # type: ignore[arg-type]
+        )
+        config = AgentConfig(mode=mode)  # type: ignore[arg-type]
+        seen[mode] = await Agent(model=model, backend=repl, config=config).run("q")
+    serial, eager = seen["serial"], seen["eager"]
+    assert serial.answer == eager.answer == "42"
+    observations = {
+        mode: [m.text for m in r.messages[1:] if isinstance(m, UserMessage)]
+        for mode, r in seen.items()
+    }
+    assert observations["serial"] == observations["eager"]
+    assert not serial.turns[0].interrupted and eager.turns[0].interrupted
+    assert eager.tokens_generated < serial.tokens_generated
+    records = await server.wait_records(6)
+    assert records[0]["tokens_sent"] == records[0]["tokens_total"]  # serial: the whole turn
+    assert records[3]["disconnected"]  # eager: cut at the error

@@ -55,12 +55,14 @@ async def test_huge_output_is_cut_to_the_budget() -> None:
     assert len(text) < 500
 
 
-async def test_an_interrupted_run_says_that_generation_stopped_at_the_error() -> None:
-    lines = [f"v{i} = {i}\n" for i in range(50)]
-    result = await run(ScriptedSource([*lines[:3], "boom()\n", *lines[3:]]), FakeBackend())
-    assert result.interrupted
-    text = observe(result)
-    assert "NameError at line 4" in text and "nothing after line 4 ran" in text
+async def test_an_interrupted_run_is_observed_as_the_serial_run_of_the_same_program() -> None:
+    lines = [f"print({i})\n" for i in range(50)]
+    program = [*lines[:3], "boom()\n", *lines[3:]]
+    eager = await run(ScriptedSource(program), FakeBackend())
+    serial = await run(ScriptedSource(program), FakeBackend(), mode="serial")
+    assert eager.interrupted and not serial.interrupted
+    assert "NameError at line 4" in observe(eager)
+    assert observe(eager) == observe(serial)
 
 
 async def test_a_syntax_error_found_while_streaming_is_named() -> None:

@@ -4,9 +4,10 @@ The observation is what a good code interpreter returns: ``stdout:`` and ``stder
 to :attr:`ObservationBudget.max_chars` (head and tail kept, the cut marked ``[... N characters
 cut ...]``), the rich outputs named (MIME type, saved path, a short text form), the error with
 lines of the program (the code of this turn, its blocks or calls joined), and one sentence
-saying what happened to the turn: interrupted at the error (the code after it was neither
-written nor run), stopped by the timeout, the session crashed (state lost), or statements held
-back by the gate (a seal) that never ran because the program did not complete.
+for what the error means for the session: stopped by the timeout, the session crashed (state
+lost), or statements held back by the gate (a seal) that never ran because the program did not
+complete. An interruption adds nothing here: the history's repaired turn ends at the failing
+statement, so eager and serial agents get the same observation for the same execution.
 """
 
 from __future__ import annotations
@@ -99,14 +100,6 @@ def observe(result: RunResult, budget: ObservationBudget | None = None) -> str:
         note = _KIND_NOTES.get(error.kind)
         if note:
             parts.append(note)
-        if result.interrupted:
-            ran = error.statement_line or error.lineno
-            parts.append(
-                "Generation was stopped at this error: your code above is as far as you had "
-                "written; "
-                + (f"nothing after line {ran} ran." if ran else "nothing after it ran.")
-                + " Fix the error and continue from there (earlier statements' effects are kept)."
-            )
     held = _never_ran(result)
     if held:
         parts.append(

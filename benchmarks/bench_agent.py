@@ -143,6 +143,64 @@ async def grid(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def smolagents_recording(rec: Recording) -> Recording:
+    """The task as smolagents code steps: its code turns as they are, the final prose turn
+    as a ``final_answer(...)`` step (smolagents needs code in every step)."""
+    final = rec.turns[-1]
+    step = f"Thought: done.\n```python\nfinal_answer({final.text.strip()!r})\n```\n"
+    return replace(rec, turns=(*rec.turns[:-1], replace(final, text=step)))
+
+
+def smolagents_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """A stock smolagents CodeAgent with its own executor against one with Eager's."""
+    from smolagents import CodeAgent, OpenAIServerModel
+
+    from eager.integrations.smolagents import EagerExecutor, EagerModel
+
+    tasks = [smolagents_recording(r) for r in load_tasks(args.limit)]
+    rows: list[dict[str, Any]] = []
+    home = os.getcwd()
+
+    async def serve(tps: float) -> None:
+        async with ReplayServer({r.name: r for r in tasks}, tps=tps, ttft_s=args.ttft) as srv:
+            for rec in tasks:
+                os.chdir(session_folder(rec))
+                row: dict[str, Any] = {"task": rec.name, "tps": tps}
+                for kind in ("stock", "eager"):
+                    model = OpenAIServerModel(model_id=rec.name, api_base=srv.base_url, api_key="x")
+                    executor = EagerExecutor() if kind == "eager" else None
+                    agent = CodeAgent(
+                        tools=[],
+                        model=EagerModel(model, executor) if executor else model,
+                        executor=executor,
+                        stream_outputs=True,
+                        verbosity_level=0,
+                        code_block_tags="markdown",
+                        additional_authorized_imports=["*"],
+                    )
+                    t0 = time.monotonic()
+                    before = len(srv.records)
+                    answer = await asyncio.to_thread(agent.run, "task", max_steps=len(rec.turns))
+                    elapsed = time.monotonic() - t0
+                    agent.cleanup()
+                    await srv.wait_records(before + 1)
+                    sent = sum(r.get("tokens_sent", 0) for r in srv.records[before:])
+                    row[kind] = {"elapsed_s": elapsed, "answer": str(answer), "tokens": sent}
+                os.chdir(home)
+                rows.append(row)
+                print(
+                    f"smolagents {tps:5g} tok/s task {rec.name:>4}: stock "
+                    f"{row['stock']['elapsed_s']:6.2f} s, eager {row['eager']['elapsed_s']:6.2f} s, "
+                    f"tokens {row['eager']['tokens']}/{row['stock']['tokens']}, "
+                    f"same answer {row['stock']['answer'] == row['eager']['answer']}",
+                    flush=True,
+                )
+
+    for tps in args.tps:
+        asyncio.run(serve(tps))
+    return rows
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| backend | tok/s | tasks | turns | serial s/task | eager s/task | change | "
@@ -177,6 +235,11 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=8, help="tasks (half with recorded errors)")
     p.add_argument("--json", metavar="PATH", help="write every row as JSON")
     p.add_argument(
+        "--smolagents",
+        action="store_true",
+        help="compare a stock smolagents CodeAgent with its own and with Eager's executor",
+    )
+    p.add_argument(
         "--write-recordings",
         metavar="PATH",
         help="only write the trajectories (local table paths) as JSONL for `eager serve PATH`",
@@ -190,6 +253,19 @@ def main() -> int:
     args.backends = args.backends.split(",")
     args.tps = [float(x) for x in args.tps.split(",")]
     started = time.monotonic()
+    if args.smolagents:
+        rows = smolagents_grid(args)
+        for tps in args.tps:
+            sel = [r for r in rows if r["tps"] == tps]
+            stock = statistics.mean(r["stock"]["elapsed_s"] for r in sel)
+            eager = statistics.mean(r["eager"]["elapsed_s"] for r in sel)
+            same = sum(r["stock"]["answer"] == r["eager"]["answer"] for r in sel)
+            tokens = [sum(r[k]["tokens"] for r in sel) for k in ("stock", "eager")]
+            print(
+                f"| {tps:g} | {len(sel)} | {stock:.2f} | {eager:.2f} | "
+                f"{(eager - stock) / stock:+.0%} | {tokens[1]}/{tokens[0]} | {same}/{len(sel)} |"
+            )
+        return 0
     rows = asyncio.run(grid(args))
     print(
         f"\n{platform.node()}: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python "

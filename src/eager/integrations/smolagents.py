@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import gc
 import io
 import re
 import threading
@@ -361,7 +362,12 @@ class EagerModel:
             close = getattr(stream, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):
-                    close()  # a stopped turn: the server sees the disconnect
+                    close()
+            if turn.stopped:
+                # The openai SDK closes its HTTP response when its stream object is freed, but
+                # that object and its generator form a cycle: collect it now, so the server
+                # sees the disconnect at once (the failure path only).
+                gc.collect()
             turn.finish()
 
 

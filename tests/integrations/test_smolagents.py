@@ -34,6 +34,10 @@ TOOLS = (
 )
 
 
+def _markdown(turn: str) -> str:
+    return turn.replace("<code>\n", "```python\n").replace("</code>", "```\n")
+
+
 @tool
 def multiply(a: int, b: int) -> int:
     """Multiply two numbers.
@@ -49,7 +53,12 @@ def multiply(a: int, b: int) -> int:
 async def server() -> AsyncIterator[ReplayServer]:
     recordings = {
         name: Recording(name, tuple(Answer(name, t, "chat") for t in turns))
-        for name, turns in (("failing", TURNS), ("good", GOOD), ("tools", TOOLS))
+        for name, turns in (
+            ("failing", TURNS),
+            ("failing-md", tuple(_markdown(t) for t in TURNS)),
+            ("good", GOOD),
+            ("tools", TOOLS),
+        )
     }
     async with ReplayServer(recordings, tps=400, ttft_s=0.0) as srv:
         yield srv
@@ -57,21 +66,24 @@ async def server() -> AsyncIterator[ReplayServer]:
 
 def _agent(server: ReplayServer, name: str, *, eager: bool) -> tuple[CodeAgent, Any]:
     model = OpenAIServerModel(model_id=name, api_base=server.base_url, api_key="test")
-    tools = [multiply]
+    tags = "markdown" if name.endswith("-md") else None
+    options: dict[str, Any] = {"stream_outputs": True, "verbosity_level": 0}
     if not eager:
-        return CodeAgent(tools=tools, model=model, stream_outputs=True, verbosity_level=0), None
-    executor = EagerExecutor()
+        return CodeAgent(tools=[multiply], model=model, code_block_tags=tags, **options), None
+    executor = EagerExecutor(code_block_tags=tags or ("<code>", "</code>"))
     agent = CodeAgent(
-        tools=tools,
+        tools=[multiply],
         model=EagerModel(model, executor),
         executor=executor,
-        stream_outputs=True,
-        verbosity_level=0,
+        code_block_tags=tags,
+        **options,
     )
     return agent, executor
 
 
-@pytest.mark.parametrize(("name", "expected"), [("failing", 42), ("good", 30), ("tools", 42)])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("failing", 42), ("failing-md", 42), ("good", 30), ("tools", 42)]
+)
 async def test_a_stock_code_agent_reaches_the_same_answer_with_the_eager_executor(
     server: ReplayServer, name: str, expected: int
 ) -> None:
@@ -85,10 +97,11 @@ async def test_a_stock_code_agent_reaches_the_same_answer_with_the_eager_executo
     assert answers[False] == answers[True] == expected
 
 
+@pytest.mark.parametrize("name", ["failing", "failing-md"])
 async def test_a_failing_step_stops_the_model_early_and_memory_keeps_the_partial_code(
-    server: ReplayServer,
+    server: ReplayServer, name: str
 ) -> None:
-    agent, executor = _agent(server, "failing", eager=True)
+    agent, executor = _agent(server, name, eager=True)
     try:
         answer = await asyncio.to_thread(agent.run, "task", max_steps=4)
     finally:
@@ -99,7 +112,7 @@ async def test_a_failing_step_stops_the_model_early_and_memory_keeps_the_partial
     assert first["disconnected"] and first["tokens_sent"] < first["tokens_total"] // 2
     step = agent.memory.steps[1]
     assert "y = x / 0" in step.model_output and "w59" not in step.model_output
-    assert step.model_output.rstrip().endswith("</code>")
+    assert step.model_output.rstrip().endswith("</code>" if name == "failing" else "```")
     assert "ZeroDivisionError" in str(step.error) and "x is 21" in step.observations
     assert executor.runs[0].interrupted and executor.runs[1].ok is False
     logs = agent.memory.steps[2].observations

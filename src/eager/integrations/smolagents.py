@@ -29,6 +29,7 @@ import asyncio
 import builtins
 import contextlib
 import gc
+import inspect
 import io
 import re
 import threading
@@ -53,6 +54,8 @@ __all__ = ["EagerExecutor", "EagerModel", "ExecutionFailed", "FinalAnswerRaised"
 
 #: Longest wait for the last statements of a turn to finish after its stream ended, in seconds.
 TURN_WAIT_S = 600.0
+#: Most generators searched for an SDK stream to close (a stopped turn).
+_MAX_GENERATORS = 16
 #: smolagents' default code block tags.
 DEFAULT_TAGS = ("<code>", "</code>")
 
@@ -359,16 +362,30 @@ class EagerModel:
             if held:
                 yield delta_type(content=held)
         finally:
+            if turn.stopped:
+                _close_sdk_streams(stream)
             close = getattr(stream, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):
                     close()
-            if turn.stopped:
-                # The openai SDK closes its HTTP response when its stream object is freed, but
-                # that object and its generator form a cycle: collect it now, so the server
-                # sees the disconnect at once (the failure path only).
-                gc.collect()
             turn.finish()
+
+
+def _close_sdk_streams(generator: Any) -> None:
+    """Close the SDK stream a model's ``generate_stream`` is iterating, so the server sees
+    the disconnect now: the openai SDK closes its HTTP response only when its stream object is
+    freed, and that object sits in a reference cycle (freed at the next garbage collection).
+    The stream is found among what the generator (and the generators it iterates) holds."""
+    todo, seen = [generator], {id(generator)}
+    while todo and len(seen) < _MAX_GENERATORS:
+        for obj in gc.get_referents(todo.pop()):
+            if inspect.isgenerator(obj):
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    todo.append(obj)
+            elif hasattr(obj, "response") and callable(getattr(obj, "close", None)):
+                with contextlib.suppress(Exception):
+                    obj.close()
 
 
 def replace_content(delta: Any, content: str, delta_type: Any) -> Any:

@@ -98,6 +98,8 @@ def bench_decode() -> None:
 
 async def bench_loopback() -> None:
     wires = {path: wire_of() for wire_of, _, path in PROTOCOLS.values()}
+    left = asyncio.Event()
+    stall = {"on": False}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while (await receive()).get("more_body"):
@@ -110,6 +112,12 @@ async def bench_loopback() -> None:
             }
         )
         wire = wires[scope["path"]]
+        if stall["on"]:  # one segment, then a model that thinks until the client leaves
+            await send({"type": "http.response.body", "body": wire[:4096], "more_body": True})
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left.set()
+            return
         for i in range(0, len(wire), 4096):
             await send(
                 {"type": "http.response.body", "body": wire[i : i + 4096], "more_body": True}
@@ -146,6 +154,23 @@ async def bench_loopback() -> None:
         print(
             f"{name:>9}: httpx source over loopback: {best / len(TOKENS) * 1e6:5.1f} µs/token "
             f"({best * 1e3:.0f} ms for {len(TOKENS)} tokens, best of 5)"
+        )
+    stall["on"] = True
+    for name, make in makers.items():
+        gaps = []
+        for _ in range(10):
+            left.clear()
+            src = make()
+            stream = src.stream()
+            await anext(stream)
+            t = time.perf_counter()
+            await src.aclose()
+            await left.wait()
+            gaps.append(time.perf_counter() - t)
+            await stream.aclose()
+        print(
+            f"{name:>9}: aclose() -> server sees the disconnect: median "
+            f"{sorted(gaps)[5] * 1e3:.2f} ms, max {max(gaps) * 1e3:.2f} ms (10 runs)"
         )
     server.should_exit = True
     await task

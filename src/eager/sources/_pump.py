@@ -15,9 +15,8 @@ from .._errors import UsageError
 from ._base import Source, Turn
 from ._delta import DeltaSelector
 
-# PumpSource is the internal base of the protocol and adapter sources (not exported);
-# DeltaSelector is re-exported here for the modules that knew it from here.
-__all__ = ["CLOSE_TIMEOUT_S", "DeltaSelector"]
+# PumpSource is the internal base of the protocol and adapter sources (not exported).
+__all__ = ["CLOSE_TIMEOUT_S"]
 
 #: Longest wait for a producer to close its connection after a cancellation.
 CLOSE_TIMEOUT_S = 5.0

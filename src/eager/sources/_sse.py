@@ -165,12 +165,8 @@ def encode_event(data: str | Mapping[str, Any], *, event: str | None = None) -> 
 # --- chat-completion chunks, client side ---------------------------------------------------
 
 
-#: The chat-completions name of the protocol-neutral delta (one chunk's choice 0).
-ChatDelta = Delta
-
-
-def parse_chunk(data: str) -> ChatDelta:
-    """Parse the JSON ``data`` of one event into a :class:`ChatDelta`.
+def parse_chunk(data: str) -> Delta:
+    """Parse the JSON ``data`` of one event into a :class:`~._delta.Delta` (choice 0).
 
     Raises :class:`~eager.StreamError` for malformed JSON, a shape that is not a chunk, or an
     ``{"error": ...}`` event (servers report mid-stream failures that way).
@@ -182,7 +178,7 @@ def parse_chunk(data: str) -> ChatDelta:
     return parse_chunk_object(obj)
 
 
-def parse_chunk_object(obj: object) -> ChatDelta:
+def parse_chunk_object(obj: object) -> Delta:
     """Like :func:`parse_chunk`, from already decoded JSON (an SDK chunk's ``model_dump()``)."""
     if not isinstance(obj, dict):
         raise StreamError(f"event is not a JSON object: {_clip(json.dumps(obj))!r}")
@@ -198,7 +194,7 @@ def parse_chunk_object(obj: object) -> ChatDelta:
         raise StreamError(f"event 'choices' is not a list: {_clip(json.dumps(obj))!r}")
     choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
     if choice is None:
-        return ChatDelta(usage=usage)
+        return Delta(usage=usage)
     delta = choice.get("delta") or {}
     if not isinstance(delta, dict):
         raise StreamError(f"event 'delta' is not an object: {_clip(json.dumps(obj))!r}")
@@ -216,7 +212,7 @@ def parse_chunk_object(obj: object) -> ChatDelta:
             )
         )
     finish = choice.get("finish_reason")
-    return ChatDelta(
+    return Delta(
         content=_str(delta.get("content")),
         reasoning=_str(delta.get("reasoning_content") or delta.get("reasoning")),
         tool_calls=tuple(calls),

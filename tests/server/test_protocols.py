@@ -401,3 +401,42 @@ async def test_an_error_event_reaches_the_responses_sdk_as_an_error_event(
     assert events[-1].type == "error" and events[-1].message == "injected server error"
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     assert len(deltas) == 5
+
+
+async def test_a_length_fault_ends_each_protocol_with_its_token_limit_stop(
+    server: ReplayServer,
+) -> None:
+    head = "".join(tokenize(CHAT)[:5])
+    chat = await oai(server).chat.completions.create(
+        model="chat@length=5", messages=USER, stream=True
+    )
+    chunks = [c async for c in chat]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == head
+    assert chunks[-1].choices[0].finish_reason == "length"
+    resp = await oai(server).responses.create(model="chat@length=5", input="x", stream=True)
+    events = [e async for e in resp]
+    for e in events:
+        exact(RESPONSE_EVENT, e)
+    final = events[-1]
+    assert final.type == "response.incomplete"
+    assert final.response.status == "incomplete"
+    assert final.response.incomplete_details is not None
+    assert final.response.incomplete_details.reason == "max_output_tokens"
+    assert final.response.output_text == head
+    async with ant(server).messages.stream(
+        model="chat@length=5", max_tokens=4096, messages=USER
+    ) as stream:
+        assert "".join([t async for t in stream.text_stream]) == head
+        message = await stream.get_final_message()
+    assert message.stop_reason == "max_tokens"
+
+
+async def test_a_stop_reason_fault_reports_that_reason_verbatim(server: ReplayServer) -> None:
+    whole = await ant(server).messages.create(
+        model="code@stop-reason=refusal", max_tokens=10, messages=USER
+    )
+    assert whole.stop_reason == "refusal" and whole.content[0].type == "text"
+    chat = await oai(server).chat.completions.create(
+        model="code@stop-reason=something_new", messages=USER
+    )
+    assert chat.choices[0].finish_reason == "something_new"  # unknown: sent as it is

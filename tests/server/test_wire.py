@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eager import Answer, ReplayServer, tokenize
+from eager import Answer, ReplayServer, UsageError, tokenize
 from eager.server._anthropic import AnthropicWire
 from eager.server._chat import ChatWire
 from eager.server._faults import parse_faults
@@ -88,6 +88,13 @@ def test_when_a_fault_acts(spec: str, n_tokens: int, due: dict[int, str]) -> Non
     fault = parse_faults(spec)
     got = {i: name for i in range(n_tokens + 1) if (name := fault.due(i, n_tokens)) is not None}
     assert got == due
+
+
+def test_length_and_stop_reason_faults_parse() -> None:
+    fault = parse_faults("length=3,stop-reason=refusal")
+    assert (fault.length, fault.stop_reason, fault.due(3, 10)) == (3, "refusal", None)
+    with pytest.raises(UsageError, match="stop-reason needs a value"):
+        parse_faults("stop-reason=")
 
 
 # --- every fault, every protocol ----------------------------------------------------------------

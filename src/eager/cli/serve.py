@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
         "(model, protocol, turn, tokens_sent, tokens_total, disconnected, duration_s, status, "
         "...). For tests, a model suffix NAME@FAULTS or a header X-Eager-Fault: FAULTS makes a "
         "request misbehave: status=CODE[xN], retry-after=S, non-sse, stall-headers, bad-json=N, "
-        "drop=N, no-done[=N], stall=N, error-event=N (N: after that many tokens).",
+        "drop=N, no-done[=N], stall=N, error-event=N (N: after that many tokens), length=N (end "
+        "after N tokens with the protocol's token-limit stop), stop-reason=WORD.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="answer files, .jsonl, directories")
     p.add_argument(

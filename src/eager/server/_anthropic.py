@@ -35,6 +35,7 @@ class AnthropicWire(Wire):
 
     name = "anthropic"
     path = "/messages"
+    length_stop = "max_tokens"
 
     def history_turns(self, body: dict[str, Any]) -> int:
         messages = body.get("messages")
@@ -80,12 +81,12 @@ class _AnthropicEncoder(Encoder):
         tool = self.reply.tool
         if tool is None:
             return {"type": "text", "text": self.reply.text if done else ""}
-        args = json.loads(self.reply.text) if done else {}
+        args = _json_object(self.reply.text) if done else {}
         return {"type": "tool_use", "id": self.tool_id, "name": tool.name, "input": args}
 
     @property
     def _stop(self) -> str:
-        return "end_turn" if self.reply.tool is None else "tool_use"
+        return self.reply.stop or ("end_turn" if self.reply.tool is None else "tool_use")
 
     def head(self) -> bytes:
         out = _event("message_start", message=self._message([], None, 1))
@@ -117,6 +118,15 @@ class _AnthropicEncoder(Encoder):
 
     def whole(self) -> dict[str, Any]:
         return self._message([self._block(done=True)], self._stop, len(self.reply.tokens))
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A tool input; ``{}`` when it was cut short (fault ``length``)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _event(type_: str, **fields: Any) -> bytes:

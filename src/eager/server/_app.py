@@ -30,7 +30,7 @@ from ._anthropic import AnthropicWire
 from ._chat import ChatWire
 from ._faults import FAULT_HEADER, StatusCounter, parse_faults
 from ._responses import ResponsesWire
-from ._schedule import Pace, plan_tokens
+from ._schedule import Pace, TokenPlan, plan_tokens
 from ._stream import EventStream
 from ._wire import Reply, ToolForm, Wire
 
@@ -191,20 +191,14 @@ def create_app(
             raise refusal
         if fault.non_sse:
             return Response("<html><body>not an event stream</body></html>", media_type="text/html")
-        turn = recording.turns[done]
-        code = code_in(turn)
-        tool = _tool_form(wire.declared_tool(body), format, tool_name, tool_argument)
-        if format == "auto" and code is None:
-            tool = None  # a turn in prose only (a final answer) is content, as a model says it
-        code = turn.text if code is None else code
-        if tool is None:
-            text = turn.text
-        elif tool.argument is None:
-            text = code
-        else:
-            text = json.dumps({tool.argument: code})
+        default_tool = ToolForm(tool_name, tool_argument)
+        text, tool = _served(recording.turns[done], wire.declared_tool(body), format, default_tool)
         plan = plan_tokens(text, pace)
-        encoder = wire.encoder(Reply(name, plan.tokens, tool), body)
+        stop = fault.stop_reason
+        if fault.length is not None and fault.length < len(plan.tokens):
+            plan = TokenPlan(plan.tokens[: fault.length], plan.due_s[: fault.length])
+            stop = stop or wire.length_stop
+        encoder = wire.encoder(Reply(name, plan.tokens, tool, stop), body)
         stream = bool(body.get("stream"))
         record.update(stream=stream, format="tool" if tool else "chat")
         record["tokens_total"] = len(plan.tokens)
@@ -230,13 +224,20 @@ def _unauthorized() -> _Refusal:
     )
 
 
-def _tool_form(
-    declared: ToolForm | None, format: ServerFormat, name: str, argument: str
-) -> ToolForm | None:
-    """The tool-call form of the answer, or None for content."""
-    if format == "chat" or (format == "auto" and declared is None):
-        return None
-    return declared or ToolForm(name, argument)
+def _served(
+    turn: Answer, declared: ToolForm | None, format: ServerFormat, default: ToolForm
+) -> tuple[str, ToolForm | None]:
+    """What a turn is served as: its text as content, or a tool call (with its input text).
+
+    A tool call when the format is ``"tool"``, or ``"auto"`` and the request declares a tool
+    and the turn holds code (a turn in prose only, like a final answer, stays content).
+    """
+    code = code_in(turn)
+    if format == "chat" or (format == "auto" and (declared is None or code is None)):
+        return turn.text, None
+    tool = declared or default
+    code = turn.text if code is None else code
+    return (code if tool.argument is None else json.dumps({tool.argument: code})), tool
 
 
 class _QuietCut(logging.Filter):

@@ -30,6 +30,7 @@ class ChatWire(Wire):
 
     name = "chat"
     path = "/chat/completions"
+    length_stop = "length"
 
     def history_turns(self, body: dict[str, Any]) -> int:
         messages = body.get("messages")
@@ -63,6 +64,10 @@ class _ChatEncoder(Encoder):
         self.id = new_id("chatcmpl-")
         self.created = now()
 
+    @property
+    def _finish(self) -> str:
+        return self.reply.stop or ("tool_calls" if self.reply.tool else "stop")
+
     def head(self) -> bytes:
         tool = self.reply.tool
         if tool is None:
@@ -80,8 +85,7 @@ class _ChatEncoder(Encoder):
 
     def tail(self, *, done: bool = True) -> bytes:
         model = self.reply.model
-        finish = "tool_calls" if self.reply.tool else "stop"
-        out = encode_event(final_chunk(self.id, model, self.created, finish))
+        out = encode_event(final_chunk(self.id, model, self.created, self._finish))
         if self.include_usage:
             n = len(self.reply.tokens)
             out += encode_event(
@@ -114,7 +118,7 @@ class _ChatEncoder(Encoder):
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if reply.tool else "stop",
+                    "finish_reason": self._finish,
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n},

@@ -9,7 +9,15 @@ misbehave, in every protocol:
 * after ``N`` tokens: ``bad-json=N`` (a malformed event), ``drop=N`` (connection cut),
   ``no-done=N`` (clean end without the protocol's last event: ``[DONE]``,
   ``response.completed``, ``message_stop``; ``no-done`` alone: after all tokens),
-  ``stall=N`` (stop sending, keep the connection), ``error-event=N`` (the protocol's error event).
+  ``stall=N`` (stop sending, keep the connection), ``error-event=N`` (the protocol's error event);
+* ``length=N``: the answer ends cleanly after N tokens with the protocol's token-limit stop
+  (chat ``finish_reason: "length"``, Anthropic ``stop_reason: "max_tokens"``, Responses
+  ``response.incomplete`` with reason ``max_output_tokens``);
+* ``stop-reason=WORD``: the answer ends with the stop reason WORD (chat ``finish_reason``,
+  Anthropic ``stop_reason``, Responses ``response.incomplete`` with that reason), e.g. an
+  unknown one.
+
+The server ignores the request's own token limit (``max_tokens``...): only ``length`` cuts.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class Fault:
     no_done: int | None = None
     stall: int | None = None
     error_event: int | None = None
+    length: int | None = None
+    stop_reason: str | None = None
 
     @property
     def after(self) -> dict[str, int]:
@@ -69,6 +79,12 @@ def parse_faults(spec: str) -> Fault:
                 fields["status_times"] = int(times) if times else None
             elif key == "retry_after":
                 fields["retry_after_s"] = float(value)
+            elif key == "length":
+                fields["length"] = int(value)
+            elif key == "stop_reason":
+                if not value:
+                    raise ValueError("stop-reason needs a value")
+                fields["stop_reason"] = value
             elif key in ("non_sse", "stall_headers"):
                 fields[key] = True
             elif key in AFTER_TOKENS:

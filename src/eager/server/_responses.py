@@ -28,6 +28,7 @@ class ResponsesWire(Wire):
 
     name = "responses"
     path = "/responses"
+    length_stop = "max_output_tokens"
 
     def history_turns(self, body: dict[str, Any]) -> int:
         items = body.get("input")
@@ -64,6 +65,11 @@ class _ResponsesEncoder(Encoder):
         else:
             self.item_id = new_id("fc_" if tool.argument is not None else "ctc_")
 
+    @property
+    def _final_status(self) -> str:
+        """``completed``; ``incomplete`` when a stop reason was injected (the API's cut answer)."""
+        return "incomplete" if self.reply.stop else "completed"
+
     def _event(self, type_: str, **fields: Any) -> bytes:
         data = {"type": type_, **fields, "sequence_number": self.seq}
         self.seq += 1
@@ -71,7 +77,7 @@ class _ResponsesEncoder(Encoder):
 
     def _item(self, *, done: bool) -> dict[str, Any]:
         text = self.reply.text if done else ""
-        status = "completed" if done else "in_progress"
+        status = self._final_status if done else "in_progress"
         tool = self.reply.tool
         if tool is None:
             content = [_text_part(text)] if done else []
@@ -93,14 +99,16 @@ class _ResponsesEncoder(Encoder):
             "id": self.id,
             "object": "response",
             "created_at": self.created,
-            "status": "completed" if done else "in_progress",
+            "status": self._final_status if done else "in_progress",
             "model": self.reply.model,
             "output": [self._item(done=True)] if done else [],
             "parallel_tool_calls": False,
             "tool_choice": "auto",
             "tools": [],
             "error": None,
-            "incomplete_details": None,
+            "incomplete_details": (
+                {"reason": self.reply.stop} if done and self.reply.stop else None
+            ),
             "instructions": None,
             "metadata": {},
             "usage": (
@@ -151,7 +159,8 @@ class _ResponsesEncoder(Encoder):
             out = self._event("response.function_call_arguments.done", **at, arguments=text)
         out += self._event("response.output_item.done", output_index=0, item=self._item(done=True))
         if done:
-            out += self._event("response.completed", response=self._response(done=True))
+            final = "response.incomplete" if self.reply.stop else "response.completed"
+            out += self._event(final, response=self._response(done=True))
         return out
 
     def bad_json(self) -> bytes:

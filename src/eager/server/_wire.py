@@ -43,6 +43,8 @@ class Reply:
     model: str
     tokens: tuple[str, ...]
     tool: ToolForm | None = None
+    #: The stop reason to report instead of the natural one (faults ``length``, ``stop-reason``).
+    stop: str | None = None
 
     @property
     def text(self) -> str:
@@ -110,6 +112,8 @@ class Wire(ABC):
     name: str
     #: Route paths (each served with and without the ``/v1`` prefix).
     path: str
+    #: The stop reason of an answer cut at the token limit.
+    length_stop: str
 
     @abstractmethod
     def history_turns(self, body: dict[str, Any]) -> int:

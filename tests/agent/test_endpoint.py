@@ -18,12 +18,14 @@ FAILING = (
 FIX = "Fix.\n```python\ny = x * 2\nprint(y)\n```\n"
 ANSWER = "I now know the final answer.\nFinal Answer: 42"
 TURNS = (FAILING, FIX, ANSWER)
+LONG = f"Compute.\n```python\nseven = 7\nprint(seven)\n{TAIL}```\n"
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[ReplayServer]:
     recording = Recording("task", tuple(Answer("task", t, "chat") for t in TURNS))
-    async with ReplayServer({"task": recording}, tps=400, ttft_s=0.0) as srv:
+    long = Recording("long", tuple(Answer("long", t, "chat") for t in (LONG, "Final Answer: 7")))
+    async with ReplayServer({"task": recording, "long": long}, tps=400, ttft_s=0.0) as srv:
         yield srv
 
 
@@ -90,3 +92,26 @@ async def test_serial_and_eager_agents_see_the_same_observations_and_eager_gener
     records = await server.wait_records(6)
     assert records[0]["tokens_sent"] == records[0]["tokens_total"]  # serial: the whole turn
     assert records[3]["disconnected"]  # eager: cut at the error
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("code", ["fence", "tool"])
+async def test_a_turn_cut_by_the_token_limit_goes_back_valid(
+    server: ReplayServer, repl: ReplBackend, protocol: str, code: str
+) -> None:
+    model = EndpointModel(
+        base_url=_base_url(server, protocol),
+        model="long@length=40",
+        protocol=protocol,  # type: ignore[arg-type]
+        code=code,  # type: ignore[arg-type]
+    )
+    result = await Agent(model=model, backend=repl).run("q")
+    assert result.answer == "7"
+    first = result.turns[0]
+    assert first.said.stop_reason in ("length", "max_tokens", "max_output_tokens", "incomplete")
+    assert first.message.cut and first.runs[0].stdout.startswith("7\n")
+    if code == "tool":
+        (call,) = first.message.tool_calls
+        assert json.loads(call.arguments)["code"].startswith("seven = 7\nprint(seven)\n")
+    else:
+        assert first.message.text.endswith("\n```") and first.message.text.count("```") == 2

@@ -23,6 +23,7 @@ the history keeps the turn as generated up to there (fence closed, tool-call JSO
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -38,6 +39,7 @@ from ._history import (
     Message,
     ToolResult,
     UserMessage,
+    close_fences,
     code_of_call,
     partial_turn,
 )
@@ -166,7 +168,7 @@ class Agent:
         return await self._tool_turn(index, said, first, backend, started)
 
     def _fence_turn(self, index: int, said: Turn, first: RunResult, started: float) -> AgentTurn:
-        cut = _was_cut(first)
+        cut = _was_cut(first) or not _well_formed(said)
         text = partial_turn(said, keep_lines=_kept_lines(first)).text if cut else said.text
         message = AssistantMessage(text, cut=cut)
         observation = UserMessage(self._observe(first), observation=True)
@@ -184,7 +186,7 @@ class Agent:
             c if c.id else ToolCall(f"call_{index}_{i}", c.name, c.arguments, c.kind)
             for i, c in enumerate(said.tool_calls)
         ]
-        cut = _was_cut(first)
+        cut = _was_cut(first) or not _well_formed(said)
         if cut:
             repaired = partial_turn(
                 Turn(said.text, tuple(calls)),
@@ -291,6 +293,20 @@ def _was_cut(result: RunResult) -> bool:
     return result.interrupted or (
         result.error is not None and result.error.kind in ("source", "extraction")
     )
+
+
+def _well_formed(turn: Turn) -> bool:
+    """No fence left open, every function call's arguments complete JSON (a turn the model
+    ended itself may still be cut: by its token limit)."""
+    if close_fences(turn.text) != turn.text:
+        return False
+    for call in turn.tool_calls:
+        if call.kind == "function":
+            try:
+                json.loads(call.arguments)
+            except ValueError:
+                return False
+    return True
 
 
 def _serial_equivalent(

@@ -5,8 +5,10 @@ that has ``generate_stream`` and feeds the code of each streamed answer into an
 :class:`EagerExecutor`, which runs complete statements in its session at once (the Eager
 pipeline, on an event loop in a background thread). When a statement fails, the wrapper stops
 reading the model's stream (closing it, so the server stops generating) and drops the
-unfinished last line: smolagents closes the code block and keeps the code up to the error in
-its memory, and the executor raises the error for the next step (the "partial" repair)::
+unfinished last line: smolagents closes the code block and keeps the code as streamed up to the
+stop (the failing statement, and the few complete lines that arrived before the stop took
+effect) in its memory, and the executor raises the error for the next step (the "partial"
+repair)::
 
     from smolagents import CodeAgent, OpenAIServerModel
     from eager.integrations.smolagents import EagerExecutor, EagerModel

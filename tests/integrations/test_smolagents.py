@@ -70,7 +70,7 @@ def _agent(server: ReplayServer, name: str, *, eager: bool) -> tuple[CodeAgent, 
     options: dict[str, Any] = {"stream_outputs": True, "verbosity_level": 0}
     if not eager:
         return CodeAgent(tools=[multiply], model=model, code_block_tags=tags, **options), None
-    executor = EagerExecutor(code_block_tags=tags or ("<code>", "</code>"))
+    executor = EagerExecutor()  # the agent's tags are read from its stop sequences
     agent = CodeAgent(
         tools=[multiply],
         model=EagerModel(model, executor),

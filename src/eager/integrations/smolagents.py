@@ -36,7 +36,7 @@ import io
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -60,6 +60,8 @@ TURN_WAIT_S = 600.0
 _MAX_GENERATORS = 16
 #: smolagents' default code block tags.
 DEFAULT_TAGS = ("<code>", "</code>")
+#: Its ``code_block_tags="markdown"``.
+MARKDOWN_TAGS = ("```python", "```")
 
 
 def _smolagents() -> Any:
@@ -167,6 +169,13 @@ class _ChatBlocks:
         return self.inner.feed(text), False
 
 
+def _tags_of(stop_sequences: Sequence[str] | None) -> tuple[str, str]:
+    """The code block tags of the smolagents ``CodeAgent`` that sent ``stop_sequences``: it
+    stops its model at ``</code>`` with its default tags; with markdown tags (whose closing
+    fence is part of the opening one) it sends no closing tag."""
+    return DEFAULT_TAGS if DEFAULT_TAGS[1] in (stop_sequences or ()) else MARKDOWN_TAGS
+
+
 def _block_reader(tags: tuple[str, str]) -> _Tags | _ChatBlocks | None:
     if tags[0].startswith("```"):
         return _ChatBlocks()
@@ -182,12 +191,12 @@ class _Turn:
     the run's cancellation (a statement failed) sets :attr:`stopped` for the model's thread.
     """
 
-    def __init__(self, executor: EagerExecutor) -> None:
+    def __init__(self, executor: EagerExecutor, tags: tuple[str, str]) -> None:
         self.loop = executor.loop
         self._stopped = threading.Event()
         self._ended = False
         self.source = PushSource(format="code", on_cancel=self._stopped.set)
-        self.reader = _block_reader(executor.code_block_tags)
+        self.reader = _block_reader(tags)
         coro = run(
             self.source,
             executor.session,
@@ -230,7 +239,8 @@ class EagerExecutor:
     Use with :class:`EagerModel` around the agent's model and ``stream_outputs=True``. ``mode``
     ``"serial"`` runs each step once its code is complete (the baseline); ``gate`` and
     ``timeout_s`` as in :func:`eager.run` (the in-process session does not enforce a timeout).
-    ``code_block_tags`` must match the agent's (smolagents' default ``<code>``/``</code>``).
+    ``code_block_tags`` as the agent's (default: read from the agent's stop sequences, which
+    tell smolagents' ``<code>``/``</code>`` from its ``"markdown"`` tags).
     """
 
     def __init__(
@@ -239,16 +249,16 @@ class EagerExecutor:
         mode: Mode = "eager",
         gate: Gate | Policy | str = "default",
         timeout_s: float | None = None,
-        code_block_tags: tuple[str, str] | str = DEFAULT_TAGS,
+        code_block_tags: tuple[str, str] | str | None = None,
     ) -> None:
         _smolagents()
         self.mode: Mode = mode
         self.gate = gate
         self.timeout_s = timeout_s
-        tags = ("```python", "\n```") if code_block_tags == "markdown" else code_block_tags
-        if isinstance(tags, str) or len(tags) != 2:
+        tags = MARKDOWN_TAGS if code_block_tags == "markdown" else code_block_tags
+        if tags is not None and (isinstance(tags, str) or len(tags) != 2):
             raise UsageError("code_block_tags must be 'markdown' or an (open, close) pair")
-        self.code_block_tags: tuple[str, str] = (tags[0], tags[1])
+        self.code_block_tags: tuple[str, str] | None = None if tags is None else (tags[0], tags[1])
         self.session = _Session()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -285,12 +295,15 @@ class EagerExecutor:
 
         return final_answer
 
-    def begin_turn(self) -> _Turn:
-        """A new streamed answer (called by :class:`EagerModel`)."""
+    def begin_turn(self, stop_sequences: Sequence[str] | None = None) -> _Turn:
+        """A new streamed answer (called by :class:`EagerModel`).
+
+        Without ``code_block_tags``, the agent's are read from its ``stop_sequences``.
+        """
         if self._turn is not None and self._turn.result is None:
             self._turn.finish()
         self._final.clear()
-        self._turn = _Turn(self)
+        self._turn = _Turn(self, self.code_block_tags or _tags_of(stop_sequences))
         return self._turn
 
     def __call__(self, code_action: str) -> Any:
@@ -345,7 +358,8 @@ class EagerModel:
     def generate_stream(self, *args: Any, **kwargs: Any) -> Generator[Any, None, None]:
         """The wrapped model's stream, each content delta fed to the executor first."""
         delta_type = _smolagents().models.ChatMessageStreamDelta
-        turn = self.executor.begin_turn()
+        stops = kwargs.get("stop_sequences", args[1] if len(args) > 1 else None)
+        turn = self.executor.begin_turn(stops)
         stream: Iterator[Any] = self.model.generate_stream(*args, **kwargs)
         held = ""  # the unfinished line: shown once complete, dropped if the turn is cut
         try:

@@ -4,7 +4,24 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean sandbox-deps
+
+# The sandbox (bubblewrap) for sessions running model code: installed when missing and the
+# machine allows it (root, or passwordless sudo, with apt-get); otherwise one clear message.
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (the session sandbox)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 \
+	      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1; } \
+	      || echo "could not install bubblewrap: sandboxed sessions will refuse to start (apt-get install bubblewrap)"; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (the session sandbox)"; \
+	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 \
+	      || echo "could not install bubblewrap: sandboxed sessions will refuse to start (apt-get install bubblewrap)"; \
+	  else \
+	    echo "bubblewrap (bwrap) is missing and cannot be installed here: install it (apt-get install bubblewrap) for sandboxed sessions; their tests are skipped"; \
+	  fi; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +35,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.demo-installed
 
-demo: $(VENV)/.demo-installed
+demo: $(VENV)/.demo-installed sandbox-deps
 	$(BIN)/eager demo
 
 lint: $(VENV)/.test-installed
@@ -28,7 +45,7 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.test-installed
+unit: $(VENV)/.test-installed sandbox-deps
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
@@ -38,6 +55,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_chunker.py
 	$(BIN)/python benchmarks/bench_backends.py
+	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_openai.py
 	$(BIN)/python benchmarks/bench_corpus.py 50 200
 	$(BIN)/eager bench --workload demo --tps 20,50,100,200 --variants recorded

@@ -1,4 +1,4 @@
-"""Helpers of the runtime tests: corpus files, controllable sources and backends, snapshots."""
+"""Helpers of the runtime tests: corpus files, controllable sources, snapshots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from eager import ExecResult, FakeBackend, PushSource, ReplaySource
+from eager import PushSource, ReplaySource
 
 __all__ = [
     "CORPUS",
@@ -18,7 +18,6 @@ __all__ = [
     "SESSION_ENV",
     "SNAPSHOT_CODE",
     "Expected",
-    "GatedBackend",
     "StallingReplay",
     "expected_error",
     "fresh_dir",
@@ -117,30 +116,3 @@ class StallingReplay(ReplaySource):
 async def wait_drained(source: PushSource) -> None:
     """Wait until the run has read *and processed* everything fed to ``source`` so far."""
     await asyncio.wait_for(source.drained.wait(), 10)
-
-
-class GatedBackend(FakeBackend):
-    """A fake backend whose every execution waits until the test releases it.
-
-    ``entered`` receives the code of each invocation as it starts; ``release()`` lets the
-    oldest waiting invocation run.
-    """
-
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
-        self.entered: asyncio.Queue[str] = asyncio.Queue()
-        self._permits: asyncio.Queue[None] = asyncio.Queue()
-
-    def release(self, n: int = 1) -> None:
-        for _ in range(n):
-            self._permits.put_nowait(None)
-
-    async def next_entered(self) -> str:
-        return await asyncio.wait_for(self.entered.get(), 10)
-
-    async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
-    ) -> ExecResult:
-        self.entered.put_nowait(code)
-        await self._permits.get()
-        return await super().execute(code, first_line=first_line, timeout_s=timeout_s)

@@ -92,6 +92,11 @@ CASES = [
         ["x = 1 + \\\n2\n", "y = 3\n"],
     ),
     (
+        "backslash continuation then an indented line",
+        "a = \\\n    1\nb = a\n",
+        ["a = \\\n    1\n", "b = a\n"],
+    ),
+    (
         "nested brackets",
         "d = {\n'a': [1,\n2],\n}\nprint(d)\n",
         ["d = {\n'a': [1,\n2],\n}\n", "print(d)\n"],
@@ -154,10 +159,25 @@ CASES = [
 ]
 
 
+#: Line endings every table case runs with: Unix, Windows and old Mac (Python runs all three).
+NEWLINES = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+# Each case with each line ending (a case that spells out its own line endings runs as it is).
+CASES_BY_NEWLINE = [
+    pytest.param(
+        program.replace("\n", newline),
+        [e.replace("\n", newline) for e in expected],
+        id=f"{name}-{nl_name}",
+    )
+    for name, program, expected in CASES
+    for nl_name, newline in NEWLINES.items()
+    if newline == "\n" or "\r" not in program
+]
+
+
 @pytest.mark.parametrize("step", [1, 3, 7, 1000])
-@pytest.mark.parametrize(("name", "program", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("program", "expected"), CASES_BY_NEWLINE)
 def test_constructs_are_chunked_at_statement_boundaries(
-    name: str, program: str, expected: list[str], step: int
+    program: str, expected: list[str], step: int
 ) -> None:
     chunks, _ = feed_all(program, step)
     assert [c.code for c in chunks] == expected
@@ -293,3 +313,50 @@ def test_long_program_is_chunked_per_statement() -> None:
     assert all(
         s <= c.end + 5 + 1 for c, s in zip(chunks, seen, strict=True) if c.code.startswith("v")
     )
+
+
+# (code fed before the closing fence, chunks flush() emits, what stays pending)
+FLUSHES = [
+    ("for i in r:\n    f(i)\n", ["for i in r:\n    f(i)\n"], ""),
+    ("if __name__ == '__main__':\n    main()\n", ["if __name__ == '__main__':\n    main()\n"], ""),
+    ("def f():\n    return 1\n\n# done\n", ["def f():\n    return 1\n\n# done\n"], ""),
+    ("try:\n    f()\nexcept E:\n    g()\n", ["try:\n    f()\nexcept E:\n    g()\n"], ""),
+    ("x = 1\n", [], ""),  # already emitted at its newline
+    ("x = (1,\n", [], "x = (1,\n"),  # an open bracket goes on in the next block
+    ("@d\n", [], "@d\n"),
+    ("# only a comment\n", [], "# only a comment\n"),
+    ("for i in r:\n    f(i)", [], "for i in r:\n    f(i)"),  # mid-line: wait for the line end
+    ("for i in r:\r\n    f(i)\r\n", ["for i in r:\r\n    f(i)\r\n"], ""),
+]
+
+
+@pytest.mark.parametrize(("code", "flushed", "pending"), FLUSHES)
+def test_flush_emits_what_a_closing_fence_completed(
+    code: str, flushed: list[str], pending: str
+) -> None:
+    c = Chunker()
+    c.feed(code)
+    assert [ch.code for ch in c.flush()] == flushed
+    assert c.pending == pending
+    assert c.flush() == []  # flushing twice changes nothing
+
+
+def test_after_a_flush_the_stream_goes_on() -> None:
+    c = Chunker()
+    first = c.feed("for i in r:\n    f(i)\n") + c.flush()
+    rest = c.feed("y = 2\nwhile y:\n    y -= 1\n") + c.close()
+    assert [ch.code for ch in first] == ["for i in r:\n    f(i)\n"]
+    assert [(ch.code, ch.start_line) for ch in rest] == [
+        ("y = 2\n", 3),
+        ("while y:\n    y -= 1\n", 4),
+    ]
+
+
+def test_an_else_after_a_flushed_if_is_a_syntax_error() -> None:
+    # A fenced block is a unit, as a notebook cell is: the next block cannot continue it.
+    c = Chunker()
+    c.feed("if a:\n    b()\n")
+    assert len(c.flush()) == 1
+    with pytest.raises(ProgramSyntaxError) as info:
+        c.feed("else:\n    d()\n")
+    assert info.value.lineno == 3

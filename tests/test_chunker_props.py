@@ -87,6 +87,16 @@ def test_random_stdlib_file_random_split(seed: int) -> None:
     check_program(text, _random_cuts(rng, len(text)))
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+@pytest.mark.parametrize("seed", range(SAMPLE_SIZE // 3))
+def test_random_stdlib_file_with_windows_or_mac_line_endings(seed: int, newline: str) -> None:
+    rng = random.Random(1000 + seed)
+    text = None
+    while text is None or "\r" in text:
+        text = _load(rng.choice(FILES))
+    check_program(text.replace("\n", newline), _random_cuts(rng, len(text)))
+
+
 @pytest.mark.stdlib_full
 @pytest.mark.timeout(3600)
 @pytest.mark.skipif(not os.environ.get("EAGER_STDLIB_FULL"), reason="opt-in: EAGER_STDLIB_FULL=1")
@@ -139,13 +149,14 @@ SNIPPETS = [
     parts=st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=12),
     cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=60),
     final_newline=st.booleans(),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
 )
 def test_any_split_of_generated_programs(
-    parts: list[str], cuts: list[int], final_newline: bool
+    parts: list[str], cuts: list[int], final_newline: bool, newline: str
 ) -> None:
-    program = "".join(parts)
+    program = "".join(p if "\r" in p else p.replace("\n", newline) for p in parts)
     if not final_newline:
-        program = program.rstrip("\n")
+        program = program.rstrip("\r\n")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

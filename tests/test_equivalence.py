@@ -167,3 +167,30 @@ async def test_a_syntax_error_stops_generation_at_once_without_a_stall(tmp_path:
     assert eager.interrupted and source.cancelled
     assert eager.metrics.tokens_total is not None
     assert eager.metrics.tokens_generated < eager.metrics.tokens_total
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_prefetch_leaves_output_and_state_as_without_it(mode: Mode, tmp_path: Path) -> None:
+    path = CORPUS[0]
+    program = read(path) + "\nimport sys as s_\nfractions_loaded = 'fractions' in s_.modules\n"
+    plain, plain_state = await _run_one(
+        ReplaySource(program, tps=TPS, format="code"), mode, tmp_path
+    )
+    async with ReplBackend(cwd=fresh_dir(tmp_path), env=SESSION_ENV) as backend:
+        warm = await asyncio.wait_for(
+            run(
+                ReplaySource(program, tps=TPS, format="code"),
+                backend,
+                mode=mode,
+                prefetch=("fractions", "no_such_module_eager_test"),
+            ),
+            RUN_TIMEOUT_S,
+        )
+        snapshot = await backend.execute(SNAPSHOT_CODE)
+    warm_state = json.loads(snapshot.stdout)
+    assert warm.error is None and plain.error is None
+    assert warm.stdout == plain.stdout
+    assert warm_state.pop("fractions_loaded") == "True"
+    assert plain_state.pop("fractions_loaded") == "False"
+    assert warm_state == plain_state
+    assert warm.metrics.prefetch_s is not None and plain.metrics.prefetch_s is None

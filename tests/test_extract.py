@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import itertools
 import json
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eager import ExtractionError, UsageError, make_extractor
+from eager import Chunk, Chunker, ExtractionError, UsageError, make_extractor
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -157,6 +158,78 @@ def test_tool_extraction_matches_json(code: str, cuts: list[int], ensure_ascii: 
     assert extract("tool", text, cuts) == code
 
 
+def feed_blocks(
+    fmt: str, text: str, cuts: list[int] | None = None, **kw: object
+) -> tuple[str, list[int], list[Chunk]]:
+    """Extract ``text`` cut at ``cuts`` and chunk it, flushing the chunker at block boundaries.
+
+    Returns the program, the boundaries as offsets into it, and the chunks.
+    """
+    e = make_extractor(fmt, **kw)  # type: ignore[arg-type]
+    chunker = Chunker()
+    bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(text))), len(text)]
+    program: list[str] = []
+    ends: list[int] = []
+    chunks: list[Chunk] = []
+    done = 0
+    for a, b in itertools.pairwise(bounds):
+        code = e.feed(text[a:b])
+        start = 0
+        for cut in e.boundaries():
+            chunks += chunker.feed(code[start:cut])
+            ends.append(done + cut)
+            flushed = chunker.flush()
+            # A closing fence ends the code before it: no complete line stays pending.
+            pending = chunker.pending
+            assert flushed or not pending.strip() or _incomplete(pending) or pending[-1] != "\n"
+            chunks += flushed
+            start = cut
+        chunks += chunker.feed(code[start:])
+        program.append(code)
+        done += len(code)
+    last = e.close()
+    assert e.boundaries() == []
+    program.append(last)
+    chunks += chunker.feed(last)
+    chunks += chunker.close()
+    return "".join(program), ends, chunks
+
+
+def _incomplete(code: str) -> bool:
+    try:
+        compile(code, "<tail>", "exec", flags=ast.PyCF_ONLY_AST | 0x4000)
+    except SyntaxError as exc:
+        return exc.msg == "incomplete input"
+    return not ast.parse(code).body  # comments only
+
+
+# (format, text, the code, where the code is complete)
+BOUNDARIES = [
+    ("chat", "A\n```python\nfor i in r:\n    f(i)\n```\nProse.\n", "for i in r:\n    f(i)\n", [21]),
+    ("chat", "```python\nx = 1\n```\nB\n```python\ny = x\n```\n", "x = 1\ny = x\n", [6, 12]),
+    ("chat", "```bash\nls\n```\n```python\nx\n```", "x\n", []),  # a fence ends at its newline
+    ("chat", "```python\nx\n```\n```python\ny\n```", "x\ny\n", [2]),
+    ("chat", "```python\nx = 1\n", "x = 1\n", []),  # unclosed: the end of output ends it
+    ("auto", "Here it is:\n```python\nx = 1\n```\nmore", "x = 1\n", [6]),
+    ("code", "if a:\n    b()\n", "if a:\n    b()\n", []),
+    ("tool", '{"code": "if a:\\n    b()\\n", "x": 1}', "if a:\n    b()\n", [14]),
+    ("tool", '{"x": "\\"", "code": "y = 1\\n"}', "y = 1\n", [6]),
+    ("tool", '{"code": "y = 1"}', "y = 1", [5]),  # mid-line: the end of output completes it
+]
+
+
+@pytest.mark.parametrize(("fmt", "text", "code", "ends"), BOUNDARIES)
+def test_a_closing_fence_or_quote_marks_the_code_complete_across_any_split(
+    fmt: str, text: str, code: str, ends: list[int]
+) -> None:
+    for step in (1, 2, 5, len(text)):
+        got, got_ends, chunks = feed_blocks(fmt, text, list(range(step, len(text), step)))
+        assert (got, got_ends) == (code, ends)
+        assert "".join(c.code for c in chunks) == code
+        for end in ends:  # a chunk ends at each boundary that closed complete statements
+            assert end in [c.end for c in chunks] or not code[:end].strip()
+
+
 def test_unknown_format_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         make_extractor("yaml")  # type: ignore[arg-type]
@@ -216,3 +289,36 @@ def test_react_trajectory_keeps_code_and_drops_stdout(answers: list[str]) -> Non
     assert "np.float64(34.65)" not in code
     assert "Unnamed: 0" not in code
     compile(code, "<answer>", "exec")
+
+
+def _statements(code: str) -> list[str]:
+    return [ast.dump(s, include_attributes=True) for s in ast.parse(code).body]
+
+
+@pytest.mark.parametrize("fmt", ["chat", "auto"])
+def test_random_splits_of_recorded_answers_flush_exact_chunks_at_closing_fences(
+    answers: list[str], fmt: str
+) -> None:
+    rng = random.Random(11)
+    flushed = 0
+    for text in rng.sample(answers, 300):
+        code = extract(fmt, text)
+        try:
+            ast.parse(code)
+        except SyntaxError:
+            continue  # the chunker's job: covered by the chunker tests
+        whole, whole_ends, _ = feed_blocks(fmt, text)
+        cuts, i = [], 0
+        while i < len(text):
+            i += rng.randint(1, 12)
+            cuts.append(i)
+        program, ends, chunks = feed_blocks(fmt, text, cuts)
+        assert (program, ends) == (whole, whole_ends)
+        assert program == code
+        assert "".join(c.code for c in chunks) == program
+        statements = []
+        for c in chunks:
+            statements += _statements(c.compilable())
+        assert statements == _statements(program)
+        flushed += sum(1 for e in ends if e in [c.end for c in chunks] and e < len(program))
+    assert flushed > 0

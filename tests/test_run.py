@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
-from _runtime import GatedBackend, wait_drained
+from _runtime import wait_drained
 
 from eager import (
     BatchDispatched,
     BatchFinished,
     ChunkClosed,
+    ExecResult,
     FakeBackend,
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     PushSource,
     RequestSent,
     RunFinished,
@@ -22,6 +25,7 @@ from eager import (
     ScriptedSource,
     StreamError,
     UsageError,
+    imports_of,
     run,
     run_sync,
 )
@@ -56,7 +60,7 @@ def _generation_end(result: RunResult) -> GenerationEnded:
 
 async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() -> None:
     source = PushSource(format="code")
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.feed("a = 1\n")
     assert await backend.next_entered() == "a = 1\n"  # the first chunk runs at once
@@ -79,7 +83,7 @@ async def test_chunks_closed_while_the_backend_is_busy_go_as_one_invocation() ->
 
 async def test_an_idle_backend_gets_each_chunk_as_soon_as_it_closes() -> None:
     source = PushSource(format="code")
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     for i in range(4):
         source.feed(f"x{i} = {i}\n")
@@ -120,7 +124,7 @@ async def test_a_definition_at_the_end_of_the_program_still_runs() -> None:
 
 async def test_gate_off_runs_definitions_alone() -> None:
     source = PushSource(format="code")
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend, gate="off")
     source.feed("def f():\n", "    return 1\n", "x ")  # "x " closes the def
     assert await backend.next_entered() == "def f():\n    return 1\n"
@@ -195,7 +199,7 @@ async def test_a_failing_chunk_cancels_generation_at_once() -> None:
 
 async def test_pending_chunks_are_dropped_when_a_chunk_fails() -> None:
     source = PushSource(format="code", total=100)
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.feed("boom = undefined_name\n")
     assert await backend.next_entered() == "boom = undefined_name\n"
@@ -257,7 +261,7 @@ async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one()
     # The traceback prints the cause first, with its own <module> frame in chunk 0: the
     # failing chunk is the one of the *last* exception, not the first frame in the text.
     source = PushSource(format="code", total=100)
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.feed("try:\n    1 / 0\nexcept Exception as e:\n    saved = e\n", "a = 1\n")
     await backend.next_entered()
@@ -281,7 +285,7 @@ async def test_the_failing_chunk_is_found_when_the_error_chains_an_earlier_one()
 
 async def test_a_source_that_breaks_mid_stream_keeps_what_already_ran() -> None:
     source = PushSource(format="code")
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.feed("print('first')\n")
     await backend.next_entered()
@@ -488,7 +492,7 @@ async def test_cancelling_a_run_closes_the_source() -> None:
 
 async def test_a_bare_string_in_a_later_invocation_does_not_replace_the_module_docstring() -> None:
     source = PushSource(format="code")
-    backend = GatedBackend()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend)
     source.feed('"""The module docstring."""\n', "x = 1\n")
     assert await backend.next_entered() == '"""The module docstring."""\nx = 1\n'
@@ -512,3 +516,141 @@ async def test_sys_exit_zero_ends_the_program_without_an_error(mode: str) -> Non
         result = await run(ScriptedSource(_lines(program), format="code"), backend, mode=mode)  # type: ignore[arg-type]
     assert result.stdout == "done\n"
     assert result.error is None
+
+
+# -- block boundaries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "deltas"),
+    [
+        (
+            "chat",
+            [
+                "Here:\n",
+                "```python\n",
+                "for i in range(3):\n",
+                "    print(i)\n",
+                "```\n",
+                "The loop ",
+                "prints ",
+                "three ",
+                "numbers.\n",
+            ],
+        ),
+        (
+            "chat",
+            [
+                "```python\n",
+                "def main():\n    print(1)\n",
+                "if __name__ == '__main__':\n",
+                "    main()\n",
+                "```\n",
+                "Run it ",
+                "as a script.\n",
+            ],
+        ),
+        (
+            "tool",
+            ['{"code": "for i in range(3):\\n', '    print(i)\\n"', ', "note": ', '"a loop"}'],
+        ),
+    ],
+)
+async def test_a_closing_fence_or_quote_completes_the_last_statement(
+    fmt: str, deltas: list[str]
+) -> None:
+    closing = next(i for i, d in enumerate(deltas) if d == "```\n" or d.endswith('"'))
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(deltas, format=fmt), backend)  # type: ignore[arg-type]
+    assert result.error is None
+    last = [e for e in result.events if isinstance(e, ChunkClosed)][-1]
+    assert last.tokens == closing + 1, "closed at the fence, not at the end of the answer"
+    assert result.stdout.strip()
+
+
+# -- prefetch -----------------------------------------------------------------------------------
+
+
+class _Entering(FakeBackend):
+    """A fake backend that reports each execution as it starts (``entered``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+        self.entered.put_nowait(code)
+        return await super()._execute(code, first_line=first_line, timeout_s=timeout_s)
+
+
+async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
+    source = PushSource(format="code")
+    backend = _Entering()
+    task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
+    cell = await asyncio.wait_for(backend.entered.get(), RUN_TIMEOUT_S)
+    assert "'json'" in cell and "no_such_module_eager_test" in cell  # no token pushed yet
+    source.feed("x = 1\n")
+    source.end()
+    result = await task
+    assert result.error is None
+    assert [c.code for c in backend.calls] == [cell, "x = 1\n"]
+    prefetched = next(e for e in result.events if isinstance(e, Prefetched))
+    first = next(e for e in result.events if isinstance(e, FirstToken))
+    assert prefetched.modules == ("json", "no_such_module_eager_test") and prefetched.ok
+    assert prefetched.t - prefetched.duration_s <= first.t
+    assert result.metrics.prefetch_s == prefetched.duration_s
+    assert _batch_ids(result) == [(0,)]  # not a batch, not execution time of the program
+    assert result.metrics.exec_s == sum(b.finished_s - b.dispatched_s for b in result.batches)
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_prefetch_is_quiet_and_binds_no_name(mode: str) -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(
+            ScriptedSource(
+                ["print(sorted(k for k in globals() if 'json' in k or 'eager' in k))\n"]
+            ),
+            backend,
+            mode=mode,  # type: ignore[arg-type]
+            prefetch=["json", "no_such_module_eager_test"],
+        )
+    assert result.error is None and result.stdout == "[]\n"
+    assert result.metrics.prefetch_s is not None and result.metrics.batches == 1
+    assert "json" in sys.modules
+
+
+async def test_without_prefetch_nothing_extra_runs() -> None:
+    backend = FakeBackend()
+    async with backend:
+        result = await run(ScriptedSource(["x = 1\n"]), backend)
+    assert [c.code for c in backend.calls] == ["x = 1\n"]
+    assert result.metrics.prefetch_s is None
+    assert not any(isinstance(e, Prefetched) for e in result.events)
+
+
+@pytest.mark.parametrize("bad", ["pandas", ["os; import sys"], ["a..b"], [""]])
+async def test_a_bad_prefetch_name_is_a_usage_error_before_anything_runs(bad: object) -> None:
+    backend = FakeBackend()
+    async with backend:
+        with pytest.raises(UsageError, match="prefetch"):
+            await run(ScriptedSource(["x = 1\n"]), backend, prefetch=bad)  # type: ignore[arg-type]
+    assert backend.calls == []
+
+
+IMPORTS = [
+    ("import pandas as pd\nimport numpy, os.path\n", ("pandas", "numpy", "os.path")),
+    (
+        "from sklearn.linear_model import LinearRegression\nfrom . import x\n",
+        ("sklearn.linear_model",),
+    ),
+    ("def f():\n    import secret\nimport json\nimport json\n", ("json",)),
+    ("import math\nx = (\nimport re\n", ("math", "re")),  # a broken program: line by line
+    ("", ()),
+]
+
+
+@pytest.mark.parametrize(("code", "modules"), IMPORTS)
+def test_imports_of_lists_top_level_imports(code: str, modules: tuple[str, ...]) -> None:
+    assert imports_of(code) == modules

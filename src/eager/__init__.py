@@ -16,6 +16,7 @@ from ._errors import (
     EndpointError,
     ExtractionError,
     MissingExtraError,
+    PoolExhaustedError,
     ProgramSyntaxError,
     SourceError,
     SourceTimeoutError,
@@ -30,11 +31,13 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import POLICIES, Gate, Policy
+from ._prefetch import imports_of
 from ._result import (
     ERROR_KINDS,
     Batch,
@@ -48,6 +51,7 @@ from ._result import (
     RunResult,
 )
 from ._run import OnError, run, run_sync
+from ._scheduler import BatchPlan, Scheduler
 from .agent import (
     Agent,
     AgentConfig,
@@ -65,7 +69,14 @@ from .backends import (
     GatewayBackend,
     JupyterBackend,
     LocalGateway,
+    PoolConfig,
+    PoolStats,
+    RayBackend,
     ReplBackend,
+    ReturnPolicy,
+    SandboxPolicy,
+    SessionPool,
+    scrub_env,
 )
 from .server import Answer, Recording, ReplayServer, load_recordings, load_trajectories
 from .sources import (
@@ -107,6 +118,7 @@ __all__ = [
     "Batch",
     "BatchDispatched",
     "BatchFinished",
+    "BatchPlan",
     "Chunk",
     "ChunkClosed",
     "Chunker",
@@ -143,19 +155,28 @@ __all__ = [
     "OpenAISDKSource",
     "OpenAISource",
     "Policy",
+    "PoolConfig",
+    "PoolExhaustedError",
+    "PoolStats",
+    "Prefetched",
     "ProgramSyntaxError",
     "PushSource",
+    "RayBackend",
     "Recording",
     "ReplBackend",
     "ReplayServer",
     "ReplaySource",
     "RequestSent",
+    "ReturnPolicy",
     "RichOutput",
     "RunFinished",
     "RunResult",
     "SDKSource",
+    "SandboxPolicy",
+    "Scheduler",
     "ScriptedModel",
     "ScriptedSource",
+    "SessionPool",
     "Source",
     "SourceError",
     "SourceTimeoutError",
@@ -163,10 +184,12 @@ __all__ = [
     "ToolCall",
     "Turn",
     "UsageError",
+    "imports_of",
     "load_recordings",
     "load_trajectories",
     "make_extractor",
     "run",
     "run_sync",
+    "scrub_env",
     "tokenize",
 ]

@@ -184,6 +184,29 @@ class Chunker:
             raise
         return out
 
+    def flush(self) -> list[Chunk]:
+        """The code so far is complete (a closing fence): emit the rest if it parses.
+
+        Unlike :meth:`close` the stream goes on: an incomplete rest (an open bracket, a
+        decorator) stays pending, and a later column-0 ``else``/``except`` can no longer
+        continue a statement emitted here (it is then a syntax error). Only at a line start.
+        """
+        self._check_usable()
+        if self._closed or self._cr_pending or self._length != self._line_start:
+            return []
+        if not self._tail_has_code or self._length == self._tail_start:
+            return []
+        out: list[Chunk] = []
+        if self._status_at != self._length:
+            try:
+                self._status(self._length)
+            except ProgramSyntaxError as exc:
+                exc.chunks = ()
+                raise
+        if self._status_complete:
+            out.append(self._emit(self._length))
+        return out
+
     def close(self) -> list[Chunk]:
         """End of stream: flush the rest (raises ProgramSyntaxError on a genuine error)."""
         self._check_usable()
@@ -374,6 +397,11 @@ class Chunker:
     def _parse(self, src: str, *, final: bool) -> ast.Module:
         if self._tail_start == 0 and src.startswith(_BOM):
             src = src[1:]
+        if "\r" in src:
+            # CPython calls a backslash before a final "\r\n" "invalid syntax", not "incomplete
+            # input" (with "\n" it is incomplete). compile() translates line breaks anyway, so
+            # translating them first changes neither the statements nor their line numbers.
+            src = src.replace("\r\n", "\n").replace("\r", "\n")
         try:
             with warnings.catch_warnings():  # warnings belong to the real compile, not to ours
                 warnings.simplefilter("ignore")

@@ -7,6 +7,7 @@
     ├── MissingExtraError        an optional dependency is not installed
     ├── ProgramSyntaxError       the streamed program has a genuine syntax error
     ├── ExtractionError          model output that cannot hold code (malformed tool-call JSON)
+    ├── PoolExhaustedError       no pooled session free in time, or too many callers waiting
     ├── BackendError             an execution session failed
     │   ├── BackendStartError    the session could not be started or reached
     │   ├── BackendCrashedError  the session died (segfault, os._exit, OOM kill, kernel death)
@@ -31,6 +32,7 @@ __all__ = [
     "EndpointError",
     "ExtractionError",
     "MissingExtraError",
+    "PoolExhaustedError",
     "ProgramSyntaxError",
     "SourceError",
     "SourceTimeoutError",
@@ -82,6 +84,10 @@ class ProgramSyntaxError(EagerError):
 
 class ExtractionError(EagerError):
     """Model output that cannot carry code (for example malformed tool-call JSON)."""
+
+
+class PoolExhaustedError(EagerError):
+    """No pooled session was free within the wait timeout, or too many callers were waiting."""
 
 
 class BackendError(EagerError):

@@ -15,6 +15,7 @@ __all__ = [
     "FirstToken",
     "GateDecided",
     "GenerationEnded",
+    "Prefetched",
     "RequestSent",
     "RunFinished",
 ]
@@ -63,6 +64,19 @@ class GenerationEnded(Event):
 
     tokens: int
     cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched(Event):
+    """The session imported ``modules`` while waiting for the first token, in ``duration_s``.
+
+    ``ok`` is False when the prefetch cell itself could not run (a failed import is ignored).
+    Not a batch: its time is never part of the program's execution time.
+    """
+
+    modules: tuple[str, ...]
+    duration_s: float
+    ok: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,8 @@ class Metrics:
     tokens_generated: int
     tokens_total: int | None
     startup_s: float | None = None
+    #: Seconds the session spent importing ``run(prefetch=...)`` modules (None: no prefetch).
+    prefetch_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class RunResult:
             "nel_s": m.nel_s,
             "exec_s": m.exec_s,
             "startup_s": m.startup_s,
+            "prefetch_s": m.prefetch_s,
             "chunks": m.chunks,
             "batches": m.batches,
             "tokens_generated": m.tokens_generated,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 from ._chunker import Chunk, Chunker
@@ -25,39 +25,23 @@ from ._events import (
     FirstToken,
     GateDecided,
     GenerationEnded,
+    Prefetched,
     RequestSent,
     RunFinished,
 )
 from ._extract import Format, make_extractor
 from ._gate import Gate, Policy
-from ._result import (
-    Batch,
-    ExecError,
-    ExecResult,
-    GateDecision,
-    Metrics,
-    Mode,
-    RichOutput,
-    RunResult,
-)
+from ._prefetch import prefetch_cell
+from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
+from ._scheduler import BatchPlan, OnError, Scheduler
 from .backends._base import Backend
 from .sources._base import Source
 
 __all__ = ["OnError", "run", "run_sync"]
 
-#: ``"interrupt"`` cancels generation at the first failing chunk; ``"defer"`` keeps generating,
-#: runs nothing more and reports the error with the whole program.
-OnError = Literal["interrupt", "defer"]
-
 _BOM = "\ufeff"
 #: Bound on closing a source after generation ended or was cancelled.
 CLOSE_TIMEOUT_S = 5.0
-_MODULE_FRAME = re.compile(r"line (\d+), in <module>")
-# A chained traceback prints the cause (or context) first: the error's own frames come last.
-_CHAINED = re.compile(
-    r"\n(?:The above exception was the direct cause of the following exception"
-    r"|During handling of the above exception, another exception occurred):\n"
-)
 
 
 async def run(
@@ -70,6 +54,7 @@ async def run(
     extract: Format | None = None,
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
+    prefetch: Sequence[str] = (),
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -77,13 +62,22 @@ async def run(
     ``mode="serial"`` runs the whole program in one invocation once generation ended. The
     backend is started before the request is sent (its start-up is reported apart, in
     ``metrics.startup_s``) and is left running. ``extract`` overrides ``source.format``;
-    ``timeout_s`` bounds each invocation. Errors of the program are data in the result;
-    a :class:`~eager.SourceError` is raised only when the source failed before any token.
+    ``timeout_s`` bounds each invocation. ``prefetch`` names modules the session imports
+    while waiting for the first token (time to first token is idle time), in both modes
+    alike, quietly (a failing import is ignored); it is reported as a
+    :class:`~eager.Prefetched` event and ``metrics.prefetch_s``, never as execution time of
+    the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
+    the program are data in the result; a :class:`~eager.SourceError` is raised only when
+    the source failed before any token.
     """
     if mode not in ("eager", "serial"):
         raise UsageError(f"mode must be 'eager' or 'serial', not {mode!r}")
     if on_error not in ("interrupt", "defer"):
         raise UsageError(f"on_error must be 'interrupt' or 'defer', not {on_error!r}")
+    if isinstance(prefetch, str):
+        raise UsageError(f"prefetch takes a sequence of module names, not the string {prefetch!r}")
+    modules = tuple(dict.fromkeys(prefetch))
+    cell = prefetch_cell(modules)  # checks the names before anything starts
     started = time.monotonic()
     await backend.start()
     startup = getattr(backend, "startup_s", None)
@@ -98,7 +92,7 @@ async def run(
         blocks=blocks,
         timeout_s=timeout_s,
     )
-    return await state.go(startup_s)
+    return await state.go(startup_s, modules, cell)
 
 
 def run_sync(
@@ -111,6 +105,7 @@ def run_sync(
     extract: Format | None = None,
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
+    prefetch: Sequence[str] = (),
 ) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
@@ -125,18 +120,14 @@ def run_sync(
                 extract=extract,
                 blocks=blocks,
                 timeout_s=timeout_s,
+                prefetch=prefetch,
             )
 
     return asyncio.run(main())
 
 
-def _is_clean_exit(error: ExecError | None) -> bool:
-    """``SystemExit`` with status 0 or None: the program ended successfully."""
-    return error is not None and error.ename == "SystemExit" and error.evalue in ("", "0", "None")
-
-
 class _Run:
-    """The state of one run, shared by its producer and executor tasks."""
+    """One run: the producer and executor tasks around a :class:`Scheduler`, and clean-up."""
 
     def __init__(
         self,
@@ -153,49 +144,34 @@ class _Run:
         self.source = source
         self.backend = backend
         self.mode: Mode = mode
-        self.on_error: OnError = on_error
         self.gate = gate
         self.extractor = make_extractor(extract, tool_argument=source.tool_argument, blocks=blocks)
         self.chunker = Chunker()
         self.timeout_s = timeout_s
+        self.sched = Scheduler(mode=mode, on_error=on_error)
         self.t0 = 0.0
         self.events: list[Event] = []
         self.code: list[str] = []
-        self.chunks: list[Chunk] = []
-        self.decisions: list[GateDecision] = []
-        self.deferred: set[int] = set()
-        self.sealed_at: int | None = None
-        self.program_ok = False
-        self.chunker_failed = False
-        self.stop_generation = False
-        self.exited = False
-        self.pending: list[Chunk] = []
-        self.ready_at: dict[int, float] = {}
-        self.batches: list[Batch] = []
-        self.results: list[ExecResult] = []
-        self.error: ExecError | None = None
-        self.error_at: float | None = None
-        self.failed_chunk: int | None = None
         self.source_error: EagerError | None = None
-        self.interrupted = False
+        self.stop_generation = False
         self.first_token: float | None = None
         self.gen_end: float | None = None
-        self.gen_done = asyncio.Event()
         self.wake = asyncio.Event()
         self.producer: asyncio.Task[None] | None = None
+        self.prefetch_s: float | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
 
     # -- driver -----------------------------------------------------------------------------
 
-    async def go(self, startup_s: float) -> RunResult:
+    async def go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         self.t0 = time.monotonic()
         self.events.append(RequestSent(0.0))
         try:
             async with asyncio.TaskGroup() as tg:
                 self.producer = tg.create_task(self._produce())
-                tg.create_task(self._execute())
+                tg.create_task(self._execute(modules, cell))
         except BaseExceptionGroup as group:
             # A stage failed unexpectedly (say a custom backend broke its contract): raise
             # that error itself, with its own cause, not a group the caller must unpack.
@@ -219,7 +195,12 @@ class _Run:
                 if self.first_token is None:
                     self.first_token = self.now()
                     self.events.append(FirstToken(self.first_token))
-                self._take_code(self.extractor.feed(delta))
+                code = self.extractor.feed(delta)
+                cuts = self.extractor.boundaries()
+                if cuts:
+                    self._take_blocks(code, cuts)
+                else:
+                    self._take_code(code)
                 if self.stop_generation:
                     cancelled = True
                     break
@@ -248,14 +229,14 @@ class _Run:
                     await asyncio.shield(asyncio.wait_for(aclose(), CLOSE_TIMEOUT_S))
                 if cancelled:
                     await asyncio.shield(asyncio.wait_for(self.source.aclose(), CLOSE_TIMEOUT_S))
-            self.gen_done.set()
+            self.sched.generation_ended(self.gen_end, "".join(self.code))
             self.wake.set()
 
     def _take_code(self, code: str) -> None:
         if not code:
             return
         self.code.append(code)
-        if self.chunker_failed or (self.error is not None and self.mode == "eager"):
+        if not self.sched.takes_code:
             return  # defer mode: keep generating, run and chunk nothing more
         try:
             new = self.chunker.feed(code)
@@ -263,20 +244,39 @@ class _Run:
             self._accept(exc.chunks)
             self._syntax_error(exc)
             return
-        self._accept(new)
+        if new:
+            self._accept(new)
+
+    def _take_blocks(self, code: str, cuts: list[int]) -> None:
+        """Code in which a block closed at ``cuts``: complete statements go at each cut."""
+        start = 0
+        for cut in cuts:
+            self._take_code(code[start:cut])
+            start = cut
+            if not self.sched.takes_code:
+                continue
+            try:
+                new = self.chunker.flush()
+            except ProgramSyntaxError as exc:
+                self._accept(exc.chunks)
+                self._syntax_error(exc)
+                continue
+            if new:
+                self._accept(new)
+        self._take_code(code[start:])
 
     def _close_chunker(self) -> None:
-        if self.chunker_failed or (self.error is not None and self.mode == "eager"):
+        if not self.sched.takes_code:
             return
         try:
             self._accept(self.chunker.close())
-            if self.sealed_at is not None:
+            if self.sched.sealed_at is not None:
                 # Sealed chunks run only if the whole program compiles (parsing alone misses
                 # errors like a top-level `return`); without a seal this is the backend's job,
                 # and compiling here would only delay the last chunk.
                 program = self.chunker.text.removeprefix(_BOM)
                 compile(program, "<program>", "exec", dont_inherit=True)
-            self.program_ok = True
+            self.sched.program_compiled()
         except ProgramSyntaxError as exc:
             self._accept(exc.chunks)
             self._syntax_error(exc)
@@ -287,178 +287,120 @@ class _Run:
         self.wake.set()
 
     def _syntax_error(self, exc: ProgramSyntaxError) -> None:
-        self.chunker_failed = True
-        if self.mode == "serial":
-            return  # serial reports the backend's own SyntaxError when it compiles the program
-        index = self.chunks[-1].index + 1 if self.chunks else 0
-        self._fail(
-            ExecError("SyntaxError", exc.msg, traceback=str(exc), lineno=exc.lineno, kind="syntax"),
-            index,
+        error = ExecError(
+            "SyntaxError", exc.msg, traceback=str(exc), lineno=exc.lineno, kind="syntax"
         )
+        if self.sched.syntax_error(error, self.now()):
+            self._stop_generation()
+        self.wake.set()
 
     def _accept(self, chunks: list[Chunk] | tuple[object, ...]) -> None:
+        events = self.events
+        tokens = self.source.tokens_generated
         for chunk in chunks:
             assert isinstance(chunk, Chunk)
             t = self.now()
-            self.chunks.append(chunk)
-            self.events.append(
-                ChunkClosed(
-                    t,
-                    chunk.index,
-                    chunk.start_line,
-                    chunk.end_line,
-                    self.source.tokens_generated,
-                    chunk.end,
-                )
+            events.append(
+                ChunkClosed(t, chunk.index, chunk.start_line, chunk.end_line, tokens, chunk.end)
             )
-            if self.mode == "serial":
-                continue
-            if self.sealed_at is not None:  # no need to classify: everything after waits
-                decision = GateDecision(
-                    chunk.index, "seal", f"after the seal at chunk {self.sealed_at}"
-                )
-            else:
-                decision = self.gate.classify(chunk)
-                if decision.decision == "seal":
-                    self.sealed_at = chunk.index
-            if decision.decision == "defer":
-                self.deferred.add(chunk.index)
-            self.decisions.append(decision)
-            self.events.append(GateDecided(t, chunk.index, decision.decision, decision.reason))
-            self.ready_at[chunk.index] = t
-            self.pending.append(chunk)
+            decision = self.sched.admit(chunk, t, self.gate.classify)
+            if decision is not None:
+                events.append(GateDecided(t, chunk.index, decision.decision, decision.reason))
         if chunks:
             self.wake.set()
 
     # -- executor ---------------------------------------------------------------------------
 
-    def _next_batch(self) -> list[Chunk]:
-        """The chunks to send now: every free pending chunk, up to the last one doing work."""
-        if self.error is not None or self.exited:
-            return []
-        free = self.pending
-        if self.sealed_at is not None and not (self.gen_done.is_set() and self.program_ok):
-            free = [c for c in free if c.index < self.sealed_at]
-        if self.gen_done.is_set():
-            return list(free)
-        last = max((i for i, c in enumerate(free) if c.index not in self.deferred), default=-1)
-        return free[: last + 1]
+    async def _prefetch(self, modules: tuple[str, ...], cell: str) -> None:
+        """Import ``modules`` in the session while the first token is awaited (quietly)."""
+        started = self.now()
+        try:
+            result = await self.backend.execute(cell, timeout_s=self.timeout_s)
+            ok = result.error is None or result.error.kind == "runtime"
+        except EagerError:  # a broken session is reported by the program's first batch
+            ok = False
+        finished = self.now()
+        self.prefetch_s = finished - started
+        self.events.append(Prefetched(finished, modules, self.prefetch_s, ok))
 
-    async def _execute(self) -> None:
-        if self.mode == "serial":
-            await self.gen_done.wait()
-            program = "".join(self.code)
-            if self.error is None and program.strip():
-                await self._invoke(list(self.chunks), program, first_line=1, ready=self.now())
-            return
+    async def _execute(self, modules: tuple[str, ...] = (), cell: str = "") -> None:
+        if cell:
+            await self._prefetch(modules, cell)
+        sched = self.sched
         while True:
-            batch = self._next_batch()
-            if not batch:
-                if self.error is not None or self.exited or self.gen_done.is_set():
+            plan = sched.next_batch(self.now())
+            if plan is None:
+                if sched.done:
                     return
                 self.wake.clear()  # no await since the check: no wake-up can be lost
                 await self.wake.wait()
                 continue
-            del self.pending[: len(batch)]
-            code = "".join(c.code for c in batch)
-            ready = max(self.ready_at[c.index] for c in batch)
-            if self.sealed_at is not None and batch[-1].index >= self.sealed_at:
-                ready = max(ready, self.gen_end or ready)  # released by the gate, not before
-            await self._invoke(batch, code, first_line=batch[0].start_line, ready=ready)
+            await self._invoke(plan)
 
-    async def _invoke(
-        self, batch: list[Chunk], code: str, *, first_line: int, ready: float
-    ) -> None:
-        index = len(self.batches)
-        ids = tuple(c.index for c in batch)
+    async def _invoke(self, plan: BatchPlan) -> None:
+        index = len(self.sched.batches)
         dispatched = self.now()
-        self.events.append(BatchDispatched(dispatched, index, ids))
+        self.events.append(BatchDispatched(dispatched, index, tuple(c.index for c in plan.chunks)))
         try:
             result = await self.backend.execute(
-                code, first_line=first_line, timeout_s=self.timeout_s
+                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s
             )
         except EagerError as exc:  # the session itself failed: report it, lose nothing
             result = ExecResult(error=ExecError(type(exc).__name__, str(exc), kind="crash"))
         finished = self.now()
         self.events.append(BatchFinished(finished, index, finished - dispatched, result.ok))
-        self.results.append(result)
-        self.batches.append(
-            Batch(index, ids, first_line, code, ready, dispatched, finished, result.ok)
-        )
-        if _is_clean_exit(result.error):
-            # sys.exit(0) ends a script successfully: nothing after it runs, in either mode.
-            self.exited = True
-            self.pending.clear()
-        elif result.error is not None:
-            self._fail(result.error, self._failing_chunk(batch, result.error))
-
-    def _failing_chunk(self, batch: list[Chunk], error: ExecError) -> int | None:
-        if not batch:
-            return None
-        found = _MODULE_FRAME.findall(_CHAINED.split(error.traceback)[-1])
-        line = int(found[0]) if found else error.lineno
-        if line is not None:
-            for c in batch:
-                if c.start_line <= line <= c.end_line:
-                    return c.index
-        return batch[-1].index
+        if self.sched.finished(plan, result, dispatched_s=dispatched, finished_s=finished):
+            self._stop_generation()
 
     def _fail(self, error: ExecError, chunk: int | None) -> None:
-        if self.error is not None:
-            return
-        self.error = error
-        self.error_at = self.now()
-        self.failed_chunk = chunk
-        self.pending.clear()
+        if self.sched.fail(error, chunk, self.now()):
+            self._stop_generation()
         self.wake.set()
-        program_error = error.kind not in ("source", "extraction")
-        if (
-            program_error
-            and self.on_error == "interrupt"
-            and self.mode == "eager"
-            and not self.gen_done.is_set()
-        ):
-            self.interrupted = True
-            if self.producer is not None and self.producer is not asyncio.current_task():
-                self.producer.cancel()  # closes the source's stream in the producer's finally
-            else:
-                self.stop_generation = True  # the producer found it: it stops reading
+
+    def _stop_generation(self) -> None:
+        if self.producer is not None and self.producer is not asyncio.current_task():
+            self.producer.cancel()  # closes the source's stream in the producer's finally
+        else:
+            self.stop_generation = True  # the producer found it: it stops reading
 
     # -- result -----------------------------------------------------------------------------
 
     def _result(self, startup_s: float) -> RunResult:
+        sched = self.sched
         gen_end = self.gen_end if self.gen_end is not None else self.now()
-        exec_end = max((b.finished_s for b in self.batches), default=None)
+        exec_end = max((b.finished_s for b in sched.batches), default=None)
         # An interrupted run ends when generation is cancelled, a few µs after the error was
         # reported: e2el covers both, so that gen_s <= e2el_s always holds.
-        e2el = max(gen_end, exec_end or 0.0, self.error_at or 0.0)
+        e2el = max(gen_end, exec_end or 0.0, sched.error_at or 0.0)
         nel = max(0.0, exec_end - gen_end) if exec_end is not None else 0.0
         metrics = Metrics(
             ttft_s=self.first_token,
             gen_s=gen_end,
             e2el_s=e2el,
             nel_s=nel,
-            exec_s=sum(b.finished_s - b.dispatched_s for b in self.batches),
-            chunks=len(self.chunks),
-            batches=len(self.batches),
+            exec_s=sum(b.finished_s - b.dispatched_s for b in sched.batches),
+            chunks=len(sched.chunks),
+            batches=len(sched.batches),
             tokens_generated=self.source.tokens_generated,
             tokens_total=self.source.tokens_total,
             startup_s=startup_s,
+            prefetch_s=self.prefetch_s,
         )
-        outputs: list[RichOutput] = [o for r in self.results for o in r.outputs]
+        results = sched.results
+        outputs: list[RichOutput] = [o for r in results for o in r.outputs]
         return RunResult(
             mode=self.mode,
             code="".join(self.code),
-            stdout="".join(r.stdout for r in self.results),
-            stderr="".join(r.stderr for r in self.results),
-            error=self.error,
-            interrupted=self.interrupted,
-            failed_chunk=self.failed_chunk,
-            chunks=tuple(self.chunks),
-            batches=tuple(self.batches),
-            decisions=tuple(self.decisions),
+            stdout="".join(r.stdout for r in results),
+            stderr="".join(r.stderr for r in results),
+            error=sched.error,
+            interrupted=sched.interrupted,
+            failed_chunk=sched.failed_chunk,
+            chunks=tuple(sched.chunks),
+            batches=tuple(sched.batches),
+            decisions=tuple(sched.decisions),
             events=tuple(self.events),
             metrics=metrics,
             outputs=tuple(outputs),
-            truncated=any(r.truncated for r in self.results),
+            truncated=any(r.truncated for r in results),
         )

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
-from eager import Backend, FakeBackend, MissingExtraError, ReplBackend
+from eager import Backend, FakeBackend, MissingExtraError, ReplBackend, SandboxPolicy
+
+#: A plain wrapper script that execs its arguments: a REPL session behind "any command".
+WRAPPER = Path(__file__).with_name("wrapper.sh")
 
 #: What a contract test may need beyond the basics. A backend lists the ones it lacks.
 FEATURES = frozenset(
@@ -49,6 +54,7 @@ class BackendCase:
     factory: Callable[[BackendOptions], Backend]
     lacks: frozenset[str] = frozenset()
     requires_modules: tuple[str, ...] = field(default_factory=tuple)
+    requires_executables: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _repl(options: BackendOptions) -> Backend:
@@ -56,6 +62,26 @@ def _repl(options: BackendOptions) -> Backend:
         timeout_s=options.timeout_s,
         max_output_bytes=options.max_output_bytes,
         restart_grace_s=options.restart_grace_s,
+    )
+
+
+def _repl_sandbox(options: BackendOptions) -> Backend:
+    return ReplBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+        # The suite's "code started" signal is a connection to a loopback listener of the
+        # test: the network is the one thing opened here (the attack suite keeps it shut).
+        sandbox=SandboxPolicy(network=True),
+    )
+
+
+def _repl_command(options: BackendOptions) -> Backend:
+    return ReplBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+        command=("/bin/sh", str(WRAPPER)),
     )
 
 
@@ -70,6 +96,17 @@ def _jupyter(options: BackendOptions) -> Backend:
         timeout_s=options.timeout_s,
         max_output_bytes=options.max_output_bytes,
         restart_grace_s=options.restart_grace_s,
+    )
+
+
+def _jupyter_sandbox(options: BackendOptions) -> Backend:
+    from eager import JupyterBackend
+
+    return JupyterBackend(
+        timeout_s=options.timeout_s,
+        max_output_bytes=options.max_output_bytes,
+        restart_grace_s=options.restart_grace_s,
+        sandbox=SandboxPolicy(network=True),  # for the suite's loopback "started" signal
     )
 
 
@@ -88,9 +125,24 @@ def _gateway(options: BackendOptions) -> Backend:
     )
 
 
+def _ray(options: BackendOptions) -> Backend:
+    from eager import RayBackend
+
+    from .shared_ray import shared_ray
+
+    shared_ray()
+    return RayBackend(repl_options=asdict(options))
+
+
 #: Backend name -> how to build it. Colleagues: add ``"jupyter"``, ``"gateway"`` here.
 BACKEND_CASES: dict[str, BackendCase] = {
     "repl": BackendCase(_repl),
+    # The protocol over stdin/stdout alone: output written just before os._exit may still sit
+    # in the child's internal pipe when it dies (its forwarding thread dies with it).
+    "repl-sandbox": BackendCase(
+        _repl_sandbox, lacks=frozenset({"crash_output"}), requires_executables=("bwrap",)
+    ),
+    "repl-command": BackendCase(_repl_command, lacks=frozenset({"crash_output"})),
     "fake": BackendCase(
         _fake,
         lacks=frozenset(
@@ -110,11 +162,18 @@ BACKEND_CASES: dict[str, BackendCase] = {
         lacks=frozenset({"crash_output"}),
         requires_modules=("jupyter_client", "ipykernel"),
     ),
+    "jupyter-sandbox": BackendCase(
+        _jupyter_sandbox,
+        lacks=frozenset({"crash_output"}),
+        requires_modules=("jupyter_client", "ipykernel"),
+        requires_executables=("bwrap",),
+    ),
     "gateway": BackendCase(
         _gateway,
         lacks=frozenset({"crash_output"}),
         requires_modules=("kernel_gateway", "websockets", "jupyter_client"),
     ),
+    "ray": BackendCase(_ray, requires_modules=("ray",)),
 }
 
 
@@ -125,6 +184,9 @@ def _stop_shared_gateway() -> Iterator[None]:
     from .shared_gateway import stop_shared_gateway
 
     stop_shared_gateway()
+    from .shared_ray import stop_shared_ray
+
+    stop_shared_ray()
 
 
 #: Upper bound for start/close of a backend in a fixture.
@@ -148,6 +210,9 @@ def backend_name(request: pytest.FixtureRequest) -> str:
     for module in case.requires_modules:
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{name}: {module} is not installed")
+    for exe in case.requires_executables:
+        if shutil.which(exe) is None:
+            pytest.skip(f"{name}: {exe} is not installed (make test installs bubblewrap)")
     for marker in request.node.iter_markers("needs"):
         unknown = set(marker.args) - FEATURES
         assert not unknown, f"unknown contract features {unknown}"

@@ -231,6 +231,31 @@ async def test_a_syntax_error_names_the_program_line(backend: Backend) -> None:
     assert result.error.lineno == 22
 
 
+async def test_an_error_inside_a_function_names_the_calling_statement(backend: Backend) -> None:
+    defined = await backend.execute("def f(v):\n    return 1 / v\n", first_line=3)
+    assert defined.ok
+    code = "x = 1\ntotal = (\n    f(0)\n    + x\n)\n"
+    result = await backend.execute(code, first_line=5)
+    assert result.error is not None and result.error.ename == "ZeroDivisionError"
+    assert result.error.lineno == 4  # inside f
+    assert result.error.statement_line == 6  # the top-level statement that called it
+
+
+async def test_a_decorated_definitions_statement_starts_at_its_decorator(
+    backend: Backend,
+) -> None:
+    code = "def deco(g):\n    raise ValueError('no')\n\n@deco\ndef h():\n    pass\n"
+    result = await backend.execute(code)
+    assert result.error is not None and result.error.ename == "ValueError"
+    assert (result.error.lineno, result.error.statement_line) == (2, 4)
+
+
+async def test_a_syntax_errors_statement_line_is_its_line(backend: Backend) -> None:
+    result = await backend.execute("x = 1\ny = (1,\n     2))\n", first_line=20)
+    assert result.error is not None and result.error.kind == "syntax"
+    assert result.error.statement_line == result.error.lineno == 22
+
+
 async def test_state_before_an_error_is_kept(backend: Backend) -> None:
     result = await backend.execute("kept = 'yes'\nraise ValueError('boom')\n")
     assert result.error is not None and result.error.ename == "ValueError"
@@ -320,6 +345,7 @@ async def test_timeout_stops_the_code_and_keeps_the_session(backend: Backend) ->
     assert (result.error.kind, result.error.ename) == ("timeout", "TimeoutError")
     assert "timed out" in result.error.evalue
     assert "state is kept" in result.error.evalue
+    assert result.error.statement_line == 2  # where the loop was stopped
     assert (await backend.execute("print(x)\n")).stdout == "still here\n"
 
 

@@ -62,3 +62,38 @@ async def test_closed_refuses_and_bad_arguments_are_usage_errors() -> None:
     await backend.close()
     with pytest.raises(BackendError, match="closed"):
         await backend.execute("pass")
+
+
+async def test_a_held_backend_runs_nothing_until_released() -> None:
+    async with FakeBackend(hold=True) as backend:
+        first = asyncio.create_task(backend.execute("x = 1\n"))
+        second = asyncio.create_task(backend.execute("y = x + 1\n", first_line=2))
+        assert await backend.next_entered() == "x = 1\n"
+        assert await backend.next_entered() == "y = x + 1\n"
+        assert backend.calls == [] and "x" not in backend.namespace  # both wait
+        backend.release()
+        assert (await asyncio.wait_for(first, 10)).ok
+        assert backend.calls == [FakeCall("x = 1\n", 1)] and not second.done()
+        backend.release()
+        assert (await asyncio.wait_for(second, 10)).ok
+        assert backend.namespace["y"] == 2
+
+
+async def test_permits_given_in_advance_let_executions_through() -> None:
+    async with FakeBackend(hold=True) as backend:
+        backend.release(2)
+        assert (await backend.execute("a = 1\n")).ok
+        assert (await backend.execute("b = 2\n")).ok
+        assert [await backend.next_entered() for _ in range(2)] == ["a = 1\n", "b = 2\n"]
+        with pytest.raises(UsageError):
+            backend.release(-1)
+
+
+async def test_a_held_execution_is_cancelled_with_its_caller() -> None:
+    async with FakeBackend(hold=True) as backend:
+        task = asyncio.create_task(backend.execute("ran = True\n"))
+        await backend.next_entered()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert backend.calls == [] and "ran" not in backend.namespace

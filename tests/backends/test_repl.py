@@ -288,6 +288,50 @@ def test_the_worker_parses_as_python_3_8() -> None:
     # It runs in whatever interpreter the user names: no newer syntax in it.
     import ast
 
+    import eager.backends._interpreter as interpreter
     import eager.backends.repl._worker as worker
 
-    ast.parse(Path(worker.__file__).read_text("utf-8"), feature_version=(3, 8))
+    for module in (interpreter, worker):
+        ast.parse(Path(module.__file__).read_text("utf-8"), feature_version=(3, 8))
+
+
+async def process_exited(pid: int) -> None:
+    """Wait until process ``pid`` (not necessarily our child) is gone: an event, via a pidfd."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    gone = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(fd, gone.set)
+    try:
+        await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+async def test_a_busy_session_dies_with_the_process_that_started_it() -> None:
+    # The session has its own process group, so a parent killed hard (an agent OOM-killed, a
+    # Ray actor killed) would leave it running forever, unless it dies with its parent.
+    async with started_signal() as (signal_code, started):
+        busy = signal_code + "while True:\n    pass\n"
+        script = (
+            "import asyncio\nfrom eager import ReplBackend\n"
+            "async def main():\n"
+            "    backend = ReplBackend()\n"
+            "    await backend.start()\n"
+            "    print(backend.pid, flush=True)\n"
+            f"    await backend.execute({busy!r})\n"
+            "asyncio.run(main())\n"
+        )
+        parent = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+        )
+        assert parent.stdout is not None
+        pid = int(await asyncio.wait_for(parent.stdout.readline(), 60))
+        await asyncio.wait_for(started.wait(), 60)  # the session is busy, not reading commands
+        parent.kill()
+        await parent.wait()
+    await asyncio.wait_for(process_exited(pid), 30)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eager.backends.repl._output import OutputStream, clean_text
+from eager.backends._report import clean_text
+from eager.backends.repl._output import OutputStream
 
 SENTINEL = b"\x00[end-1234]"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,29 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(args: list[str], nee
     assert done.stdout == ""
 
 
+def test_an_unreachable_backend_exits_3_with_one_line_and_no_traceback() -> None:
+    # A port nothing listens on (bound, never listening): connections are refused at once.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        program = str(_corpus("c05_comprehensions"))
+        done = eager(
+            "run", program, "--mode", "eager", "--backend", "gateway", "--gateway-url", url
+        )
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    # Reached the gateway (BackendStartError), or said which extra to install.
+    assert "Kernel Gateway" in lines[0] or "pip install" in lines[0], lines[0]
+
+
+def test_a_failing_program_exits_1_but_a_bad_flag_exits_2() -> None:
+    failing = str(_corpus("f07_syntax_error_mid_stream"))
+    assert eager("run", failing, "--mode", "serial").returncode == 1
+    assert eager("run", failing, "--mode", "serial", "--tps", "-1").returncode == 2
+
+
 def test_chunk_shows_the_cut_and_the_gate() -> None:
     path = _corpus("c27_late_use")
     done = eager("chunk", str(path))
@@ -191,3 +215,13 @@ def test_run_extracts_the_code_of_a_chat_answer(tmp_path: Path) -> None:
     for r in record.values():
         assert r["stdout"] == "mean 18\nstdev 13.491\n"
         assert "Sure!" not in r["code"] and r["code"].startswith("import statistics\n")
+
+
+def test_run_prefetch_imports_while_waiting_and_reports_it() -> None:
+    program = str(_corpus("c05_comprehensions"))
+    done = eager("run", program, "--json", "--tps", "2000", "--prefetch", "json,fractions")
+    assert done.returncode == 0, done.stderr
+    for r in json.loads(done.stdout).values():
+        assert isinstance(r["prefetch_s"], float) and r["prefetch_s"] >= 0.0
+    bad = eager("run", program, "--prefetch", "not a module")
+    assert bad.returncode == 2 and "prefetch" in bad.stderr and "Traceback" not in bad.stderr

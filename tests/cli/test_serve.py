@@ -107,7 +107,8 @@ def test_a_chat_answer_runs_in_both_modes_with_the_same_output(served: Served) -
 
 def test_an_unknown_model_is_one_clear_line(served: Served) -> None:
     done = eager("run", "--base-url", served.url, "--model", "nope", "--mode", "eager")
-    assert done.returncode == 2
+    assert done.returncode == 3  # an endpoint error: not the user's flags, not the program
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "404" in done.stderr and "available: failing, good" in done.stderr
     assert "Traceback" not in done.stderr
 

@@ -10,13 +10,18 @@ from .._errors import BackendError, UsageError
 from .._result import ExecResult
 
 __all__ = [
+    "CLOSE_TIMEOUT_S",
     "RESTART_GRACE_S",
+    "AsyncResource",
     "Backend",
     "check_execute_args",
 ]
 
 #: Default wait for a session to answer an interrupt before it is restarted, in seconds.
 RESTART_GRACE_S = 2.0
+#: Bound on closing a session and what it holds (a process, a kernel, a channel), in seconds;
+#: past it, what is left is killed. Every backend's ``close`` is bounded by it.
+CLOSE_TIMEOUT_S = 10.0
 
 
 def check_execute_args(code: object, first_line: object, timeout_s: object = None) -> None:
@@ -32,7 +37,31 @@ def check_execute_args(code: object, first_line: object, timeout_s: object = Non
         raise UsageError(f"timeout_s must be positive or None, not {timeout_s!r}")
 
 
-class Backend(abc.ABC):
+class AsyncResource(abc.ABC):
+    """Something started and closed, and an async context manager doing both."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Start (idempotent)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release everything (idempotent, bounded)."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Backend(AsyncResource):
     """A persistent session that runs code, in order, keeping its state between invocations.
 
     Lifecycle lives here: ``start`` before the first ``execute``, ``close`` at the end; the
@@ -101,15 +130,3 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def reset(self) -> None:
         """Give the session a fresh namespace (a restart where that is the only way)."""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -15,8 +15,8 @@ from typing import Any
 from .._errors import UsageError
 from .._result import ExecError, ExecResult
 from ._base import Backend
-from .repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
-from .repl._worker import Interpreter
+from ._interpreter import Interpreter
+from ._report import MAX_OUTPUT_BYTES, OutputCap, error_from_report, exec_result, timeout_error
 
 __all__ = ["FakeBackend", "FakeCall"]
 
@@ -30,34 +30,15 @@ class FakeCall:
 
 
 class _CappedText(io.StringIO):
-    """A text stream keeping at most ``cap`` UTF-8 bytes, counting the rest."""
+    """A text stream feeding an :class:`OutputCap` (what ``print`` writes, capped)."""
 
     def __init__(self, cap: int | None) -> None:
         super().__init__()
-        self.cap = cap
-        self.parts: list[str] = []
-        self.kept = 0
-        self.total = 0
+        self.cap = OutputCap(cap)
 
     def write(self, text: str) -> int:
-        size = len(text.encode("utf-8", "surrogatepass"))
-        self.total += size
-        if self.cap is None or self.kept + size <= self.cap:
-            self.parts.append(text)
-            self.kept += size
-        elif self.kept < self.cap:
-            room = self.cap - self.kept
-            cut = text.encode("utf-8", "surrogatepass")[:room]
-            self.parts.append(cut.decode("utf-8", "ignore"))
-            self.kept = self.cap
+        self.cap.add_text(text)
         return len(text)
-
-    def value(self) -> str:
-        # Lone surrogates printed as escapes, as the REPL session does.
-        text = clean_text("".join(self.parts))
-        if self.total > self.kept:
-            text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
-        return text
 
 
 class FakeBackend(Backend):
@@ -74,6 +55,12 @@ class FakeBackend(Backend):
     blocks the event loop; a ``timeout_s`` is enforced with a tracer between lines of Python
     code (not inside C calls). There is no ``__main__`` module, so classes do not pickle, and it
     cannot crash.
+
+    ``hold=True`` pauses every execution until the test lets it go, to check what the caller
+    does meanwhile: each invocation puts its code on :attr:`entered` (await
+    :meth:`next_entered`) and waits for a permit of :meth:`release` (permits may be given in
+    advance); only then is it recorded in ``calls`` and run. :meth:`interrupt` does not end a
+    held execution; cancelling the caller does.
     """
 
     name = "fake"
@@ -85,6 +72,7 @@ class FakeBackend(Backend):
         run_code: bool = True,
         timeout_s: float | None = None,
         max_output_bytes: int | None = MAX_OUTPUT_BYTES,
+        hold: bool = False,
     ) -> None:
         if delay_s < 0:
             raise UsageError(f"delay_s must be >= 0, not {delay_s!r}")
@@ -102,6 +90,21 @@ class FakeBackend(Backend):
         self._interrupted = asyncio.Event()
         #: Set while an execution is running (tests wait on it to interrupt at the right time).
         self.executing = asyncio.Event()
+        self.hold = hold
+        #: With ``hold``: the code of each invocation, as it starts waiting for its permit.
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+        self._permits: asyncio.Queue[None] = asyncio.Queue()
+
+    def release(self, n: int = 1) -> None:
+        """With ``hold``: let ``n`` held executions (the oldest first, or the next ones) run."""
+        if n < 0:
+            raise UsageError(f"n must be >= 0, not {n!r}")
+        for _ in range(n):
+            self._permits.put_nowait(None)
+
+    async def next_entered(self, timeout_s: float = 10.0) -> str:
+        """With ``hold``: the code of the next execution to start; TimeoutError after ``timeout_s``."""
+        return await asyncio.wait_for(self.entered.get(), timeout_s)
 
     async def _start(self) -> None:
         """Mark the backend started (idempotent)."""
@@ -110,7 +113,10 @@ class FakeBackend(Backend):
         self.started = True
 
     async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
-        """Record the call, wait ``delay_s``, then run ``code`` (unless ``run_code`` is off)."""
+        """Wait for a permit (``hold``), record the call, wait ``delay_s``, run ``code``."""
+        if self.hold:
+            self.entered.put_nowait(code)
+            await self._permits.get()
         self.started = True
         self.calls.append(FakeCall(code, first_line))
         limit = self.timeout_s if timeout_s is None else timeout_s
@@ -126,9 +132,8 @@ class FakeBackend(Backend):
                     error = ExecError("KeyboardInterrupt", "", "KeyboardInterrupt\n")
                     return ExecResult(error=error, duration_s=time.perf_counter() - t0)
                 if limit is not None and self.delay_s >= limit:
-                    return ExecResult(
-                        error=_timeout(limit, "", None), duration_s=time.perf_counter() - t0
-                    )
+                    error = timeout_error(limit, where=None)
+                    return ExecResult(error=error, duration_s=time.perf_counter() - t0)
             if not self.run_code:
                 return ExecResult(duration_s=time.perf_counter() - t0)
             remaining = None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
@@ -168,15 +173,10 @@ class FakeBackend(Backend):
         error = None
         if raw is not None:
             error = error_from_report(raw)
-            if timed_out and limit is not None and raw["ename"] == "KeyboardInterrupt":
-                error = _timeout(limit, raw["traceback"], raw["lineno"])
-        return ExecResult(
-            stdout=out.value(),
-            stderr=err.value(),
-            error=error,
-            duration_s=time.perf_counter() - t0,
-            truncated=out.total > out.kept or err.total > err.kept,
-        )
+            if timed_out and limit is not None and error.ename == "KeyboardInterrupt":
+                error = timeout_error(limit, where=error)
+        duration_s = time.perf_counter() - t0
+        return exec_result(out.cap.freeze(), err.cap.freeze(), error, duration_s)
 
     async def interrupt(self) -> None:
         """Stop the ``delay_s`` wait of the running execution (code itself runs to its end)."""
@@ -189,13 +189,3 @@ class FakeBackend(Backend):
 
     async def _close(self) -> None:
         """Nothing to release: the namespace stays until the backend is dropped."""
-
-
-def _timeout(limit: float, traceback: str, lineno: int | None) -> ExecError:
-    return ExecError(
-        "TimeoutError",
-        f"execution timed out after {limit:g} s and was interrupted; the session's state is kept",
-        traceback,
-        lineno,
-        kind="timeout",
-    )

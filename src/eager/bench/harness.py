@@ -149,7 +149,9 @@ def backend_defaults() -> dict[str, Any]:
 def _make_backend(job: Job, workdir: str) -> Backend:
     from ..cli._backends import make_backend
 
-    options = {**backend_defaults(), **job.backend_options, "backend": job.backend}
+    # Replays of stored programs: unsandboxed unless the options say sandbox=True.
+    options = {"sandbox_default": False, **backend_defaults(), **job.backend_options}
+    options["backend"] = job.backend
     if "cwd" in options:
         options["cwd"] = workdir
     return make_backend(argparse.Namespace(**options))

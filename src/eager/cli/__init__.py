@@ -1,6 +1,9 @@
 """The ``eager`` command line: one module per subcommand, each with ``register(subparsers)``.
 
-A user's mistake ends in one clear line on stderr and exit status 2, never a traceback.
+Exit status: 0 the program ran without error; 1 the program raised (a syntax error included);
+2 a usage error (a bad flag or argument: :class:`~eager.UsageError`); 3 any other Eager error
+(endpoint, source, backend, missing extra); 130 interrupted. Each error is one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -10,9 +13,29 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .._errors import EagerError, UsageError
+from .._errors import EagerError, ProgramSyntaxError, UsageError
 
-__all__ = ["main"]
+__all__ = [
+    "EXIT_EAGER_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PROGRAM_FAILED",
+    "EXIT_USAGE",
+    "main",
+]
+
+#: The program ran without error.
+EXIT_OK = 0
+#: The program raised (its error is printed as the run's result).
+EXIT_PROGRAM_FAILED = 1
+#: A bad flag or argument (:class:`~eager.UsageError`).
+EXIT_USAGE = 2
+#: Any other Eager error: endpoint, source, backend, a missing optional extra.
+EXIT_EAGER_ERROR = 3
+#: Stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
+#: Longest error line printed (a message may carry a whole log).
+_MAX_LINE_CHARS = 2000
 
 #: Subcommand modules of this package, in the order ``eager --help`` lists them.
 SUBCOMMANDS = ("run", "chunk", "demo", "model", "bench", "serve", "ask", "chat")
@@ -34,17 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``eager`` console script; returns the exit status."""
+    """Entry point of the ``eager`` console script; returns the exit status (see above)."""
     try:
         args = build_parser().parse_args(argv)
         status: int = args.handler(args)
         return status
     except UsageError as exc:
-        print(f"eager: error: {exc}", file=sys.stderr)
-        return 2
+        _say(f"eager: error: {exc}")
+        return EXIT_USAGE
+    except ProgramSyntaxError as exc:
+        _say(f"eager: {type(exc).__name__}: {exc}")
+        return EXIT_PROGRAM_FAILED
     except EagerError as exc:
-        print(f"eager: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        _say(f"eager: {type(exc).__name__}: {exc}")
+        return EXIT_EAGER_ERROR
     except KeyboardInterrupt:
-        print("eager: interrupted", file=sys.stderr)
-        return 130
+        _say("eager: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _say(message: str) -> None:
+    # One line, whatever the message holds (a start error may carry a process's log).
+    line = " | ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+    if len(line) > _MAX_LINE_CHARS:
+        line = line[: _MAX_LINE_CHARS - 3] + "..."
+    print(line, file=sys.stderr)

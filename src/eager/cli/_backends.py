@@ -6,21 +6,37 @@ import argparse
 import os
 from collections.abc import Callable
 
+from .._errors import UsageError
 from ..backends._base import Backend
 
-__all__ = ["BACKENDS", "add_backend_options", "make_backend"]
+__all__ = ["BACKENDS", "add_backend_options", "make_backend", "sandbox_wanted"]
+
+
+def sandbox_wanted(args: argparse.Namespace) -> bool:
+    """``--sandbox``/``--no-sandbox`` if given, else the command's default (safe: sandboxed).
+
+    Commands whose code comes from a model (``ask``, ``chat``, ``run --base-url``) keep the
+    default True; replays of local files (``run PROGRAM``, ``demo``, ``bench``) set
+    ``sandbox_default`` False.
+    """
+    chosen = getattr(args, "sandbox", None)
+    if chosen is not None:
+        return bool(chosen)
+    return bool(getattr(args, "sandbox_default", True))
 
 
 def _repl(args: argparse.Namespace) -> Backend:
+    from ..backends._sandbox import SandboxPolicy
     from ..backends.repl._backend import ReplBackend
 
-    return ReplBackend(cwd=args.cwd)
+    return ReplBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
 
 
 def _jupyter(args: argparse.Namespace) -> Backend:
+    from ..backends._sandbox import SandboxPolicy
     from ..backends.jupyter._local import JupyterBackend
 
-    return JupyterBackend(cwd=args.cwd)
+    return JupyterBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
 
 
 def _gateway(args: argparse.Namespace) -> Backend:
@@ -32,11 +48,22 @@ def _gateway(args: argparse.Namespace) -> Backend:
     return GatewayBackend(url=url, token=token, cwd=args.cwd)
 
 
+def _ray(args: argparse.Namespace) -> Backend:
+    from ..backends._ray import RayBackend
+    from ..backends._sandbox import SandboxPolicy
+
+    # No address: join the cluster of RAY_ADDRESS if set, else start a local Ray instance.
+    address = args.ray_address or os.environ.get("EAGER_RAY_ADDRESS") or None
+    sandbox = SandboxPolicy() if sandbox_wanted(args) else None  # on the actor's node
+    return RayBackend(repl_options={"cwd": args.cwd, "sandbox": sandbox}, address=address)
+
+
 #: Backend name -> factory taking the parsed CLI arguments.
 BACKENDS: dict[str, Callable[[argparse.Namespace], Backend]] = {
     "repl": _repl,
     "jupyter": _jupyter,
     "gateway": _gateway,
+    "ray": _ray,
 }
 
 
@@ -50,6 +77,14 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cwd", default=None, help="working directory of the session")
     parser.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the session (repl, jupyter, ray) in a bubblewrap sandbox (no network, read-only "
+        "system, only --cwd writable, rlimits); default: on where code comes from a model (ask, chat, "
+        "run --base-url), off for replays of local files (run PROGRAM, demo, bench)",
+    )
+    parser.add_argument(
         "--gateway-url",
         default=None,
         metavar="URL",
@@ -62,8 +97,20 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         metavar="TOKEN",
         help="its auth token (env EAGER_GATEWAY_TOKEN)",
     )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Ray cluster for --backend ray ('auto', 'ray://host:10001'; env EAGER_RAY_ADDRESS; "
+        "default: a local Ray instance)",
+    )
 
 
 def make_backend(args: argparse.Namespace) -> Backend:
-    """A fresh, unstarted backend chosen by ``args.backend``."""
+    """A fresh, unstarted backend chosen by ``args.backend`` (sandboxed as :func:`sandbox_wanted`)."""
+    if args.backend == "gateway" and sandbox_wanted(args):
+        raise UsageError(
+            "a Kernel Gateway's kernels run where the gateway runs: Eager cannot sandbox them; "
+            "use --backend repl or jupyter, or pass --no-sandbox to run without isolation"
+        )
     return BACKENDS[args.backend](args)

@@ -134,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
     tasks = []
     for w in _list(args.workload, "workload"):
         tasks += load_workload(w, data_dir=args.data, limit=args.limit)
+    if args.sandbox is None:  # replays of stored programs: unsandboxed unless --sandbox
+        args.sandbox = False
     options = {k: getattr(args, k) for k in args.backend_option_names}
     jobs = make_jobs(
         tasks,

@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "--verbose", "-v", action="store_true", help="per-program tables, timelines and output"
     )
     add_run_options(p)
-    p.set_defaults(handler=main, tps=100.0, ttft=0.3)
+    p.set_defaults(handler=main, tps=100.0, ttft=0.3, sandbox_default=False)
 
 
 async def _run_all(args: argparse.Namespace, console: Console | None) -> dict[str, Any]:

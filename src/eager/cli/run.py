@@ -68,6 +68,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--timeout", type=float, default=None, help="per-invocation timeout, s")
     p.add_argument(
+        "--prefetch",
+        action="append",
+        default=[],
+        metavar="MODULES",
+        help="import these modules (comma-separated) in the session while waiting for the "
+        "first token; failures are ignored",
+    )
+    p.add_argument(
         "--format",
         dest="text_format",
         choices=FORMATS,
@@ -125,8 +133,15 @@ async def run_modes(args: argparse.Namespace, make_source: Any) -> dict[str, Run
                 gate=policy,
                 extract=args.text_format,
                 timeout_s=args.timeout,
+                prefetch=prefetch_of(args),
             )
     return results
+
+
+def prefetch_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The modules named by ``--prefetch`` (repeated or comma-separated)."""
+    names = (n.strip() for arg in getattr(args, "prefetch", ()) for n in arg.split(","))
+    return tuple(n for n in names if n)
 
 
 def emit(args: argparse.Namespace, results: dict[str, RunResult], *, title: str | None) -> int:
@@ -158,6 +173,8 @@ def emit(args: argparse.Namespace, results: dict[str, RunResult], *, title: str 
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager run``."""
+    # Code from a model endpoint runs sandboxed unless --no-sandbox; a local file's replay not.
+    args.sandbox_default = bool(getattr(args, "base_url", None))
     if getattr(args, "base_url", None):
         from ._endpoint import make_endpoint_source
 

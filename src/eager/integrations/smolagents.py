@@ -47,8 +47,8 @@ from .._result import ExecError, ExecResult, Mode, RunResult
 from .._run import run
 from ..agent._observe import observe
 from ..backends._base import Backend
-from ..backends.repl._output import error_from_report
-from ..backends.repl._worker import Interpreter
+from ..backends._interpreter import Interpreter
+from ..backends._report import error_from_report
 from ..sources._adapters import PushSource
 from ..sources._base import ScriptedSource
 

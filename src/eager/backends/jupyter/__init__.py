@@ -1,6 +1,7 @@
-"""Jupyter backends: the wire protocol, the shared kernel base, a local kernel, a Kernel Gateway."""
+"""Jupyter backends: wire protocol, kernel base, local kernel, gateway client, gateway launcher."""
 
-from ._gateway import GatewayBackend, LocalGateway
+from ._gateway import GatewayBackend
+from ._launcher import LocalGateway
 from ._local import JupyterBackend
 
 __all__ = ["GatewayBackend", "JupyterBackend", "LocalGateway"]

@@ -1,157 +1,26 @@
-"""The Jupyter Kernel Gateway backend (REST + websocket), and a local gateway to run it against."""
+"""The Jupyter Kernel Gateway backend: a kernel behind REST + websocket (the ``gateway`` extra)."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import importlib.util
 import json
-import os
-import re
 import secrets
 import socket
-import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
-from . import _protocol as proto
-from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
+from .._report import MAX_OUTPUT_BYTES
+from ._kernel import KernelBackend, KernelLost
+from ._launcher import LocalGateway
 
-__all__ = ["GatewayBackend", "LocalGateway"]
+__all__ = ["GatewayBackend"]
 
 #: Bound on one REST call (create, interrupt, restart, delete) and on opening the websocket.
 HTTP_TIMEOUT_S = 30.0
-#: Bound on a local gateway's start-up (it prints its URL when it listens).
-GATEWAY_START_TIMEOUT_S = 60.0
-#: How often a local gateway checks that its kernels are alive (the restarter's period).
-LOCAL_TIME_TO_DEAD_S = 0.2
-
-_AVAILABLE = re.compile(r"is available at (http://\S+)")
-
-
-def _missing(package: str) -> MissingExtraError:
-    return MissingExtraError(package, "gateway")
-
-
-class LocalGateway:
-    """A ``jupyter-kernelgateway`` on 127.0.0.1, an ephemeral port and a random token.
-
-    ``start`` returns once the gateway listens (it announces its URL); ``stop`` terminates it
-    (bounded). An async context manager. ``url`` and ``token`` are set once started.
-    """
-
-    def __init__(
-        self,
-        *,
-        token: str | None = None,
-        python: str = sys.executable,
-        start_timeout_s: float = GATEWAY_START_TIMEOUT_S,
-        time_to_dead_s: float = LOCAL_TIME_TO_DEAD_S,
-    ) -> None:
-        self.token = token if token is not None else secrets.token_urlsafe(24)
-        self.url = ""
-        self._python = python
-        self._start_timeout_s = start_timeout_s
-        self._time_to_dead_s = time_to_dead_s
-        self._process: asyncio.subprocess.Process | None = None
-        self._log: collections.deque[str] = collections.deque(maxlen=40)
-        self._drain: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the gateway and wait until it listens (idempotent)."""
-        if self._process is not None:
-            return
-        if importlib.util.find_spec("kernel_gateway") is None:
-            raise _missing("jupyter_kernel_gateway")
-        for _ in range(3):  # the free port we picked may be taken before the gateway binds it
-            if await self._try_start():
-                return
-        raise BackendStartError("the local Kernel Gateway did not start:\n" + "\n".join(self._log))
-
-    async def _try_start(self) -> bool:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = dict(os.environ)
-        # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
-        env.pop("PYTEST_CURRENT_TEST", None)
-        env.update(
-            KG_IP="127.0.0.1",
-            KG_PORT=str(port),
-            KG_PORT_RETRIES="0",
-            KG_AUTH_TOKEN=self.token,  # not on the command line: `ps` would show it
-            PYDEVD_DISABLE_FILE_VALIDATION="1",
-        )
-        self._process = await asyncio.create_subprocess_exec(
-            self._python,
-            "-m",
-            "kernel_gateway",
-            f"--KernelRestarter.time_to_dead={self._time_to_dead_s}",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            url = await asyncio.wait_for(self._announced(), self._start_timeout_s)
-        except TimeoutError:
-            url = None
-        if url is None:
-            await self.stop()
-            return False
-        self.url = url.replace("http://0.0.0.0", "http://127.0.0.1")
-        assert self._process is not None and self._process.stderr is not None
-        self._drain = asyncio.create_task(self._keep_draining(self._process.stderr))
-        return True
-
-    async def _announced(self) -> str | None:
-        assert self._process is not None and self._process.stderr is not None
-        while line := await self._process.stderr.readline():
-            text = line.decode("utf-8", "replace").rstrip()
-            self._log.append(text)
-            if (found := _AVAILABLE.search(text)) is not None:
-                return found.group(1)
-        return None
-
-    async def _keep_draining(self, stderr: asyncio.StreamReader) -> None:
-        # The gateway logs every request: keep reading so its stderr pipe never fills.
-        while data := await stderr.read(1 << 16):
-            self._log.extend(data.decode("utf-8", "replace").splitlines())
-
-    async def stop(self) -> None:
-        """Terminate the gateway and its kernels (idempotent, bounded)."""
-        process, self._process = self._process, None
-        drain, self._drain = self._drain, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(asyncio.shield(process.wait()), CLOSE_TIMEOUT_S)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, 9)
-                await process.wait()
-        if drain is not None:
-            drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await drain
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 class GatewayBackend(KernelBackend):
@@ -180,16 +49,11 @@ class GatewayBackend(KernelBackend):
         kernel_name: str = "python3",
         timeout_s: float | None = 60.0,
         output_dir: str | Path | None = None,
-        max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | None = None,
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            output_dir=output_dir,
-            max_output_bytes=max_output_bytes,
-            restart_grace_s=restart_grace_s,
-        )
+        super().__init__(timeout_s, output_dir, max_output_bytes, restart_grace_s)
         self._chdir = cwd  # a directory on the kernel's host
         self._url = url.rstrip("/") if url else None
         self._token = token
@@ -239,7 +103,7 @@ class GatewayBackend(KernelBackend):
             import httpx
             import websockets  # noqa: F401
         except ImportError as exc:
-            raise _missing(exc.name or "websockets") from exc
+            raise MissingExtraError(exc.name or "websockets", "gateway") from exc
         if self._url is None:
             self._local = LocalGateway(token=self._token)
             await self._local.start()
@@ -249,7 +113,9 @@ class GatewayBackend(KernelBackend):
             base_url=self._url, headers=headers, timeout=HTTP_TIMEOUT_S, trust_env=False
         )
         try:
-            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            kernel = await self._call(
+                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
+            )
             if not isinstance(kernel, dict) or "id" not in kernel:
                 raise BackendProtocolError(f"Kernel Gateway: unexpected answer {kernel!r:.200}")
             self._kernel_id = str(kernel["id"])
@@ -374,6 +240,8 @@ class GatewayBackend(KernelBackend):
         try:
             await self._call("POST", f"/api/kernels/{self._kernel_id}/restart")
         except BackendProtocolError:  # the kernel is gone: start a new one
-            kernel = await self._call("POST", "/api/kernels", json={"name": self._kernel_name})
+            kernel = await self._call(
+                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
+            )
             self._kernel_id = str(kernel["id"])
         await self._connect()

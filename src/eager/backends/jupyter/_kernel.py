@@ -12,16 +12,14 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 from ..._result import ExecError, ExecResult, RichOutput
-from .._base import RESTART_GRACE_S, Backend
+from .._base import Backend
+from .._report import STATE_KEPT, timeout_error
 from . import _protocol as proto
 
-__all__ = ["CLOSE_TIMEOUT_S", "RESTART_GRACE_S", "KernelLost"]  # KernelBackend: a shared base
+__all__ = ["KernelLost"]  # KernelBackend: a shared base
 
-#: After a timeout's interrupt, how long the kernel has to answer before it is restarted.
 #: Bound on the setup cell and on the namespace reset.
 SETUP_TIMEOUT_S = 30.0
-#: Bound on shutting a kernel (and its channels) down.
-CLOSE_TIMEOUT_S = 10.0
 
 
 class KernelLost(Exception):
@@ -43,12 +41,13 @@ class KernelBackend(Backend):
 
     def __init__(
         self,
-        *,
         timeout_s: float | None,
         output_dir: str | Path | None,
         max_output_bytes: int | None,
         restart_grace_s: float,
+        /,
     ) -> None:
+        # Positional: each subclass passes its own keyword-only options of these names on.
         self._timeout_s = timeout_s
         self._chdir: str | None = None
         self._output_dir = Path(output_dir) if output_dir is not None else None
@@ -196,24 +195,14 @@ class KernelBackend(Backend):
         collector, lost = await self._request(proto.wrap_code(code, first_line), timeout)
         error: ExecError | None = None
         if lost is None and not collector.done:  # timed out: interrupt, else restart
+            assert timeout is not None
             await self._interrupt_kernel()
             try:
                 await self._collect(collector, time.monotonic() + self._restart_grace_s)
             except KernelLost as exc:
                 lost = exc
-            where = collector.error
-            error = ExecError(
-                "TimeoutError",
-                f"execution timed out after {timeout:g} s and was interrupted"
-                + (
-                    "; the session's state is kept"
-                    if collector.done
-                    else "; the kernel was restarted"
-                ),
-                traceback=where.traceback if where is not None else "",
-                lineno=where.lineno if where is not None else None,
-                kind="timeout",
-            )
+            ending = STATE_KEPT if collector.done else "was interrupted; the kernel was restarted"
+            error = timeout_error(timeout, ending, where=collector.error)
             if lost is None and not collector.done:
                 await self._recover_quietly(None)
         duration = time.monotonic() - started

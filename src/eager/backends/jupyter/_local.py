@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import hmac
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
-from . import _protocol as proto
-from ._kernel import CLOSE_TIMEOUT_S, RESTART_GRACE_S, KernelBackend, KernelLost
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
+from .._env import session_env
+from .._report import MAX_OUTPUT_BYTES
+from .._sandbox import SandboxPolicy
+from .._sandboxed import SANDBOX_HINT, SandboxSetup
+from ._kernel import KernelBackend, KernelLost
 
 __all__ = ["JupyterBackend"]
 
@@ -35,6 +43,14 @@ class JupyterBackend(KernelBackend):
     temporary directory) and listed in :attr:`ExecResult.outputs`. A kernel that dies is
     noticed at once (its process is watched) and replaced by a fresh one.
 
+    The kernel starts with a scrubbed environment (allow-listed, never keys or tokens) plus
+    ``env`` on top. ``sandbox=SandboxPolicy(...)`` launches the kernel process inside the same
+    bubblewrap wrapping as the sandboxed REPL (``cwd`` the one writable work folder; a private
+    temporary one when None). Its own network namespace would cut the kernel's ZMQ sockets
+    over TCP off from us, so a sandboxed kernel talks over ZMQ ``ipc`` (Unix sockets) in a
+    private folder bound writable into the sandbox: the network stays shut. Interrupts then
+    travel as ``interrupt_request`` messages (a signal cannot cross bwrap).
+
     Requires ``pip install 'eager[jupyter]'``.
     """
 
@@ -46,22 +62,26 @@ class JupyterBackend(KernelBackend):
         kernel_name: str = "python3",
         timeout_s: float | None = 60.0,
         output_dir: str | Path | None = None,
-        max_output_bytes: int | None = proto.MAX_OUTPUT_BYTES,
+        max_output_bytes: int | None = MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
         cwd: str | Path | None = None,
         env: dict[str, str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
+        sandbox: SandboxPolicy | None = None,
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            output_dir=output_dir,
-            max_output_bytes=max_output_bytes,
-            restart_grace_s=restart_grace_s,
-        )
+        super().__init__(timeout_s, output_dir, max_output_bytes, restart_grace_s)
         self._kernel_name = kernel_name
         self._cwd = str(cwd) if cwd is not None else None
         self._env = env
         self._start_timeout_s = start_timeout_s
+        if sandbox is not None and not isinstance(sandbox, SandboxPolicy):
+            from ..._errors import UsageError
+
+            raise UsageError(f"sandbox must be a SandboxPolicy or None, not {sandbox!r}")
+        #: The sandbox policy (None: no sandbox).
+        self.sandbox = sandbox
+        self._sandbox_setup: SandboxSetup | None = None
+        self._sockets_dir: str | None = None
         self._km: Any = None
         self._kc: Any = None
         self._poller: Any = None
@@ -78,11 +98,53 @@ class JupyterBackend(KernelBackend):
             from jupyter_client.manager import AsyncKernelManager
         except ImportError as exc:
             raise MissingExtraError("jupyter_client", "jupyter") from exc
-        self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="tcp")
+        if self.sandbox is None:
+            self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="tcp")
+        else:
+            self._km = self._sandboxed_manager(AsyncKernelManager)
         await self._launch()
 
+    def _sandboxed_manager(self, base: type[Any]) -> Any:
+        assert self.sandbox is not None
+        if self._sandbox_setup is None:
+            # Unix sockets in a folder of their own, writable inside: no network needed.
+            self._sockets_dir = tempfile.mkdtemp(prefix="eager-kernel-")
+            policy = dataclasses.replace(
+                self.sandbox, writable_paths=(*self.sandbox.writable_paths, self._sockets_dir)
+            )
+            self._sandbox_setup = SandboxSetup(policy, cwd=self._cwd, python=sys.executable)
+        setup = self._sandbox_setup
+        assert self._sockets_dir is not None
+        try:
+            prefix = setup.command()
+        except BackendStartError as exc:
+            raise BackendStartError(f"{exc}; {SANDBOX_HINT}") from exc
+
+        class SandboxedKernelManager(base):  # type: ignore[misc]
+            def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+                # The connection file is written (by us, 0600) before this is asked for.
+                setup.give(self.connection_file)
+                # ipykernel leaves when its parent looks gone (getppid() == 1: bwrap's init
+                # here); the sandbox dies with us anyway (--die-with-parent).
+                unset = ["/usr/bin/env", "-u", "JPY_PARENT_PID"]
+                return [*prefix, *unset, *super().format_kernel_cmd(extra_arguments)]
+
+        km = SandboxedKernelManager(
+            kernel_name=self._kernel_name,
+            transport="ipc",
+            ip=os.path.join(self._sockets_dir, "kernel"),
+            connection_file=os.path.join(self._sockets_dir, "kernel.json"),
+        )
+        km.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross bwrap
+        return km
+
     async def _launch(self) -> None:
-        env = dict(os.environ if self._env is None else self._env)
+        env = session_env(self._env)  # allow-listed, never keys or tokens; env= on top
+        cwd = self._cwd
+        if self._sandbox_setup is not None:
+            env = self._sandbox_setup.env(env)
+            env.setdefault("JUPYTER_RUNTIME_DIR", "/tmp/jupyter-runtime")
+            cwd = self._sandbox_setup.work_dir
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         # ipykernel stops capturing fd 1/2 (os.write, subprocesses) under this variable.
         env.pop("PYTEST_CURRENT_TEST", None)
@@ -90,7 +152,7 @@ class JupyterBackend(KernelBackend):
             await asyncio.wait_for(
                 self._km.start_kernel(
                     env=env,
-                    cwd=self._cwd,
+                    cwd=cwd,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 ),
@@ -137,6 +199,12 @@ class JupyterBackend(KernelBackend):
         if km is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(km.shutdown_kernel(now=True), CLOSE_TIMEOUT_S)
+        setup, self._sandbox_setup = self._sandbox_setup, None
+        if setup is not None:
+            setup.release()
+        sockets, self._sockets_dir = self._sockets_dir, None
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
 
     async def _send(self, msg: dict[str, Any]) -> None:
         if self._kc is None:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..._result import ExecError, ExecResult, RichOutput
-from ..repl._output import MAX_OUTPUT_BYTES, TRUNCATION_MARKER, clean_text, error_from_report
+from .._report import MAX_OUTPUT_BYTES, OutputCap, clean_text, error_from_report, exec_result
 
 __all__ = [
     "ERROR_MIME",
-    "MAX_OUTPUT_BYTES",
     "RESET_CELL",
     "Collector",
     "execute_request",
@@ -38,12 +37,13 @@ ERROR_MIME = "application/vnd.eager.error+json"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_LINE = re.compile(r'(?:Cell In\s*\[\d*\], line (\d+))|(?:File "<program>", line (\d+))')
 
-# Installed once per kernel process: the REPL worker's Interpreter (so errors, line numbers,
+# Installed once per kernel process: the backends' Interpreter (so errors, line numbers,
 # tracebacks and reset are exactly the REPL's) plus glue. Why not run the program as a plain
 # cell: IPython strips leading blank lines (the padding that keeps program line numbers would
 # vanish), displays a cell's last expression (eager batches end elsewhere than the one serial
 # cell) and formats tracebacks slowly (~50 ms).
 _GLUE = r"""
+import sys
 import json as _json
 from IPython import get_ipython as _get_ipython
 from IPython.display import publish_display_data as _publish
@@ -96,15 +96,15 @@ def _no_inline_autoflush():
 @functools.cache
 def kernel_setup() -> str:
     """The cell run once after each kernel (re)start: installs ``__eager_kernel__``."""
-    from ..repl import _worker as _repl_worker
+    from .. import _interpreter
 
-    worker = Path(_repl_worker.__file__).read_text(encoding="utf-8")
+    interpreter = Path(_interpreter.__file__).read_text(encoding="utf-8")
     # Idempotent: after a dropped websocket the kernel (and its namespace) may still be there.
     return (
         "import sys as _s, types as _t\n"
         "if '__eager_kernel__' not in _s.modules:\n"
         "    _m = _t.ModuleType('__eager_kernel__')\n"
-        f"    exec({worker!r}, _m.__dict__)\n"
+        f"    exec({interpreter!r}, _m.__dict__)\n"
         f"    exec({_GLUE!r}, _m.__dict__)\n"
         "    _s.modules['__eager_kernel__'] = _m\n"
         "    get_ipython().events.register('post_execute', _m._no_inline_autoflush)\n"
@@ -183,18 +183,22 @@ class Collector:
 
     Feed it every message from iopub and shell; it keeps those whose parent is ``msg_id``.
     Each of stdout and stderr keeps at most ``max_output_bytes`` (None: no cap), then the
-    REPL's truncation marker.
+    truncation marker (the one :class:`OutputCap` of every backend).
     ``kernel_lost`` is set when the kernel reported itself restarting or dead.
     """
 
     msg_id: str
     max_output_bytes: int | None = MAX_OUTPUT_BYTES
-    stdout: _Stream = field(default_factory=lambda: _Stream())
-    stderr: _Stream = field(default_factory=lambda: _Stream())
+    stdout: OutputCap = field(init=False)
+    stderr: OutputCap = field(init=False)
     bundles: list[dict[str, str]] = field(default_factory=list)
     error: ExecError | None = None
     idle: bool = False
     kernel_lost: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stdout = OutputCap(self.max_output_bytes)
+        self.stderr = OutputCap(self.max_output_bytes)
 
     @property
     def done(self) -> bool:
@@ -216,7 +220,7 @@ class Collector:
             return
         if msg_type == "stream":
             stream = self.stderr if content.get("name") == "stderr" else self.stdout
-            stream.add(str(content.get("text", "")), self.max_output_bytes)
+            stream.add_text(str(content.get("text", "")))
         elif msg_type in ("display_data", "execute_result"):
             data = content.get("data") or {}
             if ERROR_MIME in data:
@@ -241,39 +245,8 @@ class Collector:
         outputs: tuple[RichOutput, ...] = (),
     ) -> ExecResult:
         """The invocation's result; ``error`` (timeout, crash) replaces the collected one."""
-        return ExecResult(
-            stdout=self.stdout.text(),
-            stderr=self.stderr.text(),
-            error=error or self.error,
-            outputs=outputs,
-            duration_s=duration_s,
-            truncated=self.stdout.total > self.stdout.kept or self.stderr.total > self.stderr.kept,
-        )
-
-
-@dataclass(slots=True)
-class _Stream:
-    """One output stream of one invocation, capped like the REPL's (same marker)."""
-
-    parts: list[str] = field(default_factory=list)
-    kept: int = 0
-    total: int = 0
-
-    def add(self, text: str, cap: int | None) -> None:
-        # Lone surrogates print as \udcxx escapes, as under the REPL's backslashreplace.
-        data = text.encode("utf-8", "backslashreplace")
-        self.total += len(data)
-        if cap is not None and self.kept + len(data) > cap:
-            data = data[: max(cap - self.kept, 0)]
-        self.kept += len(data)
-        if data:
-            self.parts.append(data.decode("utf-8", "replace"))
-
-    def text(self) -> str:
-        text = "".join(self.parts)
-        if self.total > self.kept:
-            text += TRUNCATION_MARKER.format(kept=self.kept, dropped=self.total - self.kept)
-        return text
+        stdout, stderr = self.stdout.freeze(), self.stderr.freeze()
+        return exec_result(stdout, stderr, error or self.error, duration_s, outputs)
 
 
 def _helper_error(payload: object) -> ExecError:

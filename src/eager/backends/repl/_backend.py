@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
 from ..._result import ExecError, ExecResult
-from .._base import RESTART_GRACE_S, Backend
-from ._output import MAX_OUTPUT_BYTES, Captured, error_from_report
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend
+from .._env import session_env
+from .._report import (
+    MAX_OUTPUT_BYTES,
+    Captured,
+    error_from_report,
+    exec_result,
+    timeout_error,
+)
+from .._sandbox import SandboxPolicy
+from .._sandboxed import SANDBOX_HINT, SandboxSetup
 from ._session import EXIT_WAIT_S, Session, exit_description, reply_ends
 
 __all__ = ["ReplBackend"]
@@ -27,15 +37,26 @@ class ReplBackend(Backend):
     """A persistent Python subprocess: a script's ``__main__`` that survives between executions.
 
     The child runs ``python`` (default: this interpreter; another environment works too, Eager
-    need not be installed there; the worker is written for Python 3.8+, tested on 3.11) in its own process group, with ``cwd`` and ``env`` (default: this
-    process's environment) plus ``PYTHONUNBUFFERED=1`` and
-    ``PYTHONIOENCODING=utf-8:backslashreplace``. Code runs in the real ``__main__`` module
+    need not be installed there; the worker is written for Python 3.8+, tested on 3.11) in its
+    own process group, in ``cwd``, with a scrubbed environment (allow-listed, never keys or
+    tokens: :func:`eager.backends._env.scrub_env`) plus ``env`` on top (the way to pass a
+    variable on purpose) plus ``PYTHONUNBUFFERED=1`` and
+    ``PYTHONIOENCODING=utf-8:backslashreplace``.
+
+    ``sandbox=SandboxPolicy(...)`` runs the child inside bubblewrap (no network, read-only
+    system, one writable work folder ``cwd`` — a private temporary one when None, see
+    :attr:`work_dir` — private ``/tmp`` and PID namespace, rlimits; see
+    :class:`~eager.SandboxPolicy`); it cannot start without bwrap (a clear
+    :class:`~eager.BackendStartError`, never a silent fallback). ``command=("docker", "exec",
+    "-i", "box")`` runs the child behind any command that connects its stdin and stdout (the
+    protocol then runs over them alone, interrupts included); ``python`` is then the
+    interpreter's path as that command sees it. Code runs in the real ``__main__`` module
     (``__name__ == "__main__"``, ``sys.argv == ["<program>"]``, classes pickle; there is no
     ``__file__``); stdin is ``/dev/null``. Commands and replies use private pipes.
 
     Output is captured at the file-descriptor level (``os.system`` and C extensions included),
     per invocation; each of stdout and stderr keeps at most ``max_output_bytes`` (None: no cap)
-    and then gets :data:`~eager._repl_output.TRUNCATION_MARKER` and ``truncated=True``.
+    and then gets :data:`~eager.backends._report.TRUNCATION_MARKER` and ``truncated=True``.
     Undecodable bytes become U+FFFD; lone surrogates are printed as ``\\udcxx`` escapes.
 
     Errors name lines of the whole program under the file name ``"<program>"``; the traceback
@@ -73,6 +94,8 @@ class ReplBackend(Backend):
         cpu_limit_s: float | None = None,
         max_output_bytes: int | None = MAX_OUTPUT_BYTES,
         restart_grace_s: float = RESTART_GRACE_S,
+        sandbox: SandboxPolicy | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
         for label, value in (
             ("timeout_s", timeout_s),
@@ -84,10 +107,26 @@ class ReplBackend(Backend):
                 raise UsageError(f"{label} must be positive or None, not {value!r}")
         if not restart_grace_s >= 0:
             raise UsageError(f"restart_grace_s must be >= 0, not {restart_grace_s!r}")
+        if sandbox is not None and not isinstance(sandbox, SandboxPolicy):
+            raise UsageError(f"sandbox must be a SandboxPolicy or None, not {sandbox!r}")
+        if command is not None:
+            if (
+                isinstance(command, str)
+                or not command
+                or not all(isinstance(part, str) for part in command)
+            ):
+                raise UsageError(f"command must be a non-empty sequence of str, not {command!r}")
+            if sandbox is not None:
+                raise UsageError("pass sandbox= or command=, not both")
         self.python = python
         self.cwd = None if cwd is None else os.fspath(cwd)
-        self.env = dict(os.environ if env is None else env)
+        self.env = session_env(env)
         self.env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8:backslashreplace")
+        #: The sandbox policy (None: no sandbox).
+        self.sandbox = sandbox
+        #: The command the child runs behind (stdio protocol), if any.
+        self.command = None if command is None else tuple(command)
+        self._setup: SandboxSetup | None = None
         self.timeout_s = timeout_s
         self.memory_limit_bytes = memory_limit_bytes
         self.cpu_limit_s = cpu_limit_s
@@ -109,6 +148,11 @@ class ReplBackend(Backend):
         if self._lock_loop is not loop:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
+
+    @property
+    def work_dir(self) -> str | None:
+        """The session's working folder (sandboxed: the one writable folder; else ``cwd``)."""
+        return self._setup.work_dir if self._setup is not None else self.cwd
 
     @property
     def pid(self) -> int | None:
@@ -139,10 +183,42 @@ class ReplBackend(Backend):
                 "sentinel": sentinel.hex(),
                 "memory_limit_bytes": self.memory_limit_bytes,
                 "cpu_limit_s": self.cpu_limit_s,
+                # A direct child dies with this process (Linux). Behind a command its parent is
+                # the command (and in a PID namespace pids differ): bwrap --die-with-parent and
+                # the end of its stdin end it there.
+                "parent_pid": os.getpid()
+                if self.command is None and self.sandbox is None
+                else None,
             }
-            self._session = await Session.spawn(
-                self.python, cwd=self.cwd, env=self.env, config=config, cap=self.max_output_bytes
-            )
+            command: Sequence[str] | None = self.command
+            cwd, env = self.cwd, self.env
+            try:
+                if self.sandbox is not None:
+                    if self._setup is None:
+                        self._setup = SandboxSetup(self.sandbox, cwd=self.cwd, python=self.python)
+                    command, cwd = self._setup.command(), None
+                    env = self._setup.env(self.env)
+                    if config["cpu_limit_s"] is None:
+                        config["cpu_limit_s"] = self.sandbox.cpu_s
+                try:
+                    self._session = await Session.spawn(
+                        self.python,
+                        cwd=cwd,
+                        env=env,
+                        config=config,
+                        cap=self.max_output_bytes,
+                        command=command,
+                    )
+                except BackendStartError as exc:
+                    if self.sandbox is None:
+                        raise
+                    raise BackendStartError(f"{exc}; {SANDBOX_HINT}") from exc
+            except BaseException:
+                # No session: give the work folder back now (a failed start is not closed).
+                setup, self._setup = self._setup, None
+                if setup is not None:
+                    setup.release()
+                raise
             self.startup_s = self._session.startup_s
             self.starts += 1
         return self._session
@@ -193,28 +269,17 @@ class ReplBackend(Backend):
             except TimeoutError:
                 out, err = await session.collect_killed()
                 what = await self._restart()
-                error = ExecError(
-                    "TimeoutError",
-                    f"execution timed out after {limit:g} s and did not stop on SIGINT within "
-                    f"{self.restart_grace_s:g} s; the session was killed; {what}",
-                    kind="timeout",
+                ending = (
+                    f"did not stop on SIGINT within {self.restart_grace_s:g} s; "
+                    f"the session was killed; {what}"
                 )
+                error = timeout_error(limit, ending, where=None)
                 return self._result(out, err, error, t0)
             if reply is not None:
                 result = await self._finish(session, reply, t0)
                 if result.error is None:
                     return result  # it finished just as it was interrupted
-                error = ExecError(
-                    "TimeoutError",
-                    f"execution timed out after {limit:g} s and was interrupted; "
-                    "the session's state is kept",
-                    result.error.traceback,
-                    result.error.lineno,
-                    kind="timeout",
-                )
-                return ExecResult(
-                    result.stdout, result.stderr, error, (), result.duration_s, result.truncated
-                )
+                return dataclasses.replace(result, error=timeout_error(limit, where=result.error))
         if reply is None:
             return await self._crashed(session, t0)
         return await self._finish(session, reply, t0)
@@ -227,23 +292,19 @@ class ReplBackend(Backend):
 
     @staticmethod
     def _result(out: Captured, err: Captured, error: ExecError | None, t0: float) -> ExecResult:
-        return ExecResult(
-            stdout=out.text(),
-            stderr=err.text(),
-            error=error,
-            duration_s=time.perf_counter() - t0,
-            truncated=out.truncated or err.truncated,
-        )
+        return exec_result(out, err, error, time.perf_counter() - t0)
 
     async def _crashed(self, session: Session, t0: float) -> ExecResult:
-        status = await session.wait_exit(EXIT_WAIT_S)
+        broken = session.broken  # stdio mode: garbage on the protocol stream (it lives on)
+        status = None if broken else await session.wait_exit(EXIT_WAIT_S)
         out, err = await session.collect_killed()
         what = await self._restart()
         if self._closed:
             raise BackendError("the REPL backend was closed during the execution")
+        how = f"it broke the protocol: {broken}" if broken else exit_description(status)
         error = ExecError(
             "BackendCrashed",
-            f"the Python session died ({exit_description(status)}); {what}",
+            f"the Python session {'was killed' if broken else 'died'} ({how}); {what}",
             kind="crash",
         )
         return self._result(out, err, error, t0)
@@ -300,4 +361,10 @@ class ReplBackend(Backend):
         if session is not None and session.loop is not asyncio.get_running_loop():
             session.abandon()  # started under an event loop that is gone
         elif session is not None:
-            await asyncio.shield(session.close())
+            try:
+                await asyncio.wait_for(asyncio.shield(session.close()), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                session.abandon()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.release()

@@ -4,85 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from dataclasses import dataclass
 
-from ..._result import ExecError
+from .._report import Captured, OutputCap
 
-# Captured and OutputStream are internal to the REPL backend (not exported by the package).
-__all__ = ["MAX_OUTPUT_BYTES", "TRUNCATION_MARKER", "clean_text", "error_from_report"]
-
-#: Appended to a stream whose output went over the cap (``kept`` and ``dropped`` are bytes).
-TRUNCATION_MARKER = (
-    "\n[eager: output truncated after {kept} bytes; {dropped} more bytes discarded]\n"
-)
-
-#: Default cap of each output stream per invocation, for every backend.
-MAX_OUTPUT_BYTES = 1_000_000
-
-_READ_SIZE = 1 << 16
-
-
-def clean_text(text: str) -> str:
-    """Lone surrogates (from a JSON transport, say) become visible escapes, never errors."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def error_from_report(raw: dict[str, object]) -> ExecError:
-    """The :class:`ExecError` of the worker's error report (``Interpreter`` in the worker)."""
-    lineno = raw.get("lineno")
-    statement = raw.get("statement_line")
-    kind = raw.get("kind")
-    return ExecError(
-        clean_text(str(raw.get("ename", "Error"))),
-        clean_text(str(raw.get("evalue", ""))),
-        clean_text(str(raw.get("traceback", ""))),
-        lineno if isinstance(lineno, int) else None,
-        kind="syntax" if kind == "syntax" else "runtime",
-        statement_line=statement if isinstance(statement, int) else None,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Captured:
-    """What one stream received during one invocation: the kept bytes and the total count."""
-
-    data: bytes
-    total: int
-
-    @property
-    def truncated(self) -> bool:
-        """True when bytes were discarded over the cap."""
-        return self.total > len(self.data)
-
-    def text(self) -> str:
-        """The output decoded as UTF-8 (bad bytes replaced), with the marker when truncated."""
-        text = self.data.decode("utf-8", errors="replace")
-        if self.truncated:
-            kept = len(self.data)
-            text += TRUNCATION_MARKER.format(kept=kept, dropped=self.total - kept)
-        return text
-
-
-class _Segment:
-    __slots__ = ("data", "total")
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.total = 0
-
-    def add(self, data: bytes | bytearray | memoryview, cap: int | None) -> None:
-        if cap is None:
-            self.data += data
-        elif len(self.data) < cap:
-            self.data += data[: cap - len(self.data)]
-        self.total += len(data)
-
-    def freeze(self) -> Captured:
-        return Captured(bytes(self.data), self.total)
+# OutputStream is internal to the REPL backend (not exported by the package).
+__all__ = ["OutputStream"]
 
 
 class OutputStream:
@@ -99,7 +25,7 @@ class OutputStream:
         self._sentinel = sentinel
         self._cap = cap_bytes
         self._pending = b""  # a tail that may be the start of a sentinel
-        self._current = _Segment()
+        self._current = OutputCap(cap_bytes)
         self._done: collections.deque[Captured] = collections.deque()
         self._changed = asyncio.Event()
         self.eof = False
@@ -113,24 +39,24 @@ class OutputStream:
             found = buf.find(sentinel, start)
             if found < 0:
                 break
-            self._current.add(memoryview(buf)[start:found], self._cap)
+            self._current.add(memoryview(buf)[start:found])
             self._done.append(self._current.freeze())
-            self._current = _Segment()
+            self._current = OutputCap(self._cap)
             start = found + len(sentinel)
         # Only the last occurrence of the first byte can start a sentinel (it occurs once in it).
         tail = buf.rfind(sentinel[:1], max(start, len(buf) - len(sentinel) + 1))
         if tail >= 0 and sentinel.startswith(buf[tail:]):
-            self._current.add(memoryview(buf)[start:tail], self._cap)
+            self._current.add(memoryview(buf)[start:tail])
             self._pending = buf[tail:]
         else:
-            self._current.add(memoryview(buf)[start:], self._cap)
+            self._current.add(memoryview(buf)[start:])
             self._pending = b""
         self._changed.set()
 
     def feed_eof(self) -> None:
         """The pipe closed: what is pending belongs to the current segment."""
         if self._pending:
-            self._current.add(self._pending, self._cap)
+            self._current.add(self._pending)
             self._pending = b""
         self.eof = True
         self._changed.set()
@@ -145,17 +71,14 @@ class OutputStream:
         self._done.clear()
         current = self._current
         if self._pending:  # a sentinel cut in two by a crash: it is output now
-            current.add(self._pending, self._cap)
+            current.add(self._pending)
             self._pending = b""
-        self._current = _Segment()
+        self._current = OutputCap(self._cap)
         if not parts:
             return current.freeze()
-        merged = _Segment()
-        for part in parts:
-            merged.add(part.data, self._cap)
-            merged.total += part.total - len(part.data)
-        merged.add(current.data, self._cap)
-        merged.total += current.total - len(current.data)
+        merged = OutputCap(self._cap)
+        for part in (*parts, current.freeze()):
+            merged.add_captured(part)
         return merged.freeze()
 
     async def next_segment(self, timeout_s: float) -> Captured | None:

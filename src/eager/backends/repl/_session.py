@@ -1,4 +1,5 @@
-"""One REPL child process: spawn it, talk to it over private pipes, collect its output, kill it."""
+"""One REPL child process: spawn it, talk to it over private pipes (or its stdio alone, behind a
+command), collect its output, kill it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import json
 import os
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendStartError
-from ._output import Captured, OutputStream
+from .._report import Captured
+from ._output import OutputStream
+from ._stdio import StdioChildProtocol
 
 # Session is internal to ReplBackend (not exported by the package).
 __all__ = [
@@ -53,6 +57,7 @@ import sys, types
 _m = types.ModuleType("eager_repl_worker")
 _m.__file__ = {path!r}
 sys.modules["eager_repl_worker"] = _m
+exec(compile({interpreter!r}, {interpreter_path!r}, "exec"), _m.__dict__)
 exec(compile({source!r}, {path!r}, "exec"), _m.__dict__)
 del sys, types
 _m.main()
@@ -62,8 +67,15 @@ _m.main()
 @functools.cache
 def _bootstrap() -> str:
     # The worker travels as source text: the child's Python need not have Eager installed.
+    # The interpreter first, then the worker's command loop, in one module.
+    interpreter = importlib.resources.files("eager.backends").joinpath("_interpreter.py")
     resource = importlib.resources.files("eager.backends.repl").joinpath("_worker.py")
-    return _BOOTSTRAP.format(path=str(resource), source=resource.read_text("utf-8"))
+    return _BOOTSTRAP.format(
+        interpreter_path=str(interpreter),
+        interpreter=interpreter.read_text("utf-8"),
+        path=str(resource),
+        source=resource.read_text("utf-8"),
+    )
 
 
 def exit_description(status: int | None) -> str:
@@ -77,6 +89,11 @@ def exit_description(status: int | None) -> str:
             return f"killed by signal {-status}"
         hint = _SIGNAL_HINTS.get(sig)
         return f"killed by signal {-status} ({sig.name}{': ' + hint if hint else ''})"
+    if 128 < status < 128 + 65:  # a command in between (bwrap, a shell) reports 128 + signal
+        inner = exit_description(128 - status)
+        if not inner.startswith("killed by signal") or "(" not in inner:
+            return f"exited with status {status}"
+        return f"exited with status {status}: the Python inside was {inner}"
     return f"exited with status {status}"
 
 
@@ -143,11 +160,22 @@ class _ReplyProtocol(asyncio.Protocol):
 class Session:
     """One child process: its command pipe (stdin), reply pipe, and captured stdout/stderr."""
 
-    def __init__(self, sentinel: bytes, cap: int | None) -> None:
+    def __init__(self, sentinel: bytes, cap: int | None, *, stdio: bool = False) -> None:
         self.stdout = OutputStream(sentinel, cap_bytes=cap)
         self.stderr = OutputStream(sentinel, cap_bytes=cap)
-        self.protocol = _ChildProtocol(self.stdout, self.stderr)
         self.replies: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        #: Where the child's complaints at start-up are (stdio mode: the command's own stderr).
+        self.diagnostics = self.stderr
+        #: True when the protocol runs over the child's stdin/stdout alone (behind a command).
+        self.stdio = stdio
+        self.protocol: _ChildProtocol | StdioChildProtocol
+        if stdio:
+            self.diagnostics = OutputStream(sentinel, cap_bytes=cap)
+            self.protocol = StdioChildProtocol(
+                self.stdout, self.stderr, self.diagnostics, self.replies
+            )
+        else:
+            self.protocol = _ChildProtocol(self.stdout, self.stderr)
         self.child: asyncio.SubprocessTransport | None = None
         self.reply_transport: asyncio.BaseTransport | None = None
         self.pid = 0
@@ -167,10 +195,35 @@ class Session:
         env: dict[str, str],
         config: dict[str, Any],
         cap: int | None,
+        command: Sequence[str] | None = None,
     ) -> Session:
+        """Start ``python`` (behind ``command``, talking over its stdio, when given)."""
         t0 = time.perf_counter()
-        session = cls(bytes.fromhex(config["sentinel"]), cap)
+        session = cls(bytes.fromhex(config["sentinel"]), cap, stdio=command is not None)
         loop = asyncio.get_running_loop()
+        if command is not None:
+            try:
+                session.child, _ = await loop.subprocess_exec(
+                    lambda: session.protocol,
+                    *command,
+                    python,
+                    "-u",
+                    "-c",
+                    _bootstrap(),
+                    "stdio",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise BackendStartError(
+                    f"cannot start the Python session behind {command[0]!r}: {exc}"
+                ) from exc
+            session.pid = session.child.get_pid()
+            return await session._handshake(python, config, t0)
         reply_r, reply_w = os.pipe()
         try:
             session.child, _ = await loop.subprocess_exec(
@@ -198,23 +251,35 @@ class Session:
         session.reply_transport, _ = await loop.connect_read_pipe(
             lambda: _ReplyProtocol(session.replies), pipe
         )
+        return await session._handshake(python, config, t0)
+
+    async def _handshake(self, python: str, config: dict[str, Any], t0: float) -> Session:
+        session = self
         try:
             session.send(config)
             ready = await session.reply(STARTUP_TIMEOUT_S)
         except (TimeoutError, BackendCrashedError) as exc:
             await session.kill()
-            err = session.stderr.take_current().text().strip()
+            err = session.diagnostics.take_current().text().strip()
             detail = f": {err.splitlines()[-1]}" if err else ""
             raise BackendStartError(f"the Python session {python!r} did not start{detail}") from exc
         if ready is None or ready.get("op") != "ready":
             status = await session.kill()
-            err = session.stderr.take_current().text().strip()
+            await session.diagnostics.wait_eof(CRASH_DRAIN_S)
+            err = session.diagnostics.take_current().text().strip()
             raise BackendStartError(
                 f"the Python session {python!r} did not start ({exit_description(status)})"
                 + (f":\n{err}" if err else "")
             )
         session.startup_s = time.perf_counter() - t0
         return session
+
+    @property
+    def broken(self) -> str | None:
+        """stdio mode: why the stream stopped making sense (the child wrote garbage on it)."""
+        if isinstance(self.protocol, StdioChildProtocol):
+            return self.protocol.decoder.broken
+        return None
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one command; raises BackendCrashedError when the child is gone."""
@@ -236,8 +301,19 @@ class Session:
         return message
 
     def signal(self, sig: int) -> None:
+        """Send ``sig`` to the child (stdio mode: SIGINT travels as an ``interrupt`` command)."""
+        if self.stdio:
+            if sig == signal.SIGINT:
+                stdin = self.child.get_pipe_transport(0) if self.child is not None else None
+                if isinstance(stdin, asyncio.WriteTransport) and not stdin.is_closing():
+                    stdin.write(b'{"op": "interrupt"}\n')
+            return
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, sig)
+
+    def _killpg(self) -> None:
+        if self.pid > 0:  # never 0: killpg(0) would kill our own process group
+            os.killpg(self.pid, signal.SIGKILL)
 
     async def wait_exit(self, timeout_s: float) -> int | None:
         try:
@@ -249,7 +325,7 @@ class Session:
     async def kill(self) -> int | None:
         """Kill the process group, reap the child, release the pipes; the exit status."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+            self._killpg()
         status = await self.wait_exit(EXIT_WAIT_S)
         await self.release()
         return status
@@ -257,13 +333,18 @@ class Session:
     async def collect_killed(self) -> tuple[Captured, Captured]:
         """Kill the group and return what the streams received (a bounded wait for EOF)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+            self._killpg()
         await self.wait_exit(EXIT_WAIT_S)
         # Grandchildren in another session may hold the pipes open: wait a bounded time only.
         await asyncio.gather(
             self.stdout.wait_eof(CRASH_DRAIN_S), self.stderr.wait_eof(CRASH_DRAIN_S)
         )
-        return self.stdout.take_current(), self.stderr.take_current()
+        out, err = self.stdout.take_current(), self.stderr.take_current()
+        if self.diagnostics is not self.stderr:  # what the command between us said, too
+            await self.diagnostics.wait_eof(CRASH_DRAIN_S)
+            extra = self.diagnostics.take_current()
+            err = Captured(err.data + extra.data, err.total + extra.total)
+        return out, err
 
     async def close(self) -> None:
         """Let the child leave (EOF on its commands), then kill what is left of its group."""
@@ -276,7 +357,7 @@ class Session:
     def abandon(self) -> None:
         """Kill the group without the event loop (the session's loop is gone)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+            self._killpg()
 
     async def release(self) -> None:
         if self.child is not None:

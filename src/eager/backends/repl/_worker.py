@@ -1,20 +1,29 @@
 """The worker that runs inside the REPL child process (standalone: stdlib only, Python >= 3.8).
 
-The parent (:mod:`eager._repl`) does not import this module in the child: it sends its source
+The parent (``repl/_session.py``) does not import this module in the child: it sends its source
 text through ``python -u -c``, so the child may be any Python environment, with or without
-Eager installed. :class:`Interpreter` is also used in-process by :class:`eager.FakeBackend`,
-so both report errors the same way.
+Eager installed. The child runs the text of
+``backends/_interpreter.py`` first, then this module's, in one namespace.
 
 Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udcxx``):
 
 * parent -> worker, on the child's original stdin (moved to a private fd; user code sees
-  ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s"}``
+  ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s", "parent_pid"}``
   once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
 * worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
   "python"}`` once, then one ``{"op": "done", "error", "ends"}`` per command. ``error`` is
-  null or ``{"ename", "evalue", "traceback", "lineno", "kind"}``; ``ends`` says for fd 1 and
+  null or ``{"ename", "evalue", "traceback", "lineno", "statement_line", "kind"}``
+  (``statement_line``: where the running top-level statement starts); ``ends`` says for fd 1 and
   fd 2 how the invocation's output ended: ``"drained"`` (the pipe was empty: the parent has
   it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed).
+
+**stdio mode** (``argv[1] == "stdio"``, for a session behind any command that connects the
+child's stdin and stdout: ``bwrap …``, ``docker exec -i …``, ``ssh host …``): commands come on
+stdin as above (plus ``{"op": "interrupt"}``, which a reader thread turns into SIGINT for the
+main thread, as signals cannot cross such a command); fd 1 and fd 2 become pipes inside the
+child whose bytes, with the replies, travel as frames on the real stdout: one byte of channel
+(``1``, ``2`` or ``r`` for a reply) and a 4-byte big-endian length, then the payload. The
+worker always writes the sentinel and sends the reply only after the sentinel went out.
 
 Output is captured at the file-descriptor level by the parent (fd 1 and 2 are pipes), so
 ``os.system`` and C-level writes are captured too. After each command the worker flushes
@@ -25,26 +34,23 @@ already empty, writes the sentinel to the fd, and the parent cuts the stream at 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
-import linecache
 import os
-import re
 import signal
 import stat
 import struct
 import sys
+import threading
 import traceback
-from types import CodeType, TracebackType
 from typing import Any
 
-# Interpreter is internal (shared by the REPL worker, FakeBackend and the kernel backends).
-__all__ = ["PROGRAM_FILENAME", "main"]
+if __package__:  # imported from Eager (tests); in the child the bootstrap ran its text first
+    from .._interpreter import PROGRAM_FILENAME, Interpreter
 
-#: The file name of the program in code objects, tracebacks and :mod:`linecache`.
-PROGRAM_FILENAME = "<program>"
-#: Longest error message or traceback text sent back (characters); longer ones are cut.
-MAX_ERROR_CHARS = 1_000_000
+__all__ = ["main"]
+
+#: stdio mode: how long the worker waits for a sentinel to be forwarded before replying (s).
+FORWARD_WAIT_S = 5.0
 
 _MAIN_KEYS = frozenset(
     (
@@ -57,24 +63,15 @@ _MAIN_KEYS = frozenset(
         "__builtins__",
     )
 )
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-_FUTURE_MASK = 0
-for _name in ("annotations", "generator_stop", "barry_as_FLUFL"):
-    _feature = getattr(__import__("__future__"), _name, None)
-    if _feature is not None:
-        _FUTURE_MASK |= _feature.compiler_flag
 
 
-def _this_file() -> str:
-    return _this_file.__code__.co_filename
+def _worker_file() -> str:
+    return _worker_file.__code__.co_filename
 
 
-_THIS_FILE = _this_file()
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines as the compiler counts them (only ``\\r\\n``, ``\\r``, ``\\n`` end a line)."""
-    return _LINE.findall(text)
+# Its frames (the SIGINT handler) never show in a traceback. Not _THIS_FILE: in the child this
+# module shares one namespace with the interpreter's, which has that name.
+_WORKER_FILE = _worker_file()
 
 
 def _unread_bytes(fd: int) -> int:
@@ -84,164 +81,32 @@ def _unread_bytes(fd: int) -> int:
     return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
-def _safe_str(value: object) -> str:
-    try:
-        return _cut(str(value))
-    except BaseException:
-        return "<exception str() failed>"
+class _Framer:
+    """stdio mode: the real stdout, shared by the forwarding threads and the replies."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
 
-def _cut(text: str) -> str:
-    if len(text) <= MAX_ERROR_CHARS:
-        return text
-    return text[:MAX_ERROR_CHARS] + f"\n[eager: cut after {MAX_ERROR_CHARS} characters]\n"
-
-
-class Interpreter:
-    """Runs program chunks in a namespace, reporting errors with lines of the whole program.
-
-    Each chunk is compiled as ``"\\n" * (first_line - 1) + code`` under one file name, and the
-    program text seen so far is kept in :mod:`linecache`, so a traceback of chunk 7 is the
-    traceback a serial run of the whole program prints.
-    """
-
-    def __init__(
-        self,
-        namespace: dict[str, Any],
-        *,
-        filename: str = PROGRAM_FILENAME,
-        hidden_files: tuple[str, ...] = (),
-    ) -> None:
-        self.namespace = namespace
-        self.filename = filename
-        #: Files whose frames never show in a traceback (this module's, the caller's).
-        self.hidden_files = frozenset((_THIS_FILE, *hidden_files))
-        self.executing = False
-        self._base = dict(namespace)
-        self._lines: list[str] = []
-        self._future_flags = 0
-
-    def reset(self) -> None:
-        """Restore the namespace to its initial entries and forget the program text."""
-        self.namespace.clear()
-        self.namespace.update(self._base)
-        self._lines = []
-        self._future_flags = 0
-        linecache.cache.pop(self.filename, None)
-        gc.collect()
-
-    def _remember(self, code: str, first_line: int) -> None:
-        start = first_line - 1
-        if len(self._lines) < start:
-            self._lines.extend(["\n"] * (start - len(self._lines)))
-        new = _split_lines(code)
-        self._lines[start : start + len(new)] = new
-        self._publish()
-
-    def _publish(self) -> None:
-        # mtime None: linecache.checkcache() leaves the entry alone.
-        lines = list(self._lines)
-        linecache.cache[self.filename] = (sum(map(len, lines)), None, lines, self.filename)
-
-    def run(self, code: str, first_line: int = 1) -> dict[str, Any] | None:
-        """Compile and run ``code`` (line ``first_line`` of the program); the error or None."""
-        first_line = max(1, int(first_line))
-        if first_line == 1 and code.startswith("\ufeff"):
-            code = code[1:]  # a byte-order mark, as Python skips it at the top of a script file
-        self._remember(code, first_line)
-        try:
-            compiled: CodeType = compile(
-                "\n" * (first_line - 1) + code,
-                self.filename,
-                "exec",
-                flags=self._future_flags,
-                dont_inherit=True,
-            )
-        except BaseException as exc:
-            return self._compile_error(exc)
-        if first_line > 1 and "__doc__" in compiled.co_names:
-            compiled = self._without_docstring(compiled, code, first_line)
-        # A `from __future__` import in an early chunk applies to the rest, as in one file.
-        self._future_flags |= compiled.co_flags & _FUTURE_MASK
-        try:
-            self.executing = True
-            try:
-                exec(compiled, self.namespace)
-            finally:
-                self.executing = False
-        except BaseException as exc:
-            return self._runtime_error(exc)
-        return None
-
-    def _without_docstring(self, compiled: CodeType, code: str, first_line: int) -> CodeType:
-        # A string first in a later chunk is no module docstring in the whole program: with
-        # an expression on the (blank) first line it is a plain expression here too.
-        try:
-            plain: CodeType = compile(
-                "0" + "\n" * (first_line - 1) + code,
-                self.filename,
-                "exec",
-                flags=self._future_flags,
-                dont_inherit=True,
-            )
-        except BaseException:  # e.g. a `from __future__` import, which must come first
-            return compiled
-        return plain
-
-    def _compile_error(self, exc: BaseException) -> dict[str, Any]:
-        self._publish()
-        lineno = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
-        text = "".join(traceback.format_exception_only(type(exc), exc))
-        return {
-            "ename": type(exc).__name__,
-            "evalue": _safe_str(getattr(exc, "msg", None) or exc),
-            "traceback": _cut(text),
-            "lineno": lineno if isinstance(lineno, int) else None,
-            "kind": "syntax" if isinstance(exc, SyntaxError) else "runtime",
-        }
-
-    def _runtime_error(self, exc: BaseException) -> dict[str, Any]:
-        self._publish()
-        tb: TracebackType | None = exc.__traceback__
-        # Drop the worker's own frames: the traceback starts at the program's first frame...
-        while tb is not None and tb.tb_frame.f_code.co_filename != self.filename:
-            tb = tb.tb_next
-        # ...and ends before a frame of ours (the SIGINT handler, a tracer), as for a script.
-        prev, walk = None, tb
-        while walk is not None:
-            if walk.tb_frame.f_code.co_filename in self.hidden_files:
-                if prev is None:
-                    tb = None
-                else:
-                    prev.tb_next = None
-                break
-            prev, walk = walk, walk.tb_next
-        lineno = None
-        walk = tb
-        while walk is not None:
-            if walk.tb_frame.f_code.co_filename == self.filename:
-                lineno = walk.tb_lineno
-            walk = walk.tb_next
-        try:
-            text = "".join(traceback.format_exception(type(exc), exc, tb))
-        except BaseException:
-            text = "".join(traceback.format_exception_only(type(exc), exc))
-        exc.__traceback__ = None  # do not keep the frames (and their locals) alive
-        return {
-            "ename": type(exc).__name__,
-            "evalue": _safe_str(exc),
-            "traceback": _cut(text),
-            "lineno": lineno if isinstance(lineno, int) else None,
-            "kind": "runtime",
-        }
+    def write(self, channel: bytes, payload: bytes) -> None:
+        data = channel + struct.pack(">I", len(payload)) + payload
+        with self.lock:
+            while data:
+                data = data[os.write(self.fd, data) :]
 
 
 class _Worker:
     """The child's command loop."""
 
-    def __init__(self, reply_fd: int) -> None:
-        self.reply_fd = reply_fd
+    def __init__(self, reply_fd: int | None) -> None:
         self.pid = os.getpid()
+        self.framer: _Framer | None = None
+        self.queue: Any = None
+        self.seen: dict[int, threading.Event] = {}
+        if reply_fd is None:  # stdio mode: replies (and fd 1/2 bytes) framed on the real stdout
+            reply_fd = os.dup(1)
+            self.framer = _Framer(reply_fd)
+        self.reply_fd = reply_fd
         # Commands come on the original stdin; user code gets /dev/null as stdin.
         self.cmd_fd = os.dup(0)
         os.set_inheritable(self.cmd_fd, False)
@@ -258,15 +123,75 @@ class _Worker:
         for key in list(namespace):  # the bootstrap's names
             if key not in _MAIN_KEYS:
                 del namespace[key]
-        self.interp = Interpreter(namespace)
+        self.interp = Interpreter(namespace, hidden_files=(_WORKER_FILE,))
+        if self.framer is not None:
+            self.start_stdio()
+
+    def start_stdio(self) -> None:
+        import queue
+
+        self.queue = queue.Queue()
+        self.main_ident = threading.get_ident()
+        for fd in (1, 2):
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_inheritable(r, False)
+            self.seen[fd] = threading.Event()
+            channel = str(fd).encode()
+            threading.Thread(target=self.forward, args=(r, fd, channel), daemon=True).start()
+        threading.Thread(target=self.read_commands, daemon=True).start()
+
+    def forward(self, r: int, fd: int, channel: bytes) -> None:
+        assert self.framer is not None
+        tail = b""
+        while True:
+            try:
+                data = os.read(r, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self.framer.write(channel, data)
+            sentinel = self.sentinel
+            if sentinel:
+                if sentinel in tail + data:
+                    self.seen[fd].set()
+                tail = (tail + data)[-(len(sentinel) - 1) :]
+
+    def read_commands(self) -> None:
+        while True:
+            try:
+                line = self.commands.readline()
+            except BaseException:
+                line = b""
+            if not line:  # the parent (or the command between us) is gone: leave at once
+                os._exit(0)
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            if isinstance(message, dict) and message.get("op") == "interrupt":
+                if self.interp.executing:
+                    signal.pthread_kill(self.main_ident, signal.SIGINT)
+                continue
+            self.queue.put(message)
 
     def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        if self.framer is not None:
+            self.framer.write(b"r", data)
+            return
         while data:
             written = os.write(self.reply_fd, data)
             data = data[written:]
 
     def receive(self) -> dict[str, Any] | None:
+        while self.queue is not None:
+            try:
+                got: dict[str, Any] | None = self.queue.get()
+            except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                continue
+            return got
         while True:
             try:
                 line = self.commands.readline()
@@ -297,7 +222,10 @@ class _Worker:
         sys.argv = [PROGRAM_FILENAME]
         if sys.path and sys.path[0] == "":
             sys.path[0] = os.getcwd()
+        die_with_parent(config.get("parent_pid"))
         signal.signal(signal.SIGINT, self.on_sigint)
+        # A parent thread that blocked SIGINT (a Ray worker's, say) passes its mask on.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for fd in (1, 2):
             st = os.fstat(fd)
             if stat.S_ISFIFO(st.st_mode):
@@ -346,16 +274,21 @@ class _Worker:
             st = os.fstat(fd)
             if self.pipes.get(fd) != (st.st_dev, st.st_ino):
                 return "lost"  # closed or redirected by the program: no sentinel would come
-            if _unread_bytes(fd) == 0:
+            if self.framer is None and _unread_bytes(fd) == 0:
                 return "drained"
         except (OSError, ValueError):
             return "lost"
+        seen = self.seen.get(fd)
+        if seen is not None:
+            seen.clear()
         try:
             data = self.sentinel
             while data:
                 data = data[os.write(fd, data) :]
         except OSError:
             return "lost"
+        if seen is not None:  # stdio mode: the reply must not overtake the output
+            seen.wait(FORWARD_WAIT_S)
         return "sentinel"
 
     def loop(self) -> None:
@@ -381,14 +314,35 @@ class _Worker:
             self.send({"op": "done", "error": error, "ends": ends})
 
 
+def die_with_parent(parent_pid: Any) -> None:
+    """Linux: be killed when the process that started us dies (an agent or a Ray actor killed
+    hard must not leave its session running, in its own session group, forever)."""
+    if not isinstance(parent_pid, int) or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if os.getppid() != parent_pid:  # it died before the prctl
+        os._exit(1)
+
+
 def main() -> None:
-    """Entry point in the child: ``argv[1]`` is the fd of the reply pipe."""
-    worker = _Worker(int(sys.argv[1]))
+    """Entry point in the child: ``argv[1]`` is the fd of the reply pipe, or ``stdio``."""
+    stdio = sys.argv[1] == "stdio"
+    diag = os.dup(2) if stdio else 2  # where a bug of the worker is told (the real stderr)
+    if stdio:
+        os.set_inheritable(diag, False)
     status = 0
     try:
+        worker = _Worker(None if stdio else int(sys.argv[1]))
         worker.loop()
     except BaseException:
-        traceback.print_exc()  # a bug of the worker: the parent reports it as a crash
+        # A bug of the worker: the parent reports it as a crash.
+        with contextlib.suppress(BaseException):
+            os.write(diag, traceback.format_exc().encode("utf-8", "backslashreplace"))
         status = 70
     finally:
         # Leave at once: interpreter shutdown could wait on user threads.

@@ -1,0 +1,256 @@
+"""A session in a Ray actor: the pipeline runs where the tokens arrive, the code on the cluster.
+
+Ray is an optional extra (``pip install 'eager[ray]'``), imported when a session starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import (
+    BackendError,
+    BackendStartError,
+    EagerError,
+    MissingExtraError,
+    UsageError,
+)
+from .._result import ExecError, ExecResult
+from ._base import Backend
+from .repl import ReplBackend
+
+__all__ = ["RAY_CALL_GRACE_S", "RayBackend"]
+
+#: Extra time, past an execution's own timeout and restart grace, that a call to the actor may
+#: take (scheduling, transfer) before the actor is given up as unreachable (a crash).
+RAY_CALL_GRACE_S = 30.0
+#: Bound on starting an actor and its session (placement may wait for resources).
+RAY_START_TIMEOUT_S = 120.0
+#: Bound on asking an actor to close its session before it is killed.
+RAY_CLOSE_TIMEOUT_S = 10.0
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise MissingExtraError("ray", "ray") from exc
+    return ray
+
+
+class _SessionActor:
+    """The actor's body: one local :class:`ReplBackend` (its event loop is the actor's)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.backend = ReplBackend(**options)
+
+    async def start(self) -> float | None:
+        await self.backend.start()
+        return self.backend.startup_s
+
+    async def execute(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
+        return await self.backend.execute(code, first_line=first_line, timeout_s=timeout_s)
+
+    async def interrupt(self) -> None:
+        # Runs in the "control" concurrency group (its own thread): never queued behind an
+        # execution. ReplBackend.interrupt only sends a signal, which is safe from any thread.
+        await self.backend.interrupt()
+
+    async def reset(self) -> None:
+        await self.backend.reset()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+@functools.cache
+def _actor_class() -> Any:
+    return _ray().remote(concurrency_groups={"control": 1})(_SessionActor)
+
+
+class RayBackend(Backend):
+    """A session that lives in a Ray actor holding a local :class:`ReplBackend`.
+
+    Chunker, gate and scheduler run in this process; each invocation is one actor call.
+    ``repl_options`` are the keyword arguments of the actor's ``ReplBackend`` (``timeout_s``,
+    ``max_output_bytes``, ``memory_limit_bytes``, ``env``, ``sandbox`` where supported, ...),
+    checked here first. Placement and resources are the caller's: ``num_cpus``,
+    ``memory_bytes`` (Ray's ``memory``), ``resources`` (custom resources),
+    ``scheduling_strategy`` (``"SPREAD"``, a ``NodeAffinitySchedulingStrategy``, a
+    ``PlacementGroupSchedulingStrategy``) and any other option of ``ActorClass.options`` in
+    ``actor_options`` (``runtime_env``, ``name``, ...). Ray must be initialised by the caller
+    (``ray.init(...)``), else it is initialised here with ``address`` (None: a local instance).
+
+    The actor dying (its node lost, killed, out of memory) comes back like a crashed session:
+    an :class:`ExecError` of kind ``"crash"``; the next call starts a fresh actor. A call that
+    outlives the execution's timeout plus its restart grace plus :data:`RAY_CALL_GRACE_S` is
+    treated the same way. :meth:`interrupt` is served by a separate concurrency group of the
+    actor, so it is never queued behind the execution it interrupts.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        *,
+        repl_options: Mapping[str, Any] | None = None,
+        num_cpus: float | None = None,
+        memory_bytes: int | None = None,
+        resources: Mapping[str, float] | None = None,
+        scheduling_strategy: Any = None,
+        actor_options: Mapping[str, Any] | None = None,
+        address: str | None = None,
+    ) -> None:
+        options = dict(repl_options or {})
+        try:
+            local = ReplBackend(**options)  # the same checks as on the actor, here and now
+        except TypeError as exc:
+            raise UsageError(f"repl_options: {exc}") from exc
+        if num_cpus is not None and not num_cpus >= 0:
+            raise UsageError(f"num_cpus must be >= 0, not {num_cpus!r}")
+        if memory_bytes is not None and not memory_bytes > 0:
+            raise UsageError(f"memory_bytes must be positive, not {memory_bytes!r}")
+        self.repl_options = options
+        self.timeout_s = local.timeout_s
+        self.restart_grace_s = local.restart_grace_s
+        placement: dict[str, Any] = dict(actor_options or {})
+        placement.update(max_restarts=0, max_task_retries=0)
+        if num_cpus is not None:
+            placement["num_cpus"] = num_cpus
+        if memory_bytes is not None:
+            placement["memory"] = memory_bytes
+        if resources:
+            placement["resources"] = dict(resources)
+        if scheduling_strategy is not None:
+            placement["scheduling_strategy"] = scheduling_strategy
+        self.actor_options = placement
+        self.address = address
+        #: Seconds the last actor start (placement + session start) took.
+        self.startup_s: float | None = None
+        #: How many actors were started.
+        self.starts = 0
+        self._actor: Any = None
+        self._executing = False
+
+    @property
+    def actor(self) -> Any:
+        """The Ray actor handle holding the session (None when not running)."""
+        return self._actor
+
+    async def _start(self) -> None:
+        if self._actor is None:
+            await self._start_actor()
+
+    async def _start_actor(self) -> Any:
+        ray = _ray()
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    ignore_reinit_error=True,
+                )
+            except Exception as exc:  # Ray raises plain ConnectionError/RuntimeError types
+                raise BackendStartError(f"cannot start or reach the Ray cluster: {exc}") from exc
+        t0 = time.perf_counter()
+        try:
+            actor = _actor_class().options(**self.actor_options).remote(self.repl_options)
+        except Exception as exc:
+            raise BackendStartError(f"cannot create the Ray actor: {exc}") from exc
+        try:
+            await asyncio.wait_for(actor.start.remote(), RAY_START_TIMEOUT_S)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+            if not isinstance(exc, Exception):
+                raise
+            raise BackendStartError(
+                f"the Ray actor's session did not start: {_cause(exc)}"
+            ) from exc
+        self._actor = actor
+        self.startup_s = time.perf_counter() - t0
+        self.starts += 1
+        return actor
+
+    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        actor = self._actor if self._actor is not None else await self._start_actor()
+        t0 = time.perf_counter()
+        ref = actor.execute.remote(code, first_line, timeout_s)
+        bound = None if limit is None else limit + self.restart_grace_s + RAY_CALL_GRACE_S
+        self._executing = True
+        try:
+            result: ExecResult = await asyncio.wait_for(ref, bound)
+            return result
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                _ray().cancel(ref)  # the actor's session settles (interrupts) by itself
+            raise
+        except Exception as exc:
+            return self._lost(exc, t0)
+        finally:
+            self._executing = False
+
+    def _lost(self, exc: Exception, t0: float) -> ExecResult:
+        """An actor call failed: give the actor up and report a crash (or re-raise ours)."""
+        cause = _cause(exc)
+        if isinstance(cause, EagerError):
+            raise cause  # the session itself raised (closed, could not restart): not a crash
+        self._drop_actor()
+        what = "did not answer in time" if isinstance(exc, TimeoutError) else "died"
+        return ExecResult(
+            error=ExecError(
+                "BackendCrashed",
+                f"the Ray actor holding the session {what} ({type(cause).__name__}: {cause}); "
+                "the next execution starts a fresh actor (state lost)",
+                kind="crash",
+            ),
+            duration_s=time.perf_counter() - t0,
+        )
+
+    def _drop_actor(self) -> None:
+        actor, self._actor = self._actor, None
+        if actor is not None:
+            with contextlib.suppress(Exception):
+                _ray().kill(actor, no_restart=True)
+
+    async def interrupt(self) -> None:
+        """Interrupt the running execution in the actor (state kept)."""
+        if self._executing and self._actor is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self._actor.interrupt.options(concurrency_group="control").remote(),
+                    RAY_CLOSE_TIMEOUT_S,
+                )
+
+    async def reset(self) -> None:
+        """Fresh namespace in the actor's session; a fresh actor if the old one is gone."""
+        actor = self._actor if self._actor is not None else await self._start_actor()
+        try:
+            await actor.reset.remote()
+        except Exception as exc:
+            if isinstance(_cause(exc), EagerError):
+                raise BackendError(f"reset failed in the Ray actor: {_cause(exc)}") from exc
+            self._drop_actor()
+            await self._start_actor()
+
+    async def _close(self) -> None:
+        """Close the actor's session (bounded), then kill the actor (idempotent)."""
+        actor, self._actor = self._actor, None
+        if actor is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(actor.close.remote()), RAY_CLOSE_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            _ray().kill(actor, no_restart=True)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The exception an actor method raised, unwrapped from Ray's ``RayTaskError``."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc

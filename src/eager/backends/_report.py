@@ -1,0 +1,148 @@
+"""What every backend reports alike: capped output, the worker's error report, the timeout error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._result import ExecError, ExecResult, RichOutput
+
+__all__ = [
+    "MAX_OUTPUT_BYTES",
+    "STATE_KEPT",
+    "TRUNCATION_MARKER",
+    "Captured",
+    "OutputCap",
+    "clean_text",
+    "error_from_report",
+    "exec_result",
+    "timeout_error",
+]
+
+#: Appended to a stream whose output went over the cap (``kept`` and ``dropped`` are bytes).
+TRUNCATION_MARKER = (
+    "\n[eager: output truncated after {kept} bytes; {dropped} more bytes discarded]\n"
+)
+
+#: Default cap of each output stream per invocation, for every backend.
+MAX_OUTPUT_BYTES = 1_000_000
+
+#: How a timeout ended when the interrupt stopped the code (the usual case).
+STATE_KEPT = "was interrupted; the session's state is kept"
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates (from a JSON transport, say) become visible escapes, never errors."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """What one stream received during one invocation: the kept bytes and the total count."""
+
+    data: bytes
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        """True when bytes were discarded over the cap."""
+        return self.total > len(self.data)
+
+    def text(self) -> str:
+        """The output decoded as UTF-8 (bad bytes replaced), with the marker when truncated."""
+        text = self.data.decode("utf-8", errors="replace")
+        if self.truncated:
+            kept = len(self.data)
+            text += TRUNCATION_MARKER.format(kept=kept, dropped=self.total - kept)
+        return text
+
+
+class OutputCap:
+    """One output stream of one invocation: keeps at most ``cap`` bytes (None: all), counts all.
+
+    The one output capper of every backend: the REPL feeds it pipe bytes, the kernels and the
+    fake feed it text (encoded as the REPL's child encodes it, lone surrogates as ``\\udcxx``).
+    """
+
+    __slots__ = ("cap", "data", "total")
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes | bytearray | memoryview) -> None:
+        """Take bytes: kept up to the cap, counted always."""
+        if self.cap is None:
+            self.data += data
+        elif len(self.data) < self.cap:
+            self.data += data[: self.cap - len(self.data)]
+        self.total += len(data)
+
+    def add_text(self, text: str) -> None:
+        """Take text, encoded as UTF-8 with lone surrogates as escapes (the REPL's encoding)."""
+        self.add(text.encode("utf-8", "backslashreplace"))
+
+    def add_captured(self, captured: Captured) -> None:
+        """Take another segment: its kept bytes, and its dropped ones counted."""
+        self.add(captured.data)
+        self.total += captured.total - len(captured.data)
+
+    def freeze(self) -> Captured:
+        """What was received so far."""
+        return Captured(bytes(self.data), self.total)
+
+
+def exec_result(
+    stdout: Captured,
+    stderr: Captured,
+    error: ExecError | None,
+    duration_s: float,
+    outputs: tuple[RichOutput, ...] = (),
+) -> ExecResult:
+    """The :class:`ExecResult` of an invocation's captured streams (truncation marked)."""
+    return ExecResult(
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        error=error,
+        outputs=outputs,
+        duration_s=duration_s,
+        truncated=stdout.truncated or stderr.truncated,
+    )
+
+
+def error_from_report(raw: dict[str, object]) -> ExecError:
+    """The :class:`ExecError` of the worker's error report (``Interpreter`` in the worker)."""
+    lineno = raw.get("lineno")
+    statement = raw.get("statement_line")
+    kind = raw.get("kind")
+    return ExecError(
+        clean_text(str(raw.get("ename", "Error"))),
+        clean_text(str(raw.get("evalue", ""))),
+        clean_text(str(raw.get("traceback", ""))),
+        lineno if isinstance(lineno, int) else None,
+        kind="syntax" if kind == "syntax" else "runtime",
+        statement_line=statement if isinstance(statement, int) else None,
+    )
+
+
+def timeout_error(
+    limit_s: float, ending: str = STATE_KEPT, *, where: ExecError | None
+) -> ExecError:
+    """The error of an execution stopped after ``limit_s`` seconds, for every backend.
+
+    ``ending`` says what became of the session (:data:`STATE_KEPT`, or that it was killed and
+    restarted); ``where`` is the interrupted code's error, if any, whose traceback and lines
+    say where the code stopped.
+    """
+    return ExecError(
+        "TimeoutError",
+        f"execution timed out after {limit_s:g} s and {ending}",
+        where.traceback if where is not None else "",
+        where.lineno if where is not None else None,
+        kind="timeout",
+        statement_line=where.statement_line if where is not None else None,
+    )

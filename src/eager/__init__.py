@@ -2,8 +2,8 @@
 
 The pure deciders live at the top (``_extract``, ``_chunker``, ``_gate``, ``_scheduler``,
 ``latency``, events, results, errors); ``_run`` moves data between them; the pluggable families
-have folders: ``sources/`` (model streams), ``backends/`` (execution sessions) and ``server/``
-(the replay server). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
+have folders: ``sources/`` (model streams), ``backends/`` (execution sessions), ``server/``
+(the replay server) and ``agent/`` (the multi-turn loop). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
 """
 
 from ._chunker import Chunk, Chunker
@@ -52,6 +52,16 @@ from ._result import (
 )
 from ._run import OnError, run, run_sync
 from ._scheduler import BatchPlan, Scheduler
+from .agent import (
+    Agent,
+    AgentConfig,
+    AgentResult,
+    AgentTurn,
+    EndpointModel,
+    Model,
+    ObservationBudget,
+    ScriptedModel,
+)
 from .backends import (
     Backend,
     FakeBackend,
@@ -93,6 +103,10 @@ __version__ = "0.1.0"
 __all__ = [
     "ERROR_KINDS",
     "POLICIES",
+    "Agent",
+    "AgentConfig",
+    "AgentResult",
+    "AgentTurn",
     "Answer",
     "AnthropicSDKSource",
     "AnthropicSource",
@@ -110,6 +124,7 @@ __all__ = [
     "Chunker",
     "EagerError",
     "EndpointError",
+    "EndpointModel",
     "ErrorKind",
     "Event",
     "ExecError",
@@ -132,6 +147,8 @@ __all__ = [
     "Metrics",
     "MissingExtraError",
     "Mode",
+    "Model",
+    "ObservationBudget",
     "OnError",
     "OpenAIResponsesSDKSource",
     "OpenAIResponsesSource",
@@ -157,6 +174,7 @@ __all__ = [
     "SDKSource",
     "SandboxPolicy",
     "Scheduler",
+    "ScriptedModel",
     "ScriptedSource",
     "SessionPool",
     "Source",

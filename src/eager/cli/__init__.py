@@ -38,7 +38,7 @@ EXIT_INTERRUPTED = 130
 _MAX_LINE_CHARS = 2000
 
 #: Subcommand modules of this package, in the order ``eager --help`` lists them.
-SUBCOMMANDS = ("run", "chunk", "demo", "model", "bench", "serve", "ask")
+SUBCOMMANDS = ("run", "chunk", "demo", "model", "bench", "serve", "ask", "chat")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,137 @@
+"""``eager chat`` against ``eager serve`` replaying a multi-turn recording, as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TAIL = "".join(f"w{i} = {i} * 2\n" for i in range(40))
+TURNS = [
+    {
+        "text": "Read it.\n```python\nrows = open('data.csv').read().split()\n"
+        "print(len(rows), 'rows')\ntotal = sum(int(r) for r in rows[1:])\nprint(total / missing)\n"
+        f"{TAIL}```\n"
+    },
+    {"text": "Divide by the count.\n```python\nprint(total / (len(rows) - 1))\n```\n"},
+    {"text": "Final Answer: 2.0"},
+]
+ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "HTTP_PROXY": "http://127.0.0.1:9"}
+
+
+def eager(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eager", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=ENV,
+        check=False,
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    recordings = tmp_path / "task.jsonl"
+    recordings.write_text(json.dumps({"id": "mean", "turns": TURNS}) + "\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eager",
+            "serve",
+            str(recordings),
+            "--port",
+            "0",
+            "--tps",
+            "300",
+            "--ttft",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, f"no listening line: {line!r}"
+        yield match.group(1)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=20)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "data.csv"
+    path.parent.mkdir()
+    path.write_text("value\n1\n2\n3\n")
+    return path
+
+
+@pytest.mark.parametrize("protocol", ["chat", "responses", "anthropic"])
+@pytest.mark.parametrize("code", ["fence", "tool"])
+def test_chat_json_cuts_the_failing_turn_and_ends_with_the_answer(
+    served: str, data: Path, protocol: str, code: str
+) -> None:
+    done = eager(
+        "chat",
+        "--protocol",
+        protocol,
+        "--code",
+        code,
+        "Mean of the values?",
+        "--base-url",
+        served,
+        "--model",
+        "mean",
+        "--file",
+        str(data),
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["answer"] == "2.0" and record["stop"] == "answer"
+    first, second = record["turns"][:2]
+    assert first["interrupted"] and "NameError" in first["error"]
+    assert "3 rows" in first["observations"][0] or "4 rows" in first["observations"][0]
+    assert second["observations"] == ["stdout:\n2.0\n"]
+    assert record["tokens_generated"] < sum(t["tokens_total"] or 0 for t in record["turns"]) + 5
+
+
+def test_chat_shows_turns_runs_the_interruption_and_a_timing_table(served: str, data: Path) -> None:
+    done = eager("chat", "Mean?", "--base-url", served, "--model", "mean", "--file", str(data))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for expected in (
+        "turn 1",
+        "turn 3",
+        "▶ lines 1-",
+        "NameError",
+        "generation stopped",
+        "answer",
+        "2.0",
+        "serial-equivalent",
+        "actual",
+    ):
+        assert expected in out, (expected, out)
+
+
+def test_chat_without_an_endpoint_is_one_clear_line() -> None:
+    done = eager("chat", "anything")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--base-url" in done.stderr
+
+
+def test_chat_with_a_missing_data_file_is_one_clear_line(served: str) -> None:
+    done = eager("chat", "q", "--base-url", served, "--model", "mean", "--file", "/nonexistent.csv")
+    assert done.returncode == 2 and "no such file" in done.stderr

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -31,22 +30,11 @@ from typing import Any
 from eager import Backend, JupyterBackend, ReplBackend
 from eager.agent import Agent, AgentConfig, AgentResult, EndpointModel, UserMessage
 from eager.server import Recording, ReplayServer, load_trajectories
-from eager.server._trajectories import dump_recordings
+from eager.server._trajectories import dump_recordings, local_paths
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dabench"
 TRAJECTORIES = DATA / "model_outputs/gpt-4o-mini_simone-kalbermatter/results_OPEN_AI_4o-mini.json"
 TABLES = DATA / "da-dev-tables"
-_CSV = re.compile(r"(['\"])([^'\"\n]*?\.csv)\1")
-
-
-def local_paths(text: str, names: set[str]) -> str:
-    """Quoted recorded paths of known tables, rewritten to their bare file names."""
-
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(2).rsplit("/", 1)[-1]
-        return f"{m.group(1)}{name}{m.group(1)}" if name in names else m.group(0)
-
-    return _CSV.sub(repl, text)
 
 
 def local_recordings() -> list[Recording]:

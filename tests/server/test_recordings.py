@@ -20,7 +20,7 @@ from eager import (
     make_extractor,
 )
 from eager.server._answers import code_of
-from eager.server._trajectories import RAN_MARK, dump_recordings, split_trajectory
+from eager.server._trajectories import RAN_MARK, dump_recordings, local_paths, split_trajectory
 
 DATA = Path(__file__).parent.parent / "data"
 RAW = DATA / "dabench_gpt4o_mini_trajectories.json"
@@ -186,10 +186,13 @@ def test_trajectories_split_into_turns_with_the_sandbox_output_as_observations()
         assert rec.turns[-1].observation is None
         assert not any("[SYSTEM NOTIFICATION]" in t.text for t in rec.turns)
         assert rec.metadata["input_text"] == item["input_text"]
-        # the turns hold exactly the code of the whole trajectory (observations are not code)
+        # the turns hold exactly the code of the whole trajectory (observations are not code),
+        # the recorded machine's path of the task's table made a bare file name
         whole = make_extractor("chat")
         code = whole.feed(item["response"]) + whole.close()
-        assert "".join(code_of(t) for t in rec.turns[:-1]) == code
+        table = item["file_path"].rsplit("/", 1)[-1]
+        assert "".join(code_of(t) for t in rec.turns[:-1]) == local_paths(code, {table})
+        assert f"'{table}'" in code_of(rec.turns[0]) and "/home/" not in code_of(rec.turns[0])
         # every observation is a verbatim part of the trajectory
         assert all(t.observation in item["response"] for t in rec.turns[:-1])
 

@@ -21,7 +21,9 @@ answered, and so on, up to a final answer::
 Each model part becomes one assistant turn (a chat answer: the prose and the fence, without the
 agent framework's "We need to execute" marker line); what the sandbox answered is not model
 output, so it is kept as the turn's ``observation`` (never served). The record's question,
-table path, answer format and concepts go to the recording's ``metadata``.
+table path, answer format and concepts go to the recording's ``metadata``. Quoted paths of the
+recorded machine that end in the task's table (``'/home/.../upload_files/x/test_ave.csv'``)
+become the bare file name, so a replay reads the table from the session's working folder.
 """
 
 from __future__ import annotations
@@ -34,13 +36,25 @@ from typing import Any
 from .._errors import UsageError
 from ._answers import Answer, Recording, add_unique
 
-__all__ = ["dump_recordings", "load_trajectories", "split_trajectory"]
+__all__ = ["dump_recordings", "load_trajectories", "local_paths", "split_trajectory"]
 
 EXEC_MARK = "[SYSTEM NOTIFICATION] We need to execute with python sandbox with the following code:"
 RAN_MARK = "[SYSTEM NOTIFICATION] Running the above tool with the following response:"
 # One "STDOUT:"/"STDERR:" label and its fenced block, after blank lines.
 _OBSERVED = re.compile(r"\s*(?:STDOUT|STDERR):[ \t]*\n(`{3,})[^\n]*\n.*?^\1[ \t]*$\n?", re.M | re.S)
 _METADATA_FIELDS = ("input_text", "file_path", "format", "concepts")
+# A quoted path ending in a .csv file name.
+_CSV = re.compile(r"(['\"])([^'\"\n]*?\.csv)\1")
+
+
+def local_paths(text: str, names: set[str]) -> str:
+    """Quoted paths whose file name is one of ``names``, rewritten to that bare file name."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(2).rsplit("/", 1)[-1]
+        return f"{m.group(1)}{name}{m.group(1)}" if name in names else m.group(0)
+
+    return _CSV.sub(repl, text)
 
 
 def split_trajectory(response: str) -> list[tuple[str, str | None]]:
@@ -94,7 +108,11 @@ def load_trajectories(path: str | Path, *, prefix: str = "") -> dict[str, Record
             turns = split_trajectory(item["response"])
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from exc
-        answers = tuple(Answer(name, text, "chat", where, obs) for text, obs in turns)
+        table = item.get("file_path")
+        tables = {str(table).rsplit("/", 1)[-1]} if isinstance(table, str) and table else set()
+        answers = tuple(
+            Answer(name, local_paths(text, tables), "chat", where, obs) for text, obs in turns
+        )
         metadata = {k: item[k] for k in _METADATA_FIELDS if k in item}
         add_unique(out, Recording(name, answers, metadata, where))
     return out

@@ -12,7 +12,6 @@ to classes); nothing here reads the environment.
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 import statistics
@@ -41,7 +40,6 @@ __all__ = [
     "detection_delays",
     "make_jobs",
     "precheck",
-    "prefetch_supported",
     "run_job",
     "run_label",
 ]
@@ -155,13 +153,6 @@ def make_jobs(
 
 #: Makes a fresh, unstarted session for a job, working in the given directory.
 BackendFactory = Callable[[Job, str], Backend]
-
-
-def prefetch_supported() -> bool:
-    """Whether :func:`eager.run` accepts ``prefetch=`` (modules imported while waiting)."""
-    from .._run import run
-
-    return "prefetch" in inspect.signature(run).parameters
 
 
 def _plan(job: Job) -> tuple[list[str], Injection | None, int | None]:
@@ -316,9 +307,6 @@ async def run_job(job: Job, *, make: BackendFactory) -> JobOutcome:
     missing = missing_libraries(job.task)
     if missing:
         out.skip = f"missing libraries: {', '.join(missing)}"
-        return out
-    if job.prefetch and not prefetch_supported():
-        out.skip = "run() does not accept prefetch= yet"
         return out
     answers, injection, cell = _plan(job)
     if not answers:

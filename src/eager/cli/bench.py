@@ -84,8 +84,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--settings",
         default="ideal,realistic,prefetch",
-        help=f"with --tables, comma-separated: {', '.join(SETTINGS)} (default all; prefetch "
-        "is left out while run() has no prefetch=)",
+        help=f"with --tables, comma-separated: {', '.join(SETTINGS)} (default all)",
     )
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     p.add_argument(
@@ -124,7 +123,7 @@ def register(sub: Any) -> None:
         "--prefetch",
         action="store_true",
         help="let each session import the task's modules while waiting for the first token "
-        "(both modes; needs run(..., prefetch=))",
+        "(both modes; reported apart, never in the execution time)",
     )
     p.add_argument(
         "--preload",
@@ -187,8 +186,6 @@ def bench_backend(options: dict[str, Any], job: Job, workdir: str) -> Backend:
 
 
 def _settings(args: argparse.Namespace, console: Console) -> dict[str, Setting]:
-    from ..bench.harness import prefetch_supported
-
     if not args.tables:
         one = Setting(ttft_s=args.ttft, jitter=args.jitter, prefetch=args.prefetch)
         return {"": one}
@@ -196,9 +193,6 @@ def _settings(args: argparse.Namespace, console: Console) -> dict[str, Setting]:
     for name in _list(args.settings, "settings"):
         if name not in SETTINGS:
             raise UsageError(f"unknown setting {name!r}; choose from {', '.join(SETTINGS)}")
-        if SETTINGS[name].prefetch and not prefetch_supported():
-            console.print(f"setting {name!r} left out: run() has no prefetch= yet", style="yellow")
-            continue
         chosen[name] = SETTINGS[name]
     if not chosen:
         raise UsageError("--settings: nothing left to run")

@@ -36,7 +36,8 @@ from ._events import (
     RunFinished,
 )
 from ._extract import Extractor, Format, make_extractor
-from ._gate import POLICIES, Gate, Policy
+from ._gate import Gate
+from ._policy import POLICIES, Policy
 from ._prefetch import imports_of
 from ._result import (
     ERROR_KINDS,

@@ -30,7 +30,8 @@ from ._events import (
     RunFinished,
 )
 from ._extract import Format, make_extractor
-from ._gate import Gate, Policy
+from ._gate import Gate
+from ._policy import Policy
 from ._prefetch import prefetch_cell
 from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
 from ._scheduler import BatchPlan, OnError, Scheduler

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._errors import UsageError
-from .._gate import Gate, Policy
+from .._gate import Gate
+from .._policy import Policy
 from .._result import Mode, RunResult
 from ..sources._base import Turn
 from ._history import AssistantMessage, Message

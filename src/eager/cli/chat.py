@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._errors import UsageError
-from .._gate import POLICIES
+from .._policy import POLICIES
 from ..agent import (
     PROTOCOLS,
     Agent,

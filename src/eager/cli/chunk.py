@@ -13,7 +13,8 @@ from rich.table import Table
 from .._chunker import Chunk, Chunker
 from .._errors import ProgramSyntaxError
 from .._extract import FORMATS, Format, make_extractor
-from .._gate import POLICIES, Gate
+from .._gate import Gate
+from .._policy import POLICIES
 from .._result import GateDecision
 from ..sources._replay import tokenize
 from .run import program_format, read_program

@@ -13,7 +13,8 @@ from rich.console import Console
 
 from .._errors import UsageError
 from .._extract import FORMATS, Format
-from .._gate import POLICIES, Gate, Policy
+from .._gate import Gate
+from .._policy import POLICIES, Policy
 from .._result import Mode, RunResult
 from .._run import run
 from ..sources._base import Source

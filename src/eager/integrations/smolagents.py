@@ -42,7 +42,8 @@ from typing import Any
 
 from .._errors import MissingExtraError, UsageError
 from .._extract import Extractor, make_extractor
-from .._gate import Gate, Policy
+from .._gate import Gate
+from .._policy import Policy
 from .._result import ExecError, ExecResult, Mode, RunResult
 from .._run import run
 from ..agent._observe import observe

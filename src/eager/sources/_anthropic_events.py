@@ -16,7 +16,7 @@ from typing import Any
 
 from .._errors import StreamError
 from ._delta import Delta, ToolCallDelta, Usage
-from ._sse import SSEEvent, clip, json_object
+from ._sse import SSEEvent, clip, index_field, json_object, string_field, usage_of
 
 __all__ = ["ANTHROPIC_VERSION", "decode_anthropic_event", "parse_anthropic_object"]
 
@@ -106,36 +106,19 @@ def _block_delta(obj: dict[str, Any]) -> Delta | None:
         raise StreamError(f"content_block_delta without a delta: {clip(repr(obj))!r}")
     dtype = delta.get("type")
     if dtype == "text_delta":
-        return Delta(content=_text(delta, "text"))
+        return Delta(content=string_field(delta, "text"))
     if dtype == "input_json_delta":
         return Delta(
-            tool_calls=(ToolCallDelta(index=index, arguments=_text(delta, "partial_json")),)
+            tool_calls=(ToolCallDelta(index=index, arguments=string_field(delta, "partial_json")),)
         )
     if dtype == "thinking_delta":
-        return Delta(reasoning=_text(delta, "thinking"))
+        return Delta(reasoning=string_field(delta, "thinking"))
     return None  # signature_delta, citations_delta, newer types
 
 
-def _text(delta: dict[str, Any], key: str) -> str:
-    value = delta.get(key)
-    if not isinstance(value, str):
-        raise StreamError(f"{delta.get('type')} without a string {key!r}: {clip(repr(delta))!r}")
-    return value
-
-
 def _index(obj: dict[str, Any]) -> int:
-    value = obj.get("index")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StreamError(f"{obj.get('type')} without a block index: {clip(repr(obj))!r}")
-    return value
+    return index_field(obj, "index")
 
 
 def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def num(key: str) -> int | None:
-        v = raw.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-    return Usage(num("input_tokens"), num("output_tokens"))
+    return usage_of(raw, "input_tokens", "output_tokens")

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._errors import StreamError
 from ._delta import Delta, ToolCallDelta, Usage
-from ._sse import SSEEvent, clip, json_object
+from ._sse import SSEEvent, clip, index_field, json_object, string_field, usage_of
 
 __all__ = ["decode_responses_event", "parse_responses_object"]
 
@@ -46,9 +46,9 @@ def parse_responses_object(obj: object) -> Delta | None:
     if not isinstance(kind, str):
         raise StreamError(f"event without a type: {clip(repr(obj))!r}")
     if kind == "response.output_text.delta":
-        return Delta(content=_text(obj, "delta"))
+        return Delta(content=string_field(obj, "delta"))
     if kind in _REASONING:
-        return Delta(reasoning=_text(obj, "delta"))
+        return Delta(reasoning=string_field(obj, "delta"))
     if kind == "response.refusal.delta":
         return Delta(finish_reason="refusal")  # the refusal text is not the answer's text
     if kind == "response.output_item.added":
@@ -68,7 +68,9 @@ def parse_responses_object(obj: object) -> Delta | None:
         )
         return Delta(tool_calls=(call,))
     if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
-        return Delta(tool_calls=(ToolCallDelta(index=_index(obj), arguments=_text(obj, "delta")),))
+        return Delta(
+            tool_calls=(ToolCallDelta(index=_index(obj), arguments=string_field(obj, "delta")),)
+        )
     if kind in TERMINAL:
         return _terminal(kind, obj)
     if kind == "error":
@@ -100,18 +102,8 @@ def _terminal(kind: str, obj: dict[str, Any]) -> Delta:
     return Delta(finish_reason="failed", usage=usage, done=True, error=text)
 
 
-def _text(obj: dict[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise StreamError(f"{obj.get('type')} event without a string {key!r}: {clip(repr(obj))!r}")
-    return value
-
-
 def _index(obj: dict[str, Any]) -> int:
-    value = obj.get("output_index")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StreamError(f"{obj.get('type')} event without an output_index: {clip(repr(obj))!r}")
-    return value
+    return index_field(obj, "output_index")
 
 
 def _opt_str(value: object) -> str | None:
@@ -119,11 +111,4 @@ def _opt_str(value: object) -> str | None:
 
 
 def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def num(key: str) -> int | None:
-        v = raw.get(key)
-        return v if isinstance(v, int) else None
-
-    return Usage(num("input_tokens"), num("output_tokens"), num("total_tokens"))
+    return usage_of(raw, "input_tokens", "output_tokens", "total_tokens")

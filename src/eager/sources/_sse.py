@@ -237,19 +237,40 @@ def clip(text: str, limit: int = 200) -> str:
     return _clip(text, limit)
 
 
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+def string_field(obj: dict[str, Any], key: str) -> str:
+    """``obj[key]`` of a protocol event, or :class:`~eager.StreamError` naming its type."""
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise StreamError(f"{obj.get('type')} event without a string {key!r}: {clip(repr(obj))!r}")
+    return value
 
 
-def _usage(raw: object) -> Usage | None:
+def index_field(obj: dict[str, Any], key: str) -> int:
+    """The integer ``obj[key]`` (a block or output index), or :class:`~eager.StreamError`."""
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StreamError(f"{obj.get('type')} event without an integer {key}: {clip(repr(obj))!r}")
+    return value
+
+
+def usage_of(raw: object, input_key: str, output_key: str, total_key: str = "") -> Usage | None:
+    """The token counts of a ``usage`` object under the protocol's key names (None: no object)."""
     if not isinstance(raw, dict):
         return None
 
     def num(key: str) -> int | None:
         v = raw.get(key)
-        return v if isinstance(v, int) else None
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
 
-    return Usage(num("prompt_tokens"), num("completion_tokens"), num("total_tokens"))
+    return Usage(num(input_key), num(output_key), num(total_key) if total_key else None)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _usage(raw: object) -> Usage | None:
+    return usage_of(raw, "prompt_tokens", "completion_tokens", "total_tokens")
 
 
 def _clip(text: str, limit: int = 200) -> str:

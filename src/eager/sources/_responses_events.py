@@ -15,7 +15,15 @@ from typing import Any
 
 from .._errors import StreamError
 from ._delta import Delta, ToolCallDelta, Usage
-from ._sse import SSEEvent, clip, index_field, json_object, string_field, usage_of
+from ._sse import (
+    SSEEvent,
+    clip,
+    event_type,
+    index_field,
+    string_field,
+    typed_event_object,
+    usage_of,
+)
 
 __all__ = ["decode_responses_event", "parse_responses_object"]
 
@@ -27,24 +35,16 @@ _TOOL_ITEMS = {"function_call": "function", "custom_tool_call": "custom"}
 
 def decode_responses_event(event: SSEEvent) -> Delta | None:
     """One server-sent event of a Responses stream as a delta (None: nothing for us)."""
-    if event.event == "ping" or not event.data.strip():
-        return None
-    obj = json_object(event.data)
-    if "type" not in obj and event.event not in ("message", ""):
-        obj = {**obj, "type": event.event}  # a server that names the event only in the SSE field
-    return parse_responses_object(obj)
+    obj = typed_event_object(event)
+    return None if obj is None else parse_responses_object(obj)
 
 
-def parse_responses_object(obj: object) -> Delta | None:
+def parse_responses_object(raw: object) -> Delta | None:
     """Like :func:`decode_responses_event`, from decoded JSON (an SDK event's ``model_dump()``).
 
     Raises :class:`~eager.StreamError` for an event whose fields have the wrong types.
     """
-    if not isinstance(obj, dict):
-        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
-    kind = obj.get("type")
-    if not isinstance(kind, str):
-        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    obj, kind = event_type(raw)
     if kind == "response.output_text.delta":
         return Delta(content=string_field(obj, "delta"))
     if kind in _REASONING:

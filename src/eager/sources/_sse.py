@@ -237,6 +237,37 @@ def clip(text: str, limit: int = 200) -> str:
     return _clip(text, limit)
 
 
+def typed_event_object(event: SSEEvent) -> dict[str, Any] | None:
+    """The JSON object of one event of a typed-event stream (Responses, Messages); None for a
+    ``ping`` or an empty event. A server that names the event only in the SSE ``event`` field
+    gets that name as the object's ``type``."""
+    if event.event == "ping" or not event.data.strip():
+        return None
+    obj = json_object(event.data)
+    if "type" not in obj and event.event not in ("message", ""):
+        obj = {**obj, "type": event.event}
+    return obj
+
+
+def event_type(obj: object) -> tuple[dict[str, Any], str]:
+    """A decoded typed event (or an SDK event's ``model_dump()``) and its ``type``;
+    :class:`~eager.StreamError` when it is not an object with a string ``type``."""
+    if not isinstance(obj, dict):
+        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    return obj, kind
+
+
+def object_field(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object ``obj[key]`` of a protocol event, or :class:`~eager.StreamError`."""
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        raise StreamError(f"{obj.get('type')} without a {key}: {clip(repr(obj))!r}")
+    return value
+
+
 def string_field(obj: dict[str, Any], key: str) -> str:
     """``obj[key]`` of a protocol event, or :class:`~eager.StreamError` naming its type."""
     value = obj.get(key)

@@ -32,7 +32,10 @@ class OpenAISource(HTTPSource):
     ``tools`` the request's tools (default with ``format="tool"``: one ``tool_name`` function
     whose ``tool_argument`` holds the code, and a ``tool_choice`` forcing it). ``format="tool"`` yields the JSON
     arguments of the tool call named ``tool_name``; any other format yields the content.
-    Retries, timeouts, errors and cancellation as in :class:`~eager.HTTPSource` (see there); the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
+    Retries, timeouts, errors and cancellation as in :class:`~eager.HTTPSource` (see there; its
+    keywords ``connect_timeout_s``, ``first_token_timeout_s``, ``token_timeout_s``, ``retries``,
+    ``backoff_s``, ``max_backoff_s``, ``max_retry_after_s`` and ``http_client`` are taken here
+    with its defaults); the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
     entries set to None remove a default field (e.g. ``{"stream_options": None}``).
     """
 

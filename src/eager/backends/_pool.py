@@ -80,6 +80,9 @@ class SessionPool(AsyncResource):
     oldest waiter with its :class:`~eager.BackendStartError` and is not retried by itself.
     """
 
+    #: Leaving ``async with`` closes every session even when the caller is being cancelled.
+    SHIELD_CLOSE = True
+
     def __init__(self, factory: Callable[[], Backend], *, config: PoolConfig | None = None) -> None:
         if not callable(factory):
             raise UsageError("factory must be a callable returning an unstarted Backend")

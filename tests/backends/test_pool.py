@@ -340,6 +340,43 @@ async def test_close_leaves_no_process_or_descriptor_behind() -> None:
             pass
 
 
+class _SlowClose(FakeBackend):
+    """Its close waits for ``go``; ``closing`` says it began, ``finished`` that it ended."""
+
+    def __init__(self, go: asyncio.Event) -> None:
+        super().__init__()
+        self.go = go
+        self.closing = asyncio.Event()
+        self.finished = asyncio.Event()
+
+    async def _close(self) -> None:
+        self.closing.set()
+        await self.go.wait()
+        self.finished.set()
+
+
+async def test_leaving_the_pool_closes_its_sessions_even_when_cancelled_again() -> None:
+    go = asyncio.Event()
+    backend = _SlowClose(go)
+    entered = asyncio.Event()
+
+    async def body() -> None:
+        async with SessionPool(lambda: backend, config=PoolConfig(size=1)):
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(body())
+    await entered.wait()
+    task.cancel()  # leaves the block: the pool closes its session...
+    await backend.closing.wait()
+    task.cancel()  # ...and a second cancellation does not cut that close short
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    go.set()
+    async with asyncio.timeout(10):
+        await backend.finished.wait()
+
+
 # ---------------------------------------------------------------------------- many runs
 
 _PROGRAMS = [

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from ._serve import Served, eager
 
 TAIL = "".join(f"w{i} = {i} * 2\n" for i in range(40))
 TURNS = [
@@ -22,52 +20,13 @@ TURNS = [
     {"text": "Divide by the count.\n```python\nprint(total / (len(rows) - 1))\n```\n"},
     {"text": "Final Answer: 2.0"},
 ]
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "HTTP_PROXY": "http://127.0.0.1:9"}
-
-
-def eager(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eager", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env=ENV,
-        check=False,
-    )
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
+def served(tmp_path: Path, serve: Callable[..., Served]) -> str:
     recordings = tmp_path / "task.jsonl"
     recordings.write_text(json.dumps({"id": "mean", "turns": TURNS}) + "\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eager",
-            "serve",
-            str(recordings),
-            "--port",
-            "0",
-            "--tps",
-            "300",
-            "--ttft",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, f"no listening line: {line!r}"
-        yield match.group(1)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=20)
+    return serve(str(recordings), "--tps", "300", "--ttft", "0").url
 
 
 @pytest.fixture

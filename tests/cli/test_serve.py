@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from ._serve import Served, eager
 
 LINES = [f"v{i} = {i} * 3\nprint('value', v{i})\n" for i in range(30)]
 # A NameError a third of the way into a 61-line program.
@@ -19,66 +17,14 @@ FAILING = "".join(LINES[:10]) + "print(not_defined_anywhere)\n" + "".join(LINES[
 FAIL_LINE = 21
 GOOD = "import math\nfor i in range(3):\n    print(i, math.sqrt(i * i))\nprint('end')\n"
 CHAT = f"Here it is:\n\n```python\n{GOOD}```\n"
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "HTTP_PROXY": "http://127.0.0.1:9"}
-
-
-def eager(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eager", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env=ENV,
-        check=False,
-    )
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
-        self.proc = proc
-        self.url = url
-
-    def records(self) -> list[dict[str, Any]]:
-        """Stop the server and return its log (one JSON line per request)."""
-        self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=20)
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, serve: Callable[..., Served]) -> Served:
     (tmp_path / "failing.py").write_text(FAILING)
     (tmp_path / "good.md").write_text(CHAT)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eager",
-            "serve",
-            str(tmp_path / "failing.py"),
-            str(tmp_path / "good.md"),
-            "--port",
-            "0",
-            "--tps",
-            "150",
-            "--ttft",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, f"no listening line: {line!r}"
-        yield Served(proc, match.group(1))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=20)
+    files = (str(tmp_path / "failing.py"), str(tmp_path / "good.md"))
+    return serve(*files, "--tps", "150", "--ttft", "0")
 
 
 def test_a_failing_program_is_interrupted_and_the_server_sees_the_disconnect(
@@ -160,54 +106,33 @@ def test_serve_without_anything_to_serve_is_one_clear_line() -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only() -> None:
+def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only(
+    serve: Callable[..., Served],
+) -> None:
     import httpx
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eager",
-            "serve",
-            "--trajectories",
-            str(DATA / "dabench_gpt4o_mini_trajectories.json"),
-            "--port",
-            "0",
-            "--tps",
-            "20000",
-            "--ttft",
-            "0",
-            "--token",
-            "k3y",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
+    served = serve(
+        "--trajectories",
+        str(DATA / "dabench_gpt4o_mini_trajectories.json"),
+        *("--tps", "20000", "--ttft", "0", "--token", "k3y"),
     )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/v1 \(3 recordings", line)
-        assert match, line
-        root = match.group(1)
-        with httpx.Client(base_url=root, trust_env=False, timeout=30) as c:
-            body = {"model": "71", "max_tokens": 50, "messages": [{"role": "user", "content": "q"}]}
-            denied = c.post("/v1/messages", json=body, headers={"x-api-key": "wrong"})
-            first = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
-            body["messages"] += [
-                {"role": "assistant", "content": first.json()["content"][0]["text"]},
-                {"role": "user", "content": "STDOUT: ..."},
-            ]
-            second = c.post("/v1/messages", json=body, headers={"authorization": "Bearer k3y"})
-            body["messages"] += [
-                {"role": "assistant", "content": "done"},
-                {"role": "user", "content": "more?"},
-            ]
-            past = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+    match = re.search(r"listening on (http://127\.0\.0\.1:\d+)/v1 \(3 recordings", served.line)
+    assert match, served.line
+    root = match.group(1)
+    with httpx.Client(base_url=root, trust_env=False, timeout=30) as c:
+        body = {"model": "71", "max_tokens": 50, "messages": [{"role": "user", "content": "q"}]}
+        denied = c.post("/v1/messages", json=body, headers={"x-api-key": "wrong"})
+        first = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
+        body["messages"] += [
+            {"role": "assistant", "content": first.json()["content"][0]["text"]},
+            {"role": "user", "content": "STDOUT: ..."},
+        ]
+        second = c.post("/v1/messages", json=body, headers={"authorization": "Bearer k3y"})
+        body["messages"] += [
+            {"role": "assistant", "content": "done"},
+            {"role": "user", "content": "more?"},
+        ]
+        past = c.post("/v1/messages", json=body, headers={"x-api-key": "k3y"})
     assert denied.status_code == 401
     assert denied.json()["error"]["type"] == "authentication_error"
     raw = json.loads((DATA / "dabench_gpt4o_mini_trajectories.json").read_text())
@@ -218,7 +143,7 @@ def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only() -> None
     )
     assert second.json()["content"][0]["text"].strip() in item["response"]
     assert past.status_code == 400 and "already holds 2" in past.json()["error"]["message"]
-    records = [json.loads(x) for x in out.splitlines() if x.strip()]
+    records = served.records()
     assert [(r["protocol"], r["turn"], r["status"]) for r in records] == [
         ("anthropic", None, 401),
         ("anthropic", 1, 200),

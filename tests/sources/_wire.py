@@ -406,3 +406,36 @@ def chat_events(
     out.append((None, usage_chunk("c", "m", 0, prompt_tokens=7, completion_tokens=11)))
     out.append((None, DONE))
     return out
+
+
+async def drain(src: Any) -> tuple[list[str], BaseException | None]:
+    """The deltas a source yields, and the SourceError that ended it (None: it ended well)."""
+    from eager import SourceError
+
+    got: list[str] = []
+    try:
+        async for delta in src:
+            got.append(delta)
+    except SourceError as exc:
+        return got, exc
+    return got, None
+
+
+def openai_client(base_url: str, *, sync: bool = False) -> Any:
+    """An ``openai`` SDK client of ``base_url`` (``.../v1``): no retries, no proxy."""
+    import httpx
+    import openai
+
+    if sync:
+        return openai.OpenAI(
+            base_url=base_url,
+            api_key="unused",
+            max_retries=0,
+            http_client=httpx.Client(trust_env=False),
+        )
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key="unused",
+        max_retries=0,
+        http_client=httpx.AsyncClient(trust_env=False),
+    )

@@ -8,7 +8,6 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from eager import (
@@ -24,6 +23,8 @@ from eager import (
     UsageError,
     tokenize,
 )
+
+from ._wire import openai_client
 
 CODE = "".join(f"x{i} = {i} * 2\nprint(x{i})\n" for i in range(30))
 CHAT = f"Here you go:\n\n```python\n{CODE}```\n\nThat prints sixty numbers.\n"
@@ -361,14 +362,8 @@ def sdk_args(srv: ReplayServer, model: str, **kw: Any) -> dict[str, Any]:
 
 
 async def test_an_async_sdk_stream_is_a_source(server: ReplayServer) -> None:
-    import openai
 
-    async with openai.AsyncOpenAI(
-        base_url=server.base_url,
-        api_key="unused",
-        max_retries=0,
-        http_client=httpx.AsyncClient(trust_env=False),
-    ) as client:
+    async with openai_client(server.base_url) as client:
         stream = await client.chat.completions.create(**sdk_args(server, "chat"))
         src = OpenAISDKSource(stream)
         assert "".join(await collect(src)) == CHAT
@@ -376,14 +371,8 @@ async def test_an_async_sdk_stream_is_a_source(server: ReplayServer) -> None:
 
 
 async def test_a_sync_sdk_tool_stream_is_read_in_a_thread(server: ReplayServer) -> None:
-    import openai
 
-    with openai.OpenAI(
-        base_url=server.base_url,
-        api_key="unused",
-        max_retries=0,
-        http_client=httpx.Client(trust_env=False),
-    ) as client:
+    with openai_client(server.base_url, sync=True) as client:
         tools = [
             {
                 "type": "function",
@@ -405,24 +394,13 @@ async def test_a_sync_sdk_tool_stream_is_read_in_a_thread(server: ReplayServer) 
 async def test_closing_an_sdk_source_closes_the_connection(
     slow_server: ReplayServer, kind: str
 ) -> None:
-    import openai
 
     args = sdk_args(slow_server, "code")
     if kind == "async":
-        aclient = openai.AsyncOpenAI(
-            base_url=slow_server.base_url,
-            api_key="unused",
-            max_retries=0,
-            http_client=httpx.AsyncClient(trust_env=False),
-        )
+        aclient = openai_client(slow_server.base_url)
         stream: Any = await aclient.chat.completions.create(**args)
     else:
-        client = openai.OpenAI(
-            base_url=slow_server.base_url,
-            api_key="unused",
-            max_retries=0,
-            http_client=httpx.Client(trust_env=False),
-        )
+        client = openai_client(slow_server.base_url, sync=True)
         stream = await asyncio.to_thread(client.chat.completions.create, **args)
     src = OpenAISDKSource(stream)
     n = 0
@@ -440,14 +418,8 @@ async def test_closing_an_sdk_source_closes_the_connection(
 
 
 async def test_sdk_http_errors_are_endpoint_errors(server: ReplayServer) -> None:
-    import openai
 
-    async with openai.AsyncOpenAI(
-        base_url=server.base_url,
-        api_key="unused",
-        max_retries=0,
-        http_client=httpx.AsyncClient(trust_env=False),
-    ) as client:
+    async with openai_client(server.base_url) as client:
         stream = await client.chat.completions.create(**sdk_args(server, "code@drop=3"))
         with pytest.raises(StreamError, match="broke"):
             await collect(OpenAISDKSource(stream))

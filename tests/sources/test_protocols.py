@@ -26,6 +26,7 @@ from ._wire import (
     WireServer,
     anthropic_events,
     chat_events,
+    drain,
     json_pieces,
     responses_events,
 )
@@ -70,17 +71,6 @@ PROTOCOLS = [
 @pytest.fixture(params=PROTOCOLS, ids=lambda p: p.name)
 def proto(request: pytest.FixtureRequest) -> Protocol:
     return request.param  # type: ignore[no-any-return]
-
-
-async def drain(src: HTTPSource) -> tuple[list[str], BaseException | None]:
-    """The deltas received, and the error that ended the stream (None: it ended well)."""
-    got: list[str] = []
-    try:
-        async for delta in src:
-            got.append(delta)
-    except SourceError as exc:
-        return got, exc
-    return got, None
 
 
 async def test_a_text_answer_streams_delta_by_delta_with_turn_and_usage(proto: Protocol) -> None:

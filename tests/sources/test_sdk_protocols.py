@@ -6,52 +6,30 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from eager import (
     AnthropicSDKSource,
     EndpointError,
     OpenAIResponsesSDKSource,
-    SourceError,
     StreamError,
     UsageError,
 )
 
-from ._wire import Reply, WireServer, anthropic_events, json_pieces, responses_events
+from ._wire import (
+    Reply,
+    WireServer,
+    anthropic_events,
+    drain,
+    json_pieces,
+    openai_client,
+    responses_events,
+)
 
 CODE = "".join(f"y{i} = {i}\nprint(y{i})\n" for i in range(6))
 ARGS = json_pieces({"code": CODE}, 5)
 TEXT = ["Sure", ",", " here", ":\n", "```python\nx = 1\n```\n"]
 PY_TOOL = {"type": "function", "name": "python", "parameters": {"type": "object"}}
-
-
-async def drain(src: Any) -> tuple[list[str], BaseException | None]:
-    got: list[str] = []
-    try:
-        async for delta in src:
-            got.append(delta)
-    except SourceError as exc:
-        return got, exc
-    return got, None
-
-
-def openai_client(srv: WireServer, *, sync: bool = False) -> Any:
-    import openai
-
-    if sync:
-        return openai.OpenAI(
-            base_url=srv.url + "/v1",
-            api_key="k",
-            max_retries=0,
-            http_client=httpx.Client(trust_env=False),
-        )
-    return openai.AsyncOpenAI(
-        base_url=srv.url + "/v1",
-        api_key="k",
-        max_retries=0,
-        http_client=httpx.AsyncClient(trust_env=False),
-    )
 
 
 def anthropic_client(srv: WireServer, *, sync: bool = False) -> Any:
@@ -74,7 +52,7 @@ ANTHROPIC_ARGS: dict[str, Any] = {
 async def test_an_async_responses_stream_of_the_sdk_is_a_source() -> None:
     async with (
         WireServer({"/v1/responses": Reply(responses_events(text=TEXT))}) as srv,
-        openai_client(srv) as client,
+        openai_client(srv.url + "/v1") as client,
     ):
         stream = await client.responses.create(model="m", input="write it", stream=True)
         src = OpenAIResponsesSDKSource(stream)
@@ -88,7 +66,7 @@ async def test_the_responses_stream_manager_of_the_sdk_is_a_source() -> None:
     events = responses_events(text=["Running."], call=ARGS)
     async with (
         WireServer({"/v1/responses": Reply(events)}) as srv,
-        openai_client(srv) as client,
+        openai_client(srv.url + "/v1") as client,
         client.responses.stream(model="m", input="x", tools=[PY_TOOL]) as stream,
     ):
         src = OpenAIResponsesSDKSource(stream, format="tool", tool_name="python")
@@ -101,7 +79,7 @@ async def test_a_sync_responses_custom_tool_stream_is_read_in_a_thread() -> None
     pieces = [CODE[i : i + 4] for i in range(0, len(CODE), 4)]
     events = responses_events(call=pieces, kind="custom")
     async with WireServer({"/v1/responses": Reply(events)}) as srv:
-        with openai_client(srv, sync=True) as client:
+        with openai_client(srv.url + "/v1", sync=True) as client:
             stream = await asyncio.to_thread(
                 client.responses.create, model="m", input="x", stream=True
             )
@@ -112,7 +90,10 @@ async def test_a_sync_responses_custom_tool_stream_is_read_in_a_thread() -> None
 
 async def test_a_failed_response_through_the_sdk_keeps_the_text() -> None:
     events = responses_events(text=TEXT, end="failed")
-    async with WireServer({"/v1/responses": Reply(events)}) as srv, openai_client(srv) as client:
+    async with (
+        WireServer({"/v1/responses": Reply(events)}) as srv,
+        openai_client(srv.url + "/v1") as client,
+    ):
         stream = await client.responses.create(model="m", input="x", stream=True)
         got, error = await drain(OpenAIResponsesSDKSource(stream))
     assert isinstance(error, StreamError) and "broke down" in str(error) and got == TEXT
@@ -195,7 +176,11 @@ async def test_closing_an_sdk_source_closes_the_connection(sdk: str, sync: bool)
     else:
         path, events = "/v1/messages", anthropic_events(text=TEXT)
     async with WireServer({path: Reply(events, stall_after=len(events) - 4)}) as srv:
-        client = (openai_client if sdk == "openai" else anthropic_client)(srv, sync=sync)
+        client = (
+            openai_client(srv.url + "/v1", sync=sync)
+            if sdk == "openai"
+            else anthropic_client(srv, sync=sync)
+        )
         if sdk == "openai":
             call: Any = client.responses.create
             kwargs: dict[str, Any] = {"model": "m", "input": "x", "stream": True}

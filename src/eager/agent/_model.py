@@ -39,6 +39,23 @@ class Model(abc.ABC):
     tool_name: str = "python"
     tool_argument: str = "code"
 
+    def __init__(
+        self,
+        *,
+        code: CodeStyle = "fence",
+        protocol: Protocol = "chat",
+        tool_name: str = "python",
+        tool_argument: str = "code",
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise UsageError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+        if code not in ("fence", "tool"):
+            raise UsageError(f"code must be 'fence' or 'tool', not {code!r}")
+        self.code = code
+        self.protocol = protocol
+        self.tool_name = tool_name
+        self.tool_argument = tool_argument
+
     @abc.abstractmethod
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:
         """A fresh source streaming the model's answer to ``messages``.
@@ -106,13 +123,10 @@ class ScriptedModel(Model):
         tool_argument: str = "code",
         delay_s: float = 0.0,
     ) -> None:
-        if code not in ("fence", "tool"):
-            raise UsageError(f"code must be 'fence' or 'tool', not {code!r}")
+        super().__init__(
+            code=code, protocol=protocol, tool_name=tool_name, tool_argument=tool_argument
+        )
         self.turns = [t if isinstance(t, Turn) else Turn(text=t) for t in turns]
-        self.code = code
-        self.protocol = protocol
-        self.tool_name = tool_name
-        self.tool_argument = tool_argument
         self.delay_s = delay_s
         #: The encoded request of every :meth:`open`, in order.
         self.requests: list[dict[str, Any]] = []
@@ -149,16 +163,11 @@ class EndpointModel(Model):
         tool_argument: str = "code",
         source_options: dict[str, Any] | None = None,
     ) -> None:
-        if protocol not in PROTOCOLS:
-            raise UsageError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
-        if code not in ("fence", "tool"):
-            raise UsageError(f"code must be 'fence' or 'tool', not {code!r}")
+        super().__init__(
+            code=code, protocol=protocol, tool_name=tool_name, tool_argument=tool_argument
+        )
         self.base_url = base_url
         self.model = model
-        self.protocol = protocol
-        self.code = code
-        self.tool_name = tool_name
-        self.tool_argument = tool_argument
         self.source_options = dict(source_options or {})
 
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:

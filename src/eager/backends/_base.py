@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 from .._errors import BackendError, UsageError
 from .._result import ExecResult
@@ -38,7 +39,13 @@ def check_execute_args(code: object, first_line: object, timeout_s: object = Non
 
 
 class AsyncResource(abc.ABC):
-    """Something started and closed, and an async context manager doing both."""
+    """Something started and closed, and an async context manager doing both.
+
+    ``SHIELD_CLOSE``: the context manager's exit shields :meth:`close` from the caller's
+    cancellation (a close that must finish, e.g. a pool's).
+    """
+
+    SHIELD_CLOSE: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -58,7 +65,10 @@ class AsyncResource(abc.ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.close()
+        if self.SHIELD_CLOSE:
+            await asyncio.shield(self.close())
+        else:
+            await self.close()
 
 
 class Backend(AsyncResource):

@@ -7,12 +7,11 @@ import collections
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from .._errors import BackendError, BackendStartError, PoolExhaustedError, UsageError
 from .._result import ExecResult
-from ._base import Backend
+from ._base import AsyncResource, Backend
 from ._pool_config import PoolConfig, PoolStats, ReturnPolicy
 
 __all__ = ["CLOSE_TIMEOUT_S", "SessionPool"]
@@ -63,7 +62,7 @@ class _Lease(Backend):
         await self.inner.reset()
 
 
-class SessionPool:
+class SessionPool(AsyncResource):
     """Warm sessions of one backend, checked out with ``async with pool.session() as backend``.
 
     ``factory`` returns a new, unstarted :class:`Backend` (``lambda: ReplBackend(timeout_s=30)``).
@@ -80,6 +79,9 @@ class SessionPool:
     every checkout with that key (one at a time) until :meth:`release`. A failed start fails the
     oldest waiter with its :class:`~eager.BackendStartError` and is not retried by itself.
     """
+
+    #: Leaving ``async with`` closes every session even when the caller is being cancelled.
+    SHIELD_CLOSE = True
 
     def __init__(self, factory: Callable[[], Backend], *, config: PoolConfig | None = None) -> None:
         if not callable(factory):
@@ -148,18 +150,6 @@ class SessionPool:
         self._kept.clear()
         self._leases.clear()
         await asyncio.gather(*(self._close_backend(b) for b in backends))
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.shield(self.close())
 
     def stats(self) -> PoolStats:
         """The counters now, as a frozen snapshot."""

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from ..sources._sse import encode_event
-from ._wire import Encoder, Reply, ToolForm, Wire, assistant_runs, first_argument, new_id
+from ._wire import Encoder, Reply, ToolForm, Wire, first_argument, new_id
 
 __all__ = ["AnthropicWire"]
 
@@ -36,12 +36,6 @@ class AnthropicWire(Wire):
     name = "anthropic"
     path = "/messages"
     length_stop = "max_tokens"
-
-    def history_turns(self, body: dict[str, Any]) -> int:
-        messages = body.get("messages")
-        if not isinstance(messages, list):
-            return 0
-        return assistant_runs(messages, lambda m: m.get("role") == "assistant")
 
     def declared_tool(self, body: dict[str, Any]) -> ToolForm | None:
         tools = body.get("tools")

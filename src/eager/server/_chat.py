@@ -18,7 +18,7 @@ from ..sources._sse import (
     tool_call_chunk,
     usage_chunk,
 )
-from ._wire import Encoder, Reply, ToolForm, Wire, assistant_runs, first_argument, new_id, now
+from ._wire import Encoder, Reply, ToolForm, Wire, first_argument, new_id, now
 
 __all__ = ["ChatWire"]
 
@@ -31,12 +31,6 @@ class ChatWire(Wire):
     name = "chat"
     path = "/chat/completions"
     length_stop = "length"
-
-    def history_turns(self, body: dict[str, Any]) -> int:
-        messages = body.get("messages")
-        if not isinstance(messages, list):
-            return 0
-        return assistant_runs(messages, lambda m: m.get("role") == "assistant")
 
     def declared_tool(self, body: dict[str, Any]) -> ToolForm | None:
         tools = body.get("tools")

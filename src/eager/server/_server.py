@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .._errors import UsageError
+from ..backends._base import AsyncResource
 from ._answers import Answer, Recording
 from ._app import bind, create_app, make_uvicorn
 
@@ -18,7 +18,7 @@ __all__ = ["SERVER_START_TIMEOUT_S", "ReplayServer"]
 SERVER_START_TIMEOUT_S = 10.0
 
 
-class ReplayServer:
+class ReplayServer(AsyncResource):
     """The replay server running in this event loop, for tests and benchmarks.
 
     ``async with ReplayServer(answers, port=0) as server:`` serves on ``server.base_url``
@@ -68,7 +68,10 @@ class ReplayServer:
                 await self._changed.wait()
         return self.records
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Start serving (idempotent); ``async with`` does it."""
+        if self._server is not None:
+            return
         server = make_uvicorn(self.app)
         server.capture_signals = contextlib.nullcontext  # the host process owns its signals
         self._server = server
@@ -79,14 +82,9 @@ class ReplayServer:
                     await self._task
                     raise UsageError("the replay server stopped during start-up")
                 await asyncio.sleep(0.005)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop serving and release the socket (idempotent); ``async with`` does it."""
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             done, _ = await asyncio.wait({self._task}, timeout=SERVER_START_TIMEOUT_S)

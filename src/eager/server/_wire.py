@@ -115,9 +115,13 @@ class Wire(ABC):
     #: The stop reason of an answer cut at the token limit.
     length_stop: str
 
-    @abstractmethod
     def history_turns(self, body: dict[str, Any]) -> int:
-        """How many assistant turns the request's history already holds."""
+        """How many assistant turns the request's history already holds (by default: runs of
+        ``role: assistant`` entries of its ``messages``, as in Chat Completions and Messages)."""
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            return 0
+        return assistant_runs(messages, lambda m: m.get("role") == "assistant")
 
     @abstractmethod
     def declared_tool(self, body: dict[str, Any]) -> ToolForm | None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from .._errors import UsageError
 from .._extract import Format
 from ._anthropic_events import ANTHROPIC_VERSION, decode_anthropic_event
 from ._delta import Delta
-from ._http import HTTPSource
+from ._http import HTTPOptions, HTTPSource, prompt_messages, request_body
 from ._openai import CODE_TOOL_DESCRIPTION, code_schema
 from ._sse import SSEEvent
 
@@ -60,20 +58,10 @@ class AnthropicSource(HTTPSource):
         temperature: float | None = None,
         headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        connect_timeout_s: float = 10.0,
-        first_token_timeout_s: float = 120.0,
-        token_timeout_s: float = 60.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_retry_after_s: float = 60.0,
         require_end: bool = True,
-        http_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HTTPOptions],
     ) -> None:
-        if messages is None:
-            if prompt is None:
-                raise UsageError("give prompt= or messages=")
-            messages = [{"role": "user", "content": prompt}]
+        messages = prompt_messages(prompt, messages)
         if max_tokens < 1:
             raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
         all_headers = {"anthropic-version": anthropic_version, "content-type": "application/json"}
@@ -88,15 +76,8 @@ class AnthropicSource(HTTPSource):
             tool=format == "tool",
             tool_name=tool_name,
             tool_argument=tool_argument,
-            connect_timeout_s=connect_timeout_s,
-            first_token_timeout_s=first_token_timeout_s,
-            token_timeout_s=token_timeout_s,
-            retries=retries,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            max_retry_after_s=max_retry_after_s,
             require_end=require_end,
-            http_client=http_client,
+            **options,
         )
         body: dict[str, Any] = {
             "model": model,
@@ -108,21 +89,16 @@ class AnthropicSource(HTTPSource):
             body["system"] = system
         if temperature is not None:
             body["temperature"] = temperature
-        extra = extra_body or {}
-        if tools is not None:
-            body["tools"] = [dict(t) for t in tools]
-        elif format == "tool" and "tools" not in extra:
+        code_tool = None
+        if format == "tool":
             name = tool_name or "python"
-            body["tools"] = [
-                {
-                    "name": name,
-                    "description": CODE_TOOL_DESCRIPTION,
-                    "input_schema": code_schema(tool_argument),
-                }
-            ]
-            body["tool_choice"] = {"type": "tool", "name": name}
-        body.update(extra)
-        self.body = {k: v for k, v in body.items() if v is not None}
+            spec = {
+                "name": name,
+                "description": CODE_TOOL_DESCRIPTION,
+                "input_schema": code_schema(tool_argument),
+            }
+            code_tool = (spec, {"type": "tool", "name": name})
+        self.body = request_body(body, tools=tools, extra=extra_body, code_tool=code_tool)
 
     def _decode(self, event: SSEEvent) -> Delta | None:
         return decode_anthropic_event(event)

@@ -14,9 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import StreamError
 from ._delta import Delta, ToolCallDelta, Usage
-from ._sse import SSEEvent, clip, json_object
+from ._sse import (
+    SSEEvent,
+    event_type,
+    index_field,
+    object_field,
+    string_field,
+    typed_event_object,
+    usage_of,
+)
 
 __all__ = ["ANTHROPIC_VERSION", "decode_anthropic_event", "parse_anthropic_object"]
 
@@ -26,37 +33,24 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 def decode_anthropic_event(event: SSEEvent) -> Delta | None:
     """One server-sent event of a Messages stream as a delta (None: nothing for us)."""
-    if event.event == "ping" or not event.data.strip():
-        return None
-    obj = json_object(event.data)
-    if "type" not in obj and event.event not in ("message", ""):
-        obj = {**obj, "type": event.event}
-    return parse_anthropic_object(obj)
+    obj = typed_event_object(event)
+    return None if obj is None else parse_anthropic_object(obj)
 
 
-def parse_anthropic_object(obj: object) -> Delta | None:
+def parse_anthropic_object(raw: object) -> Delta | None:
     """Like :func:`decode_anthropic_event`, from decoded JSON (an SDK event's ``model_dump()``).
 
     Raises :class:`~eager.StreamError` for an event whose fields have the wrong types.
     """
-    if not isinstance(obj, dict):
-        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
-    kind = obj.get("type")
-    if not isinstance(kind, str):
-        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    obj, kind = event_type(raw)
     if kind == "message_start":
-        message = obj.get("message")
-        if not isinstance(message, dict):
-            raise StreamError(f"message_start without a message: {clip(repr(obj))!r}")
-        return Delta(usage=_usage(message.get("usage")))
+        return Delta(usage=_usage(object_field(obj, "message").get("usage")))
     if kind == "content_block_start":
         return _block_start(obj)
     if kind == "content_block_delta":
         return _block_delta(obj)
     if kind == "message_delta":
-        delta = obj.get("delta")
-        if not isinstance(delta, dict):
-            raise StreamError(f"message_delta without a delta: {clip(repr(obj))!r}")
+        delta = object_field(obj, "delta")
         reason = delta.get("stop_reason")
         return Delta(
             finish_reason=reason if isinstance(reason, str) else None,
@@ -77,9 +71,7 @@ def parse_anthropic_object(obj: object) -> Delta | None:
 
 def _block_start(obj: dict[str, Any]) -> Delta | None:
     index = _index(obj)
-    block = obj.get("content_block")
-    if not isinstance(block, dict):
-        raise StreamError(f"content_block_start without a content_block: {clip(repr(obj))!r}")
+    block = object_field(obj, "content_block")
     btype = block.get("type")
     if btype == "text":
         text = block.get("text")
@@ -101,41 +93,22 @@ def _block_start(obj: dict[str, Any]) -> Delta | None:
 
 def _block_delta(obj: dict[str, Any]) -> Delta | None:
     index = _index(obj)
-    delta = obj.get("delta")
-    if not isinstance(delta, dict):
-        raise StreamError(f"content_block_delta without a delta: {clip(repr(obj))!r}")
+    delta = object_field(obj, "delta")
     dtype = delta.get("type")
     if dtype == "text_delta":
-        return Delta(content=_text(delta, "text"))
+        return Delta(content=string_field(delta, "text"))
     if dtype == "input_json_delta":
         return Delta(
-            tool_calls=(ToolCallDelta(index=index, arguments=_text(delta, "partial_json")),)
+            tool_calls=(ToolCallDelta(index=index, arguments=string_field(delta, "partial_json")),)
         )
     if dtype == "thinking_delta":
-        return Delta(reasoning=_text(delta, "thinking"))
+        return Delta(reasoning=string_field(delta, "thinking"))
     return None  # signature_delta, citations_delta, newer types
 
 
-def _text(delta: dict[str, Any], key: str) -> str:
-    value = delta.get(key)
-    if not isinstance(value, str):
-        raise StreamError(f"{delta.get('type')} without a string {key!r}: {clip(repr(delta))!r}")
-    return value
-
-
 def _index(obj: dict[str, Any]) -> int:
-    value = obj.get("index")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StreamError(f"{obj.get('type')} without a block index: {clip(repr(obj))!r}")
-    return value
+    return index_field(obj, "index")
 
 
 def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def num(key: str) -> int | None:
-        v = raw.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-    return Usage(num("input_tokens"), num("output_tokens"))
+    return usage_of(raw, "input_tokens", "output_tokens")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._extract import Format
 from ._anthropic_events import parse_anthropic_object
 from ._delta import Delta
 from ._sdk import SDKSource
@@ -26,22 +25,6 @@ class AnthropicSDKSource(SDKSource):
 
     SDK = "anthropic"
     END_EVENT = "message_stop"
-
-    def __init__(
-        self,
-        stream: Any,
-        *,
-        format: Format = "auto",
-        tool_name: str | None = None,
-        tool_argument: str = "code",
-    ) -> None:
-        super().__init__(
-            stream,
-            format=format,
-            tool=format == "tool",
-            tool_name=tool_name,
-            tool_argument=tool_argument,
-        )
 
     def _decode(self, event: dict[str, Any]) -> Delta | None:
         return parse_anthropic_object(event)

@@ -15,8 +15,8 @@ import email.utils
 import ipaddress
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, TypedDict
 
 import httpx
 
@@ -33,7 +33,16 @@ from ._delta import Delta, DeltaSelector
 from ._pump import CLOSE_TIMEOUT_S, PumpSource
 from ._sse import SSEDecoder, SSEEvent
 
-__all__ = ["HTTPSource", "bounded", "is_loopback", "join_url"]
+__all__ = [
+    "HTTPOptions",
+    "HTTPSource",
+    "bearer_headers",
+    "bounded",
+    "is_loopback",
+    "join_url",
+    "prompt_messages",
+    "request_body",
+]
 
 #: Statuses worth another attempt (before the first token only).
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -58,6 +67,19 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class HTTPOptions(TypedDict, total=False):
+    """The transport settings every protocol source takes (defaults and meaning: HTTPSource)."""
+
+    connect_timeout_s: float
+    first_token_timeout_s: float
+    token_timeout_s: float
+    retries: int
+    backoff_s: float
+    max_backoff_s: float
+    max_retry_after_s: float
+    http_client: httpx.AsyncClient | None
 
 
 class HTTPSource(PumpSource):
@@ -90,15 +112,15 @@ class HTTPSource(PumpSource):
         tool: bool,
         tool_name: str | None,
         tool_argument: str,
-        connect_timeout_s: float,
-        first_token_timeout_s: float,
-        token_timeout_s: float,
-        retries: int,
-        backoff_s: float,
-        max_backoff_s: float,
-        max_retry_after_s: float,
-        require_end: bool,
-        http_client: httpx.AsyncClient | None,
+        require_end: bool = True,
+        connect_timeout_s: float = 10.0,
+        first_token_timeout_s: float = 120.0,
+        token_timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        max_retry_after_s: float = 60.0,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__()
         if not url.startswith(("http://", "https://")):
@@ -326,6 +348,47 @@ class _Retry(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after_s = retry_after_s
+
+
+def prompt_messages(
+    prompt: str | None, messages: Sequence[Mapping[str, Any]] | None
+) -> Sequence[Mapping[str, Any]]:
+    """``messages``, else one user message of ``prompt``; UsageError when neither is given."""
+    if messages is not None:
+        return messages
+    if prompt is None:
+        raise UsageError("give prompt= or messages=")
+    return [{"role": "user", "content": prompt}]
+
+
+def bearer_headers(api_key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``headers`` with ``Authorization: Bearer {api_key}`` when a key is given (OpenAI style)."""
+    all_headers = dict(headers or {})
+    if api_key:
+        all_headers["Authorization"] = f"Bearer {api_key}"
+    return all_headers
+
+
+def request_body(
+    body: dict[str, Any],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None,
+    extra: Mapping[str, Any] | None,
+    code_tool: tuple[dict[str, Any], dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """``body`` with its tools and ``extra`` (None entries removed from the result).
+
+    ``tools`` given are sent as they are; else ``code_tool`` (the code tool's spec and the
+    ``tool_choice`` forcing it) is declared unless ``extra`` brings its own ``tools``.
+    """
+    extra = extra or {}
+    if tools is not None:
+        body["tools"] = [dict(t) for t in tools]
+    elif code_tool is not None and "tools" not in extra:
+        body["tools"] = [code_tool[0]]
+        body["tool_choice"] = code_tool[1]
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def join_url(base_url: str, path: str) -> str:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
-import httpx
-
-from .._errors import UsageError
 from .._extract import Format
 from ._delta import Delta
-from ._http import HTTPSource, bounded, is_loopback, join_url
+from ._http import (
+    HTTPOptions,
+    HTTPSource,
+    bearer_headers,
+    bounded,
+    is_loopback,
+    join_url,
+    prompt_messages,
+    request_body,
+)
 from ._sse import SSEEvent, decode_chat_event
 
 __all__ = ["CODE_TOOL_DESCRIPTION", "OpenAISource", "bounded", "code_schema", "is_loopback"]
@@ -26,7 +32,10 @@ class OpenAISource(HTTPSource):
     ``tools`` the request's tools (default with ``format="tool"``: one ``tool_name`` function
     whose ``tool_argument`` holds the code, and a ``tool_choice`` forcing it). ``format="tool"`` yields the JSON
     arguments of the tool call named ``tool_name``; any other format yields the content.
-    Retries, timeouts, errors and cancellation as in :class:`~eager.HTTPSource` (see there); the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
+    Retries, timeouts, errors and cancellation as in :class:`~eager.HTTPSource` (see there; its
+    keywords ``connect_timeout_s``, ``first_token_timeout_s``, ``token_timeout_s``, ``retries``,
+    ``backoff_s``, ``max_backoff_s``, ``max_retry_after_s`` and ``http_client`` are taken here
+    with its defaults); the stream must end with ``[DONE]`` when ``require_done``. ``extra_body``
     entries set to None remove a default field (e.g. ``{"stream_options": None}``).
     """
 
@@ -50,45 +59,25 @@ class OpenAISource(HTTPSource):
         temperature: float | None = None,
         headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        connect_timeout_s: float = 10.0,
-        first_token_timeout_s: float = 120.0,
-        token_timeout_s: float = 60.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_retry_after_s: float = 60.0,
         require_done: bool = True,
-        http_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HTTPOptions],
     ) -> None:
-        if messages is None:
-            if prompt is None:
-                raise UsageError("give prompt= or messages=")
-            messages = [{"role": "user", "content": prompt}]
+        messages = prompt_messages(prompt, messages)
         if system:
             messages = [{"role": "system", "content": system}, *messages]
-        all_headers = dict(headers or {})
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
         super().__init__(
             url=join_url(base_url, "/chat/completions"),
             model=model,
-            headers=all_headers,
+            headers=bearer_headers(api_key, headers),
             format=format,
             tool=format == "tool",
             tool_name=tool_name,
             tool_argument=tool_argument,
-            connect_timeout_s=connect_timeout_s,
-            first_token_timeout_s=first_token_timeout_s,
-            token_timeout_s=token_timeout_s,
-            retries=retries,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            max_retry_after_s=max_retry_after_s,
             require_end=require_done,
-            http_client=http_client,
+            **options,
         )
         self.require_done = require_done
-        self.body = self._body(messages, tools, max_tokens, temperature, extra_body or {})
+        self.body = self._body(messages, tools, max_tokens, temperature, extra_body)
 
     def _decode(self, event: SSEEvent) -> Delta | None:
         return decode_chat_event(event)
@@ -99,7 +88,7 @@ class OpenAISource(HTTPSource):
         tools: Sequence[Mapping[str, Any]] | None,
         max_tokens: int | None,
         temperature: float | None,
-        extra: Mapping[str, Any],
+        extra: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
@@ -111,14 +100,12 @@ class OpenAISource(HTTPSource):
             body["max_tokens"] = max_tokens
         if temperature is not None:
             body["temperature"] = temperature
-        if tools is not None:
-            body["tools"] = [dict(t) for t in tools]
-        elif self.format == "tool" and "tools" not in extra:
+        code_tool = None
+        if self.format == "tool":
             name = self.tool_name or "python"
-            body["tools"] = [_tool_spec(name, self.tool_argument)]
-            body["tool_choice"] = {"type": "function", "function": {"name": name}}
-        body.update(extra)
-        return {k: v for k, v in body.items() if v is not None}
+            choice = {"type": "function", "function": {"name": name}}
+            code_tool = (_tool_spec(name, self.tool_argument), choice)
+        return request_body(body, tools=tools, extra=extra, code_tool=code_tool)
 
 
 def code_schema(argument: str) -> dict[str, Any]:

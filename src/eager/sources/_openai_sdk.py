@@ -25,22 +25,6 @@ class OpenAISDKSource(SDKSource):
 
     SDK = "openai"
 
-    def __init__(
-        self,
-        stream: Any,
-        *,
-        format: Format = "auto",
-        tool_name: str | None = None,
-        tool_argument: str = "code",
-    ) -> None:
-        super().__init__(
-            stream,
-            format=format,
-            tool=format == "tool",
-            tool_name=tool_name,
-            tool_argument=tool_argument,
-        )
-
     def _decode(self, event: dict[str, Any]) -> Delta | None:
         return parse_chunk_object(event)
 
@@ -69,14 +53,9 @@ class OpenAIResponsesSDKSource(SDKSource):
         tool_argument: str = "code",
         tool_type: Literal["function", "custom"] = "function",
     ) -> None:
-        use_tool = format == "tool"
-        super().__init__(
-            stream,
-            format="code" if use_tool and tool_type == "custom" else format,
-            tool=use_tool,
-            tool_name=tool_name,
-            tool_argument=tool_argument,
-        )
+        super().__init__(stream, format=format, tool_name=tool_name, tool_argument=tool_argument)
+        if format == "tool" and tool_type == "custom":
+            self.format = "code"  # a custom tool's free-form input is the code itself
 
     def _decode(self, event: dict[str, Any]) -> Delta | None:
         return parse_responses_object(event)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
-
-import httpx
+from typing import Any, Literal, Unpack
 
 from .._errors import UsageError
 from .._extract import Format
 from ._delta import Delta
-from ._http import HTTPSource, join_url
+from ._http import HTTPOptions, HTTPSource, bearer_headers, join_url, request_body
 from ._openai import CODE_TOOL_DESCRIPTION, code_schema
 from ._responses_events import decode_responses_event
 from ._sse import SSEEvent
@@ -56,15 +54,8 @@ class OpenAIResponsesSource(HTTPSource):
         temperature: float | None = None,
         headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-        connect_timeout_s: float = 10.0,
-        first_token_timeout_s: float = 120.0,
-        token_timeout_s: float = 60.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        max_retry_after_s: float = 60.0,
         require_end: bool = True,
-        http_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HTTPOptions],
     ) -> None:
         if input is None:
             if prompt is None:
@@ -72,27 +63,17 @@ class OpenAIResponsesSource(HTTPSource):
             input = prompt
         if tool_type not in ("function", "custom"):
             raise UsageError(f"tool_type must be 'function' or 'custom', not {tool_type!r}")
-        all_headers = dict(headers or {})
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
         use_tool = format == "tool"
         super().__init__(
             url=join_url(base_url, "/responses"),
             model=model,
-            headers=all_headers,
+            headers=bearer_headers(api_key, headers),
             format="code" if use_tool and tool_type == "custom" else format,
             tool=use_tool,
             tool_name=tool_name,
             tool_argument=tool_argument,
-            connect_timeout_s=connect_timeout_s,
-            first_token_timeout_s=first_token_timeout_s,
-            token_timeout_s=token_timeout_s,
-            retries=retries,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            max_retry_after_s=max_retry_after_s,
             require_end=require_end,
-            http_client=http_client,
+            **options,
         )
         self.tool_type = tool_type
         body: dict[str, Any] = {
@@ -106,15 +87,12 @@ class OpenAIResponsesSource(HTTPSource):
             body["max_output_tokens"] = max_tokens
         if temperature is not None:
             body["temperature"] = temperature
-        extra = extra_body or {}
-        if tools is not None:
-            body["tools"] = [dict(t) for t in tools]
-        elif use_tool and "tools" not in extra:
+        code_tool = None
+        if use_tool:
             name = tool_name or "python"
-            body["tools"] = [_tool_spec(name, tool_argument, tool_type)]
-            body["tool_choice"] = {"type": tool_type, "name": name}
-        body.update(extra)
-        self.body = {k: v for k, v in body.items() if v is not None}
+            choice = {"type": tool_type, "name": name}
+            code_tool = (_tool_spec(name, tool_argument, tool_type), choice)
+        self.body = request_body(body, tools=tools, extra=extra_body, code_tool=code_tool)
 
     def _decode(self, event: SSEEvent) -> Delta | None:
         return decode_responses_event(event)

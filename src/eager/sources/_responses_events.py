@@ -15,7 +15,15 @@ from typing import Any
 
 from .._errors import StreamError
 from ._delta import Delta, ToolCallDelta, Usage
-from ._sse import SSEEvent, clip, json_object
+from ._sse import (
+    SSEEvent,
+    clip,
+    event_type,
+    index_field,
+    string_field,
+    typed_event_object,
+    usage_of,
+)
 
 __all__ = ["decode_responses_event", "parse_responses_object"]
 
@@ -27,28 +35,20 @@ _TOOL_ITEMS = {"function_call": "function", "custom_tool_call": "custom"}
 
 def decode_responses_event(event: SSEEvent) -> Delta | None:
     """One server-sent event of a Responses stream as a delta (None: nothing for us)."""
-    if event.event == "ping" or not event.data.strip():
-        return None
-    obj = json_object(event.data)
-    if "type" not in obj and event.event not in ("message", ""):
-        obj = {**obj, "type": event.event}  # a server that names the event only in the SSE field
-    return parse_responses_object(obj)
+    obj = typed_event_object(event)
+    return None if obj is None else parse_responses_object(obj)
 
 
-def parse_responses_object(obj: object) -> Delta | None:
+def parse_responses_object(raw: object) -> Delta | None:
     """Like :func:`decode_responses_event`, from decoded JSON (an SDK event's ``model_dump()``).
 
     Raises :class:`~eager.StreamError` for an event whose fields have the wrong types.
     """
-    if not isinstance(obj, dict):
-        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
-    kind = obj.get("type")
-    if not isinstance(kind, str):
-        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    obj, kind = event_type(raw)
     if kind == "response.output_text.delta":
-        return Delta(content=_text(obj, "delta"))
+        return Delta(content=string_field(obj, "delta"))
     if kind in _REASONING:
-        return Delta(reasoning=_text(obj, "delta"))
+        return Delta(reasoning=string_field(obj, "delta"))
     if kind == "response.refusal.delta":
         return Delta(finish_reason="refusal")  # the refusal text is not the answer's text
     if kind == "response.output_item.added":
@@ -68,7 +68,9 @@ def parse_responses_object(obj: object) -> Delta | None:
         )
         return Delta(tool_calls=(call,))
     if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
-        return Delta(tool_calls=(ToolCallDelta(index=_index(obj), arguments=_text(obj, "delta")),))
+        return Delta(
+            tool_calls=(ToolCallDelta(index=_index(obj), arguments=string_field(obj, "delta")),)
+        )
     if kind in TERMINAL:
         return _terminal(kind, obj)
     if kind == "error":
@@ -100,18 +102,8 @@ def _terminal(kind: str, obj: dict[str, Any]) -> Delta:
     return Delta(finish_reason="failed", usage=usage, done=True, error=text)
 
 
-def _text(obj: dict[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise StreamError(f"{obj.get('type')} event without a string {key!r}: {clip(repr(obj))!r}")
-    return value
-
-
 def _index(obj: dict[str, Any]) -> int:
-    value = obj.get("output_index")
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StreamError(f"{obj.get('type')} event without an output_index: {clip(repr(obj))!r}")
-    return value
+    return index_field(obj, "output_index")
 
 
 def _opt_str(value: object) -> str | None:
@@ -119,11 +111,4 @@ def _opt_str(value: object) -> str | None:
 
 
 def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def num(key: str) -> int | None:
-        v = raw.get(key)
-        return v if isinstance(v, int) else None
-
-    return Usage(num("input_tokens"), num("output_tokens"), num("total_tokens"))
+    return usage_of(raw, "input_tokens", "output_tokens", "total_tokens")

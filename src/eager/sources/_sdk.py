@@ -51,10 +51,9 @@ class SDKSource(PumpSource):
         self,
         stream: Any,
         *,
-        format: Format,
-        tool: bool,
-        tool_name: str | None,
-        tool_argument: str,
+        format: Format = "auto",
+        tool_name: str | None = None,
+        tool_argument: str = "code",
     ) -> None:
         super().__init__()
         try:
@@ -69,7 +68,7 @@ class SDKSource(PumpSource):
         self.format = format
         self.tool_name = tool_name
         self.tool_argument = tool_argument
-        self._selector = self._sel = DeltaSelector(tool=tool, tool_name=tool_name)
+        self._selector = self._sel = DeltaSelector(tool=format == "tool", tool_name=tool_name)
         self._ended = False
         self._sync_error: EagerError | None = None
 

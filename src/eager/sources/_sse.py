@@ -237,19 +237,71 @@ def clip(text: str, limit: int = 200) -> str:
     return _clip(text, limit)
 
 
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+def typed_event_object(event: SSEEvent) -> dict[str, Any] | None:
+    """The JSON object of one event of a typed-event stream (Responses, Messages); None for a
+    ``ping`` or an empty event. A server that names the event only in the SSE ``event`` field
+    gets that name as the object's ``type``."""
+    if event.event == "ping" or not event.data.strip():
+        return None
+    obj = json_object(event.data)
+    if "type" not in obj and event.event not in ("message", ""):
+        obj = {**obj, "type": event.event}
+    return obj
 
 
-def _usage(raw: object) -> Usage | None:
+def event_type(obj: object) -> tuple[dict[str, Any], str]:
+    """A decoded typed event (or an SDK event's ``model_dump()``) and its ``type``;
+    :class:`~eager.StreamError` when it is not an object with a string ``type``."""
+    if not isinstance(obj, dict):
+        raise StreamError(f"event is not a JSON object: {clip(repr(obj))!r}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise StreamError(f"event without a type: {clip(repr(obj))!r}")
+    return obj, kind
+
+
+def object_field(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object ``obj[key]`` of a protocol event, or :class:`~eager.StreamError`."""
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        raise StreamError(f"{obj.get('type')} without a {key}: {clip(repr(obj))!r}")
+    return value
+
+
+def string_field(obj: dict[str, Any], key: str) -> str:
+    """``obj[key]`` of a protocol event, or :class:`~eager.StreamError` naming its type."""
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise StreamError(f"{obj.get('type')} event without a string {key!r}: {clip(repr(obj))!r}")
+    return value
+
+
+def index_field(obj: dict[str, Any], key: str) -> int:
+    """The integer ``obj[key]`` (a block or output index), or :class:`~eager.StreamError`."""
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StreamError(f"{obj.get('type')} event without an integer {key}: {clip(repr(obj))!r}")
+    return value
+
+
+def usage_of(raw: object, input_key: str, output_key: str, total_key: str = "") -> Usage | None:
+    """The token counts of a ``usage`` object under the protocol's key names (None: no object)."""
     if not isinstance(raw, dict):
         return None
 
     def num(key: str) -> int | None:
         v = raw.get(key)
-        return v if isinstance(v, int) else None
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
 
-    return Usage(num("prompt_tokens"), num("completion_tokens"), num("total_tokens"))
+    return Usage(num(input_key), num(output_key), num(total_key) if total_key else None)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _usage(raw: object) -> Usage | None:
+    return usage_of(raw, "prompt_tokens", "completion_tokens", "total_tokens")
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -201,56 +201,41 @@ class Session:
         t0 = time.perf_counter()
         session = cls(bytes.fromhex(config["sentinel"]), cap, stdio=command is not None)
         loop = asyncio.get_running_loop()
-        if command is not None:
-            try:
-                session.child, _ = await loop.subprocess_exec(
-                    lambda: session.protocol,
-                    *command,
-                    python,
-                    "-u",
-                    "-c",
-                    _bootstrap(),
-                    "stdio",
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    cwd=cwd,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise BackendStartError(
-                    f"cannot start the Python session behind {command[0]!r}: {exc}"
-                ) from exc
-            session.pid = session.child.get_pid()
-            return await session._handshake(python, config, t0)
-        reply_r, reply_w = os.pipe()
+        # Behind a command the replies share stdout; else they come on a pipe of their own.
+        reply_r, reply_w = os.pipe() if command is None else (-1, -1)
         try:
             session.child, _ = await loop.subprocess_exec(
                 lambda: session.protocol,
+                *(command or ()),
                 python,
                 "-u",
                 "-c",
                 _bootstrap(),
-                str(reply_w),
+                "stdio" if command is not None else str(reply_w),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=cwd,
                 env=env,
-                pass_fds=(reply_w,),
+                pass_fds=(reply_w,) if command is None else (),
                 start_new_session=True,  # its own process group: killpg reaches its children
             )
         except OSError as exc:
-            os.close(reply_r)
-            raise BackendStartError(f"cannot start the Python session {python!r}: {exc}") from exc
+            if command is not None:
+                where = f"behind {command[0]!r}"
+            else:
+                os.close(reply_r)
+                where = repr(python)
+            raise BackendStartError(f"cannot start the Python session {where}: {exc}") from exc
         finally:
-            os.close(reply_w)
+            if command is None:
+                os.close(reply_w)
         session.pid = session.child.get_pid()
-        pipe = os.fdopen(reply_r, "rb", buffering=0)
-        session.reply_transport, _ = await loop.connect_read_pipe(
-            lambda: _ReplyProtocol(session.replies), pipe
-        )
+        if command is None:
+            pipe = os.fdopen(reply_r, "rb", buffering=0)
+            session.reply_transport, _ = await loop.connect_read_pipe(
+                lambda: _ReplyProtocol(session.replies), pipe
+            )
         return await session._handshake(python, config, t0)
 
     async def _handshake(self, python: str, config: dict[str, Any], t0: float) -> Session:

@@ -57,13 +57,17 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_openai.py
+	$(BIN)/python benchmarks/bench_protocols.py
+	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_dispatch.py
+	$(BIN)/python benchmarks/bench_scale.py --sizes 1,16,64,256 --pool --ray
 	$(BIN)/python benchmarks/bench_corpus.py 50 200
 	$(BIN)/eager bench --workload demo --tps 20,50,100,200 --variants recorded
 	$(BIN)/eager bench --workload dabench-gpt4o-mini --tps 200,100,50,20 --limit 30 --json out/grid.json
 
 # The paper's Table 1 and Table 2's failing half, reproduced (benchmarks/RESULTS.md leads with
 # them): every whole-program workload x repl, jupyter, gateway x 20/50/100/200 tok/s x the ideal
-# and realistic settings (and prefetch once run() accepts it). TABLES_LIMIT tasks per workload.
+# realistic and prefetch settings. TABLES_LIMIT tasks per workload (3: about two hours).
 TABLES_LIMIT ?= 3
 bench-tables: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'

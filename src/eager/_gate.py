@@ -49,7 +49,6 @@ def _prefilter(patterns: tuple[str, ...]) -> re.Pattern[str]:
     found = _PREFILTERS.get(patterns)
     if found is None:
         parts = [fnmatch.translate(p) for p in patterns]
-        parts += [".*" + re.escape(p[1:]) + r"\Z" for p in patterns if p.startswith("*.")]
         found = re.compile("|".join(f"(?:{p})" for p in parts) or r"(?!)")
         _PREFILTERS[patterns] = found
     return found
@@ -152,8 +151,7 @@ class Gate:
             and parts[0] in self._aliases
         ):
             return f"{name}: paper policy module"
-        hit = self._match(name)
-        return hit
+        return self._match(name)
 
     def _match(self, name: str) -> str | None:
         if not self._maybe_unsafe.match(name):
@@ -161,9 +159,7 @@ class Gate:
         if any(fnmatch.fnmatchcase(name, pat) for pat in self.policy.safe):
             return None
         for pattern, category in self.policy.unsafe.items():
-            if fnmatch.fnmatchcase(name, pattern) or (
-                pattern.startswith("*.") and name.endswith(pattern[1:]) and "." in name
-            ):
+            if fnmatch.fnmatchcase(name, pattern):  # "*" spans dots: "*.save" is any method
                 return f"{name}: {category}"
         return None
 

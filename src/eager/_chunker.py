@@ -196,16 +196,9 @@ class Chunker:
             return []
         if not self._tail_has_code or self._length == self._tail_start:
             return []
-        out: list[Chunk] = []
         if self._status_at != self._length:
-            try:
-                self._status(self._length)
-            except ProgramSyntaxError as exc:
-                exc.chunks = ()
-                raise
-        if self._status_complete:
-            out.append(self._emit(self._length))
-        return out
+            self._status(self._length)  # a ProgramSyntaxError here carries no chunks
+        return [self._emit(self._length)] if self._status_complete else []
 
     def close(self) -> list[Chunk]:
         """End of stream: flush the rest (raises ProgramSyntaxError on a genuine error)."""

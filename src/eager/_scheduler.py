@@ -208,7 +208,7 @@ class Scheduler:
         ready = max(self.ready_at[c.index] for c in batch)
         if self.sealed_at is not None and batch[-1].index >= self.sealed_at:
             ready = max(ready, self.gen_end_s or ready)  # released by the gate, not before
-        code = batch[0].code if len(batch) == 1 else "".join(c.code for c in batch)
+        code = "".join(c.code for c in batch)
         return BatchPlan(batch, code, batch[0].start_line, ready)
 
     def _serial_batch(self, t: float) -> BatchPlan | None:

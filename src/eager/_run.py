@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from ._chunker import Chunk, Chunker
@@ -237,16 +237,8 @@ class _Run:
         if not code:
             return
         self.code.append(code)
-        if not self.sched.takes_code:
-            return  # defer mode: keep generating, run and chunk nothing more
-        try:
-            new = self.chunker.feed(code)
-        except ProgramSyntaxError as exc:
-            self._accept(exc.chunks)
-            self._syntax_error(exc)
-            return
-        if new:
-            self._accept(new)
+        if self.sched.takes_code:  # else (defer mode) keep generating, chunk nothing more
+            self._cut(self.chunker.feed, code)
 
     def _take_blocks(self, code: str, cuts: list[int]) -> None:
         """Code in which a block closed at ``cuts``: complete statements go at each cut."""
@@ -254,17 +246,20 @@ class _Run:
         for cut in cuts:
             self._take_code(code[start:cut])
             start = cut
-            if not self.sched.takes_code:
-                continue
-            try:
-                new = self.chunker.flush()
-            except ProgramSyntaxError as exc:
-                self._accept(exc.chunks)
-                self._syntax_error(exc)
-                continue
-            if new:
-                self._accept(new)
+            if self.sched.takes_code:
+                self._cut(self.chunker.flush)
         self._take_code(code[start:])
+
+    def _cut(self, step: Callable[..., list[Chunk]], *args: str) -> None:
+        """Run one chunker step and accept its chunks (those before a syntax error too)."""
+        try:
+            new = step(*args)
+        except ProgramSyntaxError as exc:
+            self._accept(exc.chunks)
+            self._syntax_error(exc)
+            return
+        if new:
+            self._accept(new)
 
     def _close_chunker(self) -> None:
         if not self.sched.takes_code:

@@ -12,7 +12,6 @@ from eager import (
     BatchDispatched,
     BatchFinished,
     ChunkClosed,
-    ExecResult,
     FakeBackend,
     FirstToken,
     GateDecided,
@@ -572,24 +571,13 @@ async def test_a_closing_fence_or_quote_completes_the_last_statement(
 # -- prefetch -----------------------------------------------------------------------------------
 
 
-class _Entering(FakeBackend):
-    """A fake backend that reports each execution as it starts (``entered``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered: asyncio.Queue[str] = asyncio.Queue()
-
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
-        self.entered.put_nowait(code)
-        return await super()._execute(code, first_line=first_line, timeout_s=timeout_s)
-
-
 async def test_the_session_imports_prefetched_modules_before_the_first_token() -> None:
     source = PushSource(format="code")
-    backend = _Entering()
+    backend = FakeBackend(hold=True)
     task = await _start(source, backend, prefetch=("json", "no_such_module_eager_test"))
-    cell = await asyncio.wait_for(backend.entered.get(), RUN_TIMEOUT_S)
+    cell = await backend.next_entered(RUN_TIMEOUT_S)
     assert "'json'" in cell and "no_such_module_eager_test" in cell  # no token pushed yet
+    backend.release(2)  # the cell and the program's one chunk
     source.feed("x = 1\n")
     source.end()
     result = await task

@@ -144,7 +144,6 @@ class _Run:
     ) -> None:
         self.source = source
         self.backend = backend
-        self.mode: Mode = mode
         self.gate = gate
         self.extractor = make_extractor(extract, tool_argument=source.tool_argument, blocks=blocks)
         self.chunker = Chunker()
@@ -319,7 +318,7 @@ class _Run:
         self.prefetch_s = finished - started
         self.events.append(Prefetched(finished, modules, self.prefetch_s, ok))
 
-    async def _execute(self, modules: tuple[str, ...] = (), cell: str = "") -> None:
+    async def _execute(self, modules: tuple[str, ...], cell: str) -> None:
         if cell:
             await self._prefetch(modules, cell)
         sched = self.sched
@@ -385,7 +384,7 @@ class _Run:
         results = sched.results
         outputs: list[RichOutput] = [o for r in results for o in r.outputs]
         return RunResult(
-            mode=self.mode,
+            mode=sched.mode,
             code="".join(self.code),
             stdout="".join(r.stdout for r in results),
             stderr="".join(r.stderr for r in results),

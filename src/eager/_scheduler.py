@@ -24,7 +24,7 @@ from typing import Literal
 from ._chunker import Chunk
 from ._result import Batch, ExecError, ExecResult, GateDecision, Mode
 
-__all__ = ["BatchPlan", "OnError", "Scheduler", "is_clean_exit"]
+__all__ = ["BatchPlan", "OnError", "Scheduler"]
 
 #: ``"interrupt"`` cancels generation at the first failing chunk; ``"defer"`` keeps generating,
 #: runs nothing more and reports the error with the whole program.
@@ -45,7 +45,7 @@ class BatchPlan:
     ready_s: float
 
 
-def is_clean_exit(error: ExecError | None) -> bool:
+def _is_clean_exit(error: ExecError | None) -> bool:
     """``SystemExit`` with status 0 or None: the program ended successfully."""
     return error is not None and error.ename == "SystemExit" and error.evalue in ("", "0", "None")
 
@@ -238,7 +238,7 @@ class Scheduler:
                 result.ok,
             )
         )
-        if is_clean_exit(result.error):
+        if _is_clean_exit(result.error):
             # sys.exit(0) ends a script successfully: nothing after it runs, in either mode.
             self.exited = True
             self.pending.clear()

@@ -85,8 +85,7 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object, no live view")
     add_endpoint_options(p, prompt=False, format=False)
     add_backend_options(p)
-    # Code from a model endpoint runs in the sandbox unless --no-sandbox (read by the shared
-    # backend options' sandbox_wanted, once they offer one).
+    # Code from a model endpoint runs in the sandbox unless --no-sandbox (see sandbox_wanted).
     p.set_defaults(sandbox_default=True)
     p.set_defaults(handler=main)
 

@@ -19,7 +19,7 @@ from .._extract import Format
 from ..sources._base import Source, ToolCall, Turn
 from ..sources._replay import tokenize
 from ._encode import PROTOCOLS, Protocol, encode, tool_spec
-from ._history import Message
+from ._history import AssistantMessage, Message
 
 __all__ = ["CodeStyle", "EndpointModel", "Model", "ScriptedModel"]
 
@@ -133,8 +133,6 @@ class ScriptedModel(Model):
 
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:
         """The turn answering ``messages`` (its index: the assistant turns already in it)."""
-        from ._history import AssistantMessage
-
         k = sum(isinstance(m, AssistantMessage) for m in messages)
         if k >= len(self.turns):
             raise UsageError(f"the scripted model has {len(self.turns)} turns; turn {k + 1} asked")

@@ -64,10 +64,10 @@ class RecordingSource(Source):
         if self.format != "tool":
             return Turn(text=text)
         prose = getattr(self.inner, "content", "")
-        if not text and not self.deltas:
-            return Turn(text=prose if isinstance(prose, str) else "")
-        call = ToolCall(self._call_id, self._tool_name, text)
-        return Turn(text=prose if isinstance(prose, str) else "", tool_calls=(call,))
+        prose = prose if isinstance(prose, str) else ""
+        if not self.deltas:
+            return Turn(text=prose)
+        return Turn(text=prose, tool_calls=(ToolCall(self._call_id, self._tool_name, text),))
 
     async def stream(self) -> AsyncIterator[str]:
         async for delta in self.inner:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .._errors import UsageError
+from ..server._trajectories import local_paths
 from .task import HEADLESS, Skip, Task, read_data
 
 __all__ = [
@@ -43,16 +44,6 @@ def _tables(data: Path) -> dict[str, str]:
     if not tables.is_dir():
         raise UsageError(f"DABench tables not found: {tables} (pass --data DIR)")
     return {p.name: str(p) for p in sorted(tables.glob("*.csv"))}
-
-
-def _local_paths(code: str, names: dict[str, str]) -> str:
-    """Rewrite quoted recorded paths of known tables to their bare file names."""
-
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(2).rsplit("/", 1)[-1]
-        return f"{m.group(1)}{name}{m.group(1)}" if name in names else m.group(0)
-
-    return re.sub(r"(['\"])([^'\"\n]*?\.csv)\1", repl, code)
 
 
 def _labels(data: Path) -> dict[int, object]:
@@ -95,7 +86,7 @@ def dabench_gpt4o_mini(data: Path) -> Iterator[Task | Skip]:
         yield Task(
             workload="dabench-gpt4o-mini",
             task_id=str(row["id"]),
-            answers=tuple(_local_paths(t, tables) for t, _ in turns),
+            answers=tuple(local_paths(t, tables) for t, _ in turns),
             format="chat",
             files=tables,
             expected=labels.get(row["id"]),
@@ -116,7 +107,7 @@ def dabench_tablegpt2(data: Path) -> Iterator[Task | Skip]:
         yield Task(
             workload="dabench-tablegpt2",
             task_id=str(row["id"]),
-            answers=(_local_paths(row["response"], tables),),
+            answers=(local_paths(row["response"], tables),),
             format="chat",
             setup=setup,
             files=tables,

@@ -14,13 +14,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .paper import E2EL_HEADLINE, FAILING_HEADLINE, paper_nel
-from .summary import summarize
+from .summary import _pct, summarize
 
 __all__ = ["failing_stats", "render_tables", "table1", "table2"]
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
 
 
 def _spread(values: list[float]) -> str:

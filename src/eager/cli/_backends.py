@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .._errors import UsageError
 from ..backends._base import Backend
+
+if TYPE_CHECKING:
+    from ..backends._sandbox import SandboxPolicy
 
 __all__ = ["BACKENDS", "add_backend_options", "make_backend", "sandbox_wanted"]
 
@@ -25,18 +29,23 @@ def sandbox_wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "sandbox_default", True))
 
 
-def _repl(args: argparse.Namespace) -> Backend:
+def _sandbox(args: argparse.Namespace) -> SandboxPolicy | None:
+    """The default sandbox policy when :func:`sandbox_wanted`, else None."""
     from ..backends._sandbox import SandboxPolicy
+
+    return SandboxPolicy() if sandbox_wanted(args) else None
+
+
+def _repl(args: argparse.Namespace) -> Backend:
     from ..backends.repl._backend import ReplBackend
 
-    return ReplBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
+    return ReplBackend(cwd=args.cwd, sandbox=_sandbox(args))
 
 
 def _jupyter(args: argparse.Namespace) -> Backend:
-    from ..backends._sandbox import SandboxPolicy
     from ..backends.jupyter._local import JupyterBackend
 
-    return JupyterBackend(cwd=args.cwd, sandbox=SandboxPolicy() if sandbox_wanted(args) else None)
+    return JupyterBackend(cwd=args.cwd, sandbox=_sandbox(args))
 
 
 def _gateway(args: argparse.Namespace) -> Backend:
@@ -50,11 +59,10 @@ def _gateway(args: argparse.Namespace) -> Backend:
 
 def _ray(args: argparse.Namespace) -> Backend:
     from ..backends._ray import RayBackend
-    from ..backends._sandbox import SandboxPolicy
 
     # No address: join the cluster of RAY_ADDRESS if set, else start a local Ray instance.
     address = args.ray_address or os.environ.get("EAGER_RAY_ADDRESS") or None
-    sandbox = SandboxPolicy() if sandbox_wanted(args) else None  # on the actor's node
+    sandbox = _sandbox(args)  # applied on the actor's node
     return RayBackend(repl_options={"cwd": args.cwd, "sandbox": sandbox}, address=address)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import UsageError
 from .._extract import FORMATS, Format
+from ..agent._encode import PROTOCOLS
 from ..sources._anthropic import AnthropicSource
 from ..sources._http import HTTPSource
 from ..sources._openai import OpenAISource
@@ -25,8 +26,6 @@ __all__ = [
 
 #: The user message when no ``--prompt`` is given (a replay server ignores it).
 DEFAULT_PROMPT = "Write the Python program."
-#: ``--protocol`` choices: chat completions, OpenAI Responses, Anthropic Messages.
-PROTOCOLS = ("chat", "responses", "anthropic")
 #: Environment variables read for the API key of each protocol, first found wins.
 API_KEY_ENV = {
     "chat": ("EAGER_API_KEY", "OPENAI_API_KEY"),

@@ -139,14 +139,10 @@ def register(sub: Any) -> None:
     # The backends' own options (everything add_backend_options defines but --backend).
     parent = argparse.ArgumentParser(add_help=False)
     add_backend_options(parent)
-    for action in parent._actions:
-        if action.dest not in _SHARED:
-            p._add_action(action)
-    p.set_defaults(handler=main, backend_option_names=_option_names(parent))
-
-
-def _option_names(parent: argparse.ArgumentParser) -> list[str]:
-    return [a.dest for a in parent._actions if a.dest not in _SHARED]
+    own = [a for a in parent._actions if a.dest not in _SHARED]
+    for action in own:
+        p._add_action(action)
+    p.set_defaults(handler=main, backend_option_names=[a.dest for a in own])
 
 
 def _list(text: str, name: str) -> list[str]:
@@ -185,7 +181,7 @@ def bench_backend(options: dict[str, Any], job: Job, workdir: str) -> Backend:
     return make_backend(argparse.Namespace(**merged))
 
 
-def _settings(args: argparse.Namespace, console: Console) -> dict[str, Setting]:
+def _settings(args: argparse.Namespace) -> dict[str, Setting]:
     if not args.tables:
         one = Setting(ttft_s=args.ttft, jitter=args.jitter, prefetch=args.prefetch)
         return {"": one}
@@ -258,7 +254,7 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1 or (args.limit is not None and args.limit < 1):
         raise UsageError("--repeat and --limit must be at least 1")
     rates = _rates(args.tps)
-    settings = _settings(args, console)
+    settings = _settings(args)
     preload = _preload(args.preload)
     if args.sandbox is None:  # replays of stored programs: unsandboxed unless --sandbox
         args.sandbox = False

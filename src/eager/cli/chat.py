@@ -25,7 +25,6 @@ from rich.text import Text
 from .._errors import UsageError
 from .._policy import POLICIES
 from ..agent import (
-    PROTOCOLS,
     Agent,
     AgentConfig,
     AgentEvent,
@@ -40,7 +39,7 @@ from ..agent import (
     cut_middle,
 )
 from ._backends import add_backend_options, make_backend
-from ._endpoint import _extra_body, _headers, api_key_of
+from ._endpoint import _extra_body, _headers, add_endpoint_options, api_key_of
 
 __all__ = ["register"]
 
@@ -84,25 +83,11 @@ def register(sub: Any) -> None:
         help="characters of stdout/stderr/traceback the model sees (head and tail kept)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no live view")
-    _add_endpoint(p)
+    add_endpoint_options(p, prompt=False, format=False)
     add_backend_options(p)
-    # Code from a model endpoint runs in the sandbox unless --no-sandbox (read by the shared
-    # backend options' sandbox_wanted, once they offer one).
+    # Code from a model endpoint runs in the sandbox unless --no-sandbox (see sandbox_wanted).
     p.set_defaults(sandbox_default=True)
     p.set_defaults(handler=main)
-
-
-def _add_endpoint(p: argparse.ArgumentParser) -> None:
-    from ._endpoint import add_endpoint_options
-
-    add_endpoint_options(p, prompt=False, format=False)
-    if not any(a.dest == "protocol" for a in p._actions):
-        p.add_argument(
-            "--protocol",
-            choices=PROTOCOLS,
-            default="chat",
-            help="the endpoint's protocol (default chat: OpenAI Chat Completions)",
-        )
 
 
 def _model(args: argparse.Namespace) -> EndpointModel:
@@ -257,7 +242,9 @@ def _change(serial: float, actual: float) -> str:
     return f"{(actual - serial) / serial:+.0%}" if serial > 0 else "-"
 
 
-async def _go(args: argparse.Namespace, console: Console | None) -> AgentResult:
+async def _go(
+    args: argparse.Namespace, model: EndpointModel, console: Console | None
+) -> AgentResult:
     config = AgentConfig(
         max_turns=args.max_turns,
         repair=args.repair,
@@ -266,7 +253,6 @@ async def _go(args: argparse.Namespace, console: Console | None) -> AgentResult:
         timeout_s=args.timeout,
         budget=ObservationBudget(max_chars=args.max_output_chars),
     )
-    model = _model(args)
     backend = make_backend(args)
     on_event = None if console is None else _Live(console, code=args.code)
     async with backend:
@@ -278,12 +264,11 @@ def main(args: argparse.Namespace) -> int:
     """Handler of ``eager chat``."""
     if args.max_turns < 1:
         raise UsageError(f"--max-turns must be >= 1, got {args.max_turns}")
-    model_check = _model(args)  # a bad endpoint option fails before any session starts
-    del model_check
+    model = _model(args)  # a bad endpoint option fails before any session starts
     folder, temp = _session_folder(args)
     try:
         console = None if args.json else Console(highlight=False)
-        result = asyncio.run(_go(args, console))
+        result = asyncio.run(_go(args, model, console))
     finally:
         if temp is not None:
             temp.cleanup()

@@ -102,6 +102,7 @@ def create_app(
     recordings = {name: recording_of(item) for name, item in answers.items()}
     names = sorted(recordings)
     statuses = StatusCounter()
+    default_tool = ToolForm(tool_name, tool_argument)
 
     def authorized(request: Request) -> bool:
         if token is None:
@@ -191,7 +192,6 @@ def create_app(
             raise refusal
         if fault.non_sse:
             return Response("<html><body>not an event stream</body></html>", media_type="text/html")
-        default_tool = ToolForm(tool_name, tool_argument)
         text, tool = _served(recording.turns[done], wire.declared_tool(body), format, default_tool)
         plan = plan_tokens(text, pace)
         stop = fault.stop_reason

@@ -44,12 +44,10 @@ class ChatWire(Wire):
             first_argument(fn.get("parameters"), "code"),
         )
 
-    def include_usage(self, body: dict[str, Any]) -> bool:
-        opts = body.get("stream_options")
-        return isinstance(opts, dict) and bool(opts.get("include_usage"))
-
     def encoder(self, reply: Reply, body: dict[str, Any]) -> Encoder:
-        return _ChatEncoder(reply, include_usage=self.include_usage(body))
+        opts = body.get("stream_options")  # usage only when the request asks for it
+        usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        return _ChatEncoder(reply, include_usage=usage)
 
 
 class _ChatEncoder(Encoder):

@@ -53,17 +53,18 @@ class Fault:
     length: int | None = None
     stop_reason: str | None = None
 
-    @property
-    def after(self) -> dict[str, int]:
-        """The faults that act after a number of tokens."""
-        return {n: v for n in AFTER_TOKENS if (v := getattr(self, n)) is not None}
+    def schedule(self, n_tokens: int) -> dict[int, str]:
+        """Token index -> the fault that acts before it, for an answer of ``n_tokens``
+        (``n_tokens``: the end); the first in :data:`AFTER_TOKENS` order wins a tie."""
+        out: dict[int, str] = {}
+        for name in AFTER_TOKENS:
+            if (n := getattr(self, name)) is not None:
+                out.setdefault(min(n, n_tokens), name)
+        return out
 
     def due(self, i: int, n_tokens: int) -> str | None:
         """The fault that acts before token ``i`` of ``n_tokens`` (``i == n_tokens``: the end)."""
-        for name, n in self.after.items():
-            if i == min(n, n_tokens):
-                return name
-        return None
+        return self.schedule(n_tokens).get(i)
 
 
 def parse_faults(spec: str) -> Fault:

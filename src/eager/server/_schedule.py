@@ -36,11 +36,6 @@ class TokenPlan:
     tokens: tuple[str, ...]
     due_s: tuple[float, ...]
 
-    @property
-    def text(self) -> str:
-        """The whole answer."""
-        return "".join(self.tokens)
-
 
 def plan_tokens(text: str, pace: Pace) -> TokenPlan:
     """The plan of ``text`` at ``pace``."""

@@ -85,8 +85,9 @@ class EventStream:
 
         head = enc.head()
         n_tokens = len(self.plan.tokens)
+        faults = self.fault.schedule(n_tokens)  # once, not per token
         for i in range(n_tokens + 1):
-            if (name := self.fault.due(i, n_tokens)) is not None:
+            if (name := faults.get(i)) is not None:
                 if name == "no_done" and head:
                     await body(head)  # a clean stream, only its last event missing
                 return await self._misbehave(name, body)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ _METADATA_FIELDS = ("input_text", "file_path", "format", "concepts")
 _CSV = re.compile(r"(['\"])([^'\"\n]*?\.csv)\1")
 
 
-def local_paths(text: str, names: set[str]) -> str:
+def local_paths(text: str, names: Container[str]) -> str:
     """Quoted paths whose file name is one of ``names``, rewritten to that bare file name."""
 
     def repl(m: re.Match[str]) -> str:

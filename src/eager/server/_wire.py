@@ -127,10 +127,6 @@ class Wire(ABC):
     def declared_tool(self, body: dict[str, Any]) -> ToolForm | None:
         """The code tool the request declares (its first tool), or None."""
 
-    def include_usage(self, body: dict[str, Any]) -> bool:
-        """Whether a stream reports usage (always, unless the protocol makes it optional)."""
-        return True
-
     def error_body(self, status: int, message: str, *, code: str, **extra: Any) -> dict[str, Any]:
         """The body of an error response with HTTP ``status`` (OpenAI's shape by default)."""
         return {

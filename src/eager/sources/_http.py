@@ -30,14 +30,13 @@ from .._errors import (
 )
 from .._extract import Format
 from ._delta import Delta, DeltaSelector
-from ._pump import CLOSE_TIMEOUT_S, PumpSource
+from ._pump import PumpSource, bounded
 from ._sse import SSEDecoder, SSEEvent
 
 __all__ = [
     "HTTPOptions",
     "HTTPSource",
     "bearer_headers",
-    "bounded",
     "is_loopback",
     "join_url",
     "prompt_messages",
@@ -430,12 +429,3 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-async def bounded(aw: Any) -> None:
-    """Await a clean-up coroutine, at most :data:`CLOSE_TIMEOUT_S`; its errors do not matter."""
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await aw
-    except (TimeoutError, Exception):
-        pass

@@ -10,13 +10,14 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from .._errors import UsageError
 from ._base import Source, Turn
 from ._delta import DeltaSelector
 
 # PumpSource is the internal base of the protocol and adapter sources (not exported).
-__all__ = ["CLOSE_TIMEOUT_S"]
+__all__ = ["CLOSE_TIMEOUT_S", "bounded"]
 
 #: Longest wait for a producer to close its connection after a cancellation.
 CLOSE_TIMEOUT_S = 5.0
@@ -120,3 +121,12 @@ class PumpSource(Source):
             return
         task.cancel()
         await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+
+
+async def bounded(aw: Any) -> None:
+    """Await a clean-up coroutine, at most :data:`CLOSE_TIMEOUT_S`; its errors do not matter."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await aw
+    except Exception:  # TimeoutError included
+        pass

@@ -26,8 +26,7 @@ from .._errors import (
 )
 from .._extract import Format
 from ._delta import Delta, DeltaSelector
-from ._http import bounded
-from ._pump import CLOSE_TIMEOUT_S, PumpSource
+from ._pump import CLOSE_TIMEOUT_S, PumpSource, bounded
 
 __all__ = ["SDKSource"]
 

@@ -100,6 +100,7 @@ class HTTPSource(PumpSource):
     END_EVENT = "the end event"
     #: What to check on a 401.
     KEY_HINT = "check the API key (api_key=, eager --api-key)"
+    _selector: DeltaSelector
 
     def __init__(
         self,
@@ -276,7 +277,6 @@ class HTTPSource(PumpSource):
         decoder = SSEDecoder()
         pieces: AsyncIterator[bytes] = response.aiter_bytes()
         selector = self._selector
-        assert selector is not None
         got_token = False
         while True:
             try:
@@ -305,15 +305,8 @@ class HTTPSource(PumpSource):
                 delta = self._decode(event)
                 if delta is None:
                     continue
-                text = selector.take(delta)
-                if delta.error is not None:
-                    raise StreamError(
-                        f"the server reported an error in the stream after "
-                        f"{self.tokens_generated} tokens: {delta.error}"
-                    )
-                if text:
+                if self._accept(selector, delta):
                     got_token = True
-                    self._emit(text)
                     deadline = loop.time() + self.token_timeout_s
                 elif delta.content or delta.reasoning or delta.tool_calls:
                     # The model is alive (thinking, prose, another tool): its text may come later.

@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._errors import UsageError
+from .._errors import StreamError, UsageError
 from ._base import Source, Turn
-from ._delta import DeltaSelector
+from ._delta import Delta, DeltaSelector
 
 # PumpSource is the internal base of the protocol and adapter sources (not exported).
 __all__ = ["CLOSE_TIMEOUT_S", "bounded"]
@@ -78,6 +78,19 @@ class PumpSource(Source):
     def _emit(self, text: str) -> None:
         self.tokens_generated += 1
         self._queue.put_nowait(text)
+
+    def _accept(self, selector: DeltaSelector, delta: Delta) -> str:
+        """Take one protocol delta: emit its text and return it; a reported error is a
+        StreamError (the selector keeps what came before)."""
+        text = selector.take(delta)
+        if delta.error is not None:
+            raise StreamError(
+                f"the server reported an error in the stream after {self.tokens_generated} "
+                f"tokens: {delta.error}"
+            )
+        if text:
+            self._emit(text)
+        return text
 
     async def stream(self) -> AsyncIterator[str]:
         if self._iterated:

@@ -171,11 +171,7 @@ def parse_chunk(data: str) -> Delta:
     Raises :class:`~eager.StreamError` for malformed JSON, a shape that is not a chunk, or an
     ``{"error": ...}`` event (servers report mid-stream failures that way).
     """
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise StreamError(f"malformed event JSON: {clip(data)!r} ({exc})") from exc
-    return parse_chunk_object(obj)
+    return parse_chunk_object(_loads(data))
 
 
 def parse_chunk_object(obj: object) -> Delta:
@@ -223,10 +219,7 @@ def parse_chunk_object(obj: object) -> Delta:
 
 def json_object(data: str) -> dict[str, Any]:
     """The JSON object ``data`` of one event, or :class:`~eager.StreamError` naming it."""
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise StreamError(f"malformed event JSON: {clip(data)!r} ({exc})") from exc
+    obj = _loads(data)
     if not isinstance(obj, dict):
         raise StreamError(f"event is not a JSON object: {clip(data)!r}")
     return obj
@@ -294,6 +287,13 @@ def usage_of(raw: object, input_key: str, output_key: str, total_key: str = "") 
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     return Usage(num(input_key), num(output_key), num(total_key) if total_key else None)
+
+
+def _loads(data: str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StreamError(f"malformed event JSON: {clip(data)!r} ({exc})") from exc
 
 
 def _str(value: object) -> str:

@@ -13,8 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from .._errors import EagerError, StreamError, UsageError
 from .._extract import Format
 from ._base import Source
-from ._http import bounded
-from ._pump import PumpSource
+from ._pump import PumpSource, bounded
 
 __all__ = ["IteratorSource", "PushSource"]
 

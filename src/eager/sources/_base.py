@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .._errors import StreamError
 from .._extract import Format
 
 __all__ = ["ScriptedSource", "Source", "ToolCall", "Turn"]
@@ -105,17 +106,12 @@ class ScriptedSource(Source):
         self.tokens_total = len(self.deltas)
 
     async def stream(self) -> AsyncIterator[str]:
-        from .._errors import StreamError
-
         for i, delta in enumerate(self.deltas):
             if self.cancelled:
                 return
             if self.fail_after is not None and i >= self.fail_after:
                 raise StreamError(f"scripted stream broke after {i} deltas")
             delay = self.delays[i] if i < len(self.delays) else 0.0
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                await asyncio.sleep(0)
+            await asyncio.sleep(delay)  # <= 0: one turn of the loop
             self.tokens_generated += 1
             yield delta

@@ -116,11 +116,6 @@ class DeltaSelector:
         self._calls: dict[int, _Call] = {}
         self._tool_index: int | None = None
 
-    @property
-    def tool_names(self) -> dict[int, str]:
-        """Names of the tool calls received so far, by index."""
-        return {i: c.name for i, c in self._calls.items()}
-
     def take(self, delta: Delta) -> str:
         """The text this delta adds to the source (maybe empty)."""
         if delta.usage is not None:

@@ -30,14 +30,13 @@ from .._errors import (
 )
 from .._extract import Format
 from ._delta import Delta, DeltaSelector
-from ._pump import CLOSE_TIMEOUT_S, PumpSource
+from ._pump import PumpSource, bounded
 from ._sse import SSEDecoder, SSEEvent
 
 __all__ = [
     "HTTPOptions",
     "HTTPSource",
     "bearer_headers",
-    "bounded",
     "is_loopback",
     "join_url",
     "prompt_messages",
@@ -101,6 +100,7 @@ class HTTPSource(PumpSource):
     END_EVENT = "the end event"
     #: What to check on a 401.
     KEY_HINT = "check the API key (api_key=, eager --api-key)"
+    _selector: DeltaSelector
 
     def __init__(
         self,
@@ -277,7 +277,6 @@ class HTTPSource(PumpSource):
         decoder = SSEDecoder()
         pieces: AsyncIterator[bytes] = response.aiter_bytes()
         selector = self._selector
-        assert selector is not None
         got_token = False
         while True:
             try:
@@ -306,15 +305,8 @@ class HTTPSource(PumpSource):
                 delta = self._decode(event)
                 if delta is None:
                     continue
-                text = selector.take(delta)
-                if delta.error is not None:
-                    raise StreamError(
-                        f"the server reported an error in the stream after "
-                        f"{self.tokens_generated} tokens: {delta.error}"
-                    )
-                if text:
+                if self._accept(selector, delta):
                     got_token = True
-                    self._emit(text)
                     deadline = loop.time() + self.token_timeout_s
                 elif delta.content or delta.reasoning or delta.tool_calls:
                     # The model is alive (thinking, prose, another tool): its text may come later.
@@ -430,12 +422,3 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-async def bounded(aw: Any) -> None:
-    """Await a clean-up coroutine, at most :data:`CLOSE_TIMEOUT_S`; its errors do not matter."""
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await aw
-    except (TimeoutError, Exception):
-        pass

@@ -11,15 +11,13 @@ from ._http import (
     HTTPOptions,
     HTTPSource,
     bearer_headers,
-    bounded,
-    is_loopback,
     join_url,
     prompt_messages,
     request_body,
 )
 from ._sse import SSEEvent, decode_chat_event
 
-__all__ = ["CODE_TOOL_DESCRIPTION", "OpenAISource", "bounded", "code_schema", "is_loopback"]
+__all__ = ["CODE_TOOL_DESCRIPTION", "OpenAISource", "code_schema"]
 
 #: The description of the default code tool every protocol source declares.
 CODE_TOOL_DESCRIPTION = "Run a Python program in a persistent session; returns its output."

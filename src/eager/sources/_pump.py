@@ -10,13 +10,14 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
-from .._errors import UsageError
+from .._errors import StreamError, UsageError
 from ._base import Source, Turn
-from ._delta import DeltaSelector
+from ._delta import Delta, DeltaSelector
 
 # PumpSource is the internal base of the protocol and adapter sources (not exported).
-__all__ = ["CLOSE_TIMEOUT_S"]
+__all__ = ["CLOSE_TIMEOUT_S", "bounded"]
 
 #: Longest wait for a producer to close its connection after a cancellation.
 CLOSE_TIMEOUT_S = 5.0
@@ -78,6 +79,19 @@ class PumpSource(Source):
         self.tokens_generated += 1
         self._queue.put_nowait(text)
 
+    def _accept(self, selector: DeltaSelector, delta: Delta) -> str:
+        """Take one protocol delta: emit its text and return it; a reported error is a
+        StreamError (the selector keeps what came before)."""
+        text = selector.take(delta)
+        if delta.error is not None:
+            raise StreamError(
+                f"the server reported an error in the stream after {self.tokens_generated} "
+                f"tokens: {delta.error}"
+            )
+        if text:
+            self._emit(text)
+        return text
+
     async def stream(self) -> AsyncIterator[str]:
         if self._iterated:
             raise UsageError("a source can be iterated only once")
@@ -120,3 +134,12 @@ class PumpSource(Source):
             return
         task.cancel()
         await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+
+
+async def bounded(aw: Any) -> None:
+    """Await a clean-up coroutine, at most :data:`CLOSE_TIMEOUT_S`; its errors do not matter."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await aw
+    except Exception:  # TimeoutError included
+        pass

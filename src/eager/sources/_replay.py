@@ -94,7 +94,7 @@ class ReplaySource(Source):
             if self.cancelled:
                 return
             delay = start + due - loop.time()
-            await asyncio.sleep(delay if delay > 0 else 0)
+            await asyncio.sleep(delay)
             if self.cancelled:
                 return
             self.tokens_generated += 1

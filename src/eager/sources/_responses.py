@@ -9,7 +9,7 @@ from .._errors import UsageError
 from .._extract import Format
 from ._delta import Delta
 from ._http import HTTPOptions, HTTPSource, bearer_headers, join_url, request_body
-from ._openai import CODE_TOOL_DESCRIPTION, code_schema
+from ._openai import CODE_TOOL_DESCRIPTION, OpenAISource, code_schema
 from ._responses_events import decode_responses_event
 from ._sse import SSEEvent
 
@@ -34,7 +34,7 @@ class OpenAIResponsesSource(HTTPSource):
     """
 
     END_EVENT = "response.completed"
-    KEY_HINT = "check the API key (api_key=, eager --api-key, or EAGER_API_KEY / OPENAI_API_KEY)"
+    KEY_HINT = OpenAISource.KEY_HINT  # the same key, the same variables
 
     def __init__(
         self,

@@ -26,8 +26,7 @@ from .._errors import (
 )
 from .._extract import Format
 from ._delta import Delta, DeltaSelector
-from ._http import bounded
-from ._pump import CLOSE_TIMEOUT_S, PumpSource
+from ._pump import CLOSE_TIMEOUT_S, PumpSource, bounded
 
 __all__ = ["SDKSource"]
 
@@ -46,6 +45,7 @@ class SDKSource(PumpSource):
     #: The protocol's terminal event; a stream that ends without it is a StreamError (None:
     #: the SDK consumes the terminator itself).
     END_EVENT: str | None = None
+    _selector: DeltaSelector
 
     def __init__(
         self,
@@ -68,7 +68,7 @@ class SDKSource(PumpSource):
         self.format = format
         self.tool_name = tool_name
         self.tool_argument = tool_argument
-        self._selector = self._sel = DeltaSelector(tool=format == "tool", tool_name=tool_name)
+        self._selector = DeltaSelector(tool=format == "tool", tool_name=tool_name)
         self._ended = False
         self._sync_error: EagerError | None = None
 
@@ -80,14 +80,7 @@ class SDKSource(PumpSource):
         delta = self._decode(_dump(event))
         if delta is None:
             return
-        text = self._sel.take(delta)
-        if delta.error is not None:
-            raise StreamError(
-                f"the server reported an error in the stream after {self.tokens_generated} "
-                f"tokens: {delta.error}"
-            )
-        if text:
-            self._emit(text)
+        self._accept(self._selector, delta)
         if delta.done:
             self._ended = True
 
@@ -111,7 +104,7 @@ class SDKSource(PumpSource):
         if self.END_EVENT is not None and not self._ended:
             raise StreamError(
                 f"the {self.SDK} stream ended without {self.END_EVENT} after "
-                f"{self.tokens_generated} tokens{self._sel.where()} (truncated answer?)"
+                f"{self.tokens_generated} tokens{self._selector.where()} (truncated answer?)"
             )
         self._finish()
 

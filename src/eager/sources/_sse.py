@@ -171,17 +171,13 @@ def parse_chunk(data: str) -> Delta:
     Raises :class:`~eager.StreamError` for malformed JSON, a shape that is not a chunk, or an
     ``{"error": ...}`` event (servers report mid-stream failures that way).
     """
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise StreamError(f"malformed event JSON: {_clip(data)!r} ({exc})") from exc
-    return parse_chunk_object(obj)
+    return parse_chunk_object(_loads(data))
 
 
 def parse_chunk_object(obj: object) -> Delta:
     """Like :func:`parse_chunk`, from already decoded JSON (an SDK chunk's ``model_dump()``)."""
     if not isinstance(obj, dict):
-        raise StreamError(f"event is not a JSON object: {_clip(json.dumps(obj))!r}")
+        raise StreamError(f"event is not a JSON object: {clip(json.dumps(obj))!r}")
     if obj.get("error") is not None:
         err = obj["error"]
         msg = err.get("message", err) if isinstance(err, dict) else err
@@ -191,17 +187,17 @@ def parse_chunk_object(obj: object) -> Delta:
     if choices is None:
         choices = []
     if not isinstance(choices, list):
-        raise StreamError(f"event 'choices' is not a list: {_clip(json.dumps(obj))!r}")
+        raise StreamError(f"event 'choices' is not a list: {clip(json.dumps(obj))!r}")
     choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
     if choice is None:
         return Delta(usage=usage)
     delta = choice.get("delta") or {}
     if not isinstance(delta, dict):
-        raise StreamError(f"event 'delta' is not an object: {_clip(json.dumps(obj))!r}")
+        raise StreamError(f"event 'delta' is not an object: {clip(json.dumps(obj))!r}")
     calls: list[ToolCallDelta] = []
     for raw in delta.get("tool_calls") or ():
         if not isinstance(raw, dict):
-            raise StreamError(f"malformed tool call delta: {_clip(json.dumps(raw))!r}")
+            raise StreamError(f"malformed tool call delta: {clip(json.dumps(raw))!r}")
         fn = raw.get("function") or {}
         calls.append(
             ToolCallDelta(
@@ -223,18 +219,15 @@ def parse_chunk_object(obj: object) -> Delta:
 
 def json_object(data: str) -> dict[str, Any]:
     """The JSON object ``data`` of one event, or :class:`~eager.StreamError` naming it."""
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise StreamError(f"malformed event JSON: {_clip(data)!r} ({exc})") from exc
+    obj = _loads(data)
     if not isinstance(obj, dict):
-        raise StreamError(f"event is not a JSON object: {_clip(data)!r}")
+        raise StreamError(f"event is not a JSON object: {clip(data)!r}")
     return obj
 
 
 def clip(text: str, limit: int = 200) -> str:
     """``text`` cut to ``limit`` characters for an error message."""
-    return _clip(text, limit)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def typed_event_object(event: SSEEvent) -> dict[str, Any] | None:
@@ -296,16 +289,19 @@ def usage_of(raw: object, input_key: str, output_key: str, total_key: str = "") 
     return Usage(num(input_key), num(output_key), num(total_key) if total_key else None)
 
 
+def _loads(data: str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StreamError(f"malformed event JSON: {clip(data)!r} ({exc})") from exc
+
+
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
 def _usage(raw: object) -> Usage | None:
     return usage_of(raw, "prompt_tokens", "completion_tokens", "total_tokens")
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- chat-completion chunks, server side ---------------------------------------------------

@@ -128,10 +128,8 @@ class SessionPool(AsyncResource):
         if self._closed:
             return
         self._closed = True
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(BackendError("the pool was closed"))
+        while (waiter := self._next_waiter()) is not None:
+            waiter.set_exception(BackendError("the pool was closed"))
         for held in self._held.values():
             held.set()  # checkouts waiting for a key see the pool closed
         # Starts and recycles in flight finish (and close what they made, in new tasks).
@@ -308,20 +306,20 @@ class SessionPool(AsyncResource):
         if self._closed:
             self._spawn(self._close_backend(backend))
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(backend)
-                self._handed += 1  # alive, though neither idle nor in use until it resumes
-                return
-        self._idle.append(backend)
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._idle.append(backend)
+            return
+        waiter.set_result(backend)
+        self._handed += 1  # alive, though neither idle nor in use until it resumes
 
-    def _fail_oldest_waiter(self, error: BaseException) -> None:
+    def _next_waiter(self) -> asyncio.Future[Backend] | None:
+        """The oldest waiter still waiting, taken off the queue (the given-up ones dropped)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_exception(error)
-                return
+                return waiter
+        return None
 
     async def _start_one(self, errors: list[BaseException] | None) -> None:
         """Start a session (and its preload) and offer it; a failure is counted and reported.
@@ -345,8 +343,8 @@ class SessionPool(AsyncResource):
             error.__cause__ = exc if error is not exc else exc.__cause__
             if errors is not None:
                 errors.append(error)
-            else:
-                self._fail_oldest_waiter(error)
+            elif (waiter := self._next_waiter()) is not None:
+                waiter.set_exception(error)
             return
         except BaseException:
             if backend is not None:

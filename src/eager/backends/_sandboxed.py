@@ -18,6 +18,7 @@ from ._sandbox import (
     SANDBOX_NETWORK_PATHS,
     SANDBOX_SYSTEM_PATHS,
     SandboxPolicy,
+    _within,
     bwrap_argv,
     find_bwrap,
     python_paths,
@@ -110,11 +111,11 @@ class SandboxSetup:
         It would open them up (and, as root, hand them to the sandbox's uid); the error says
         what to pass instead.
         """
+        home = os.path.realpath(os.path.expanduser("~"))
         for path in (self.work_dir, *self.policy.writable_paths):
             real = os.path.realpath(path)
-            home = os.path.realpath(os.path.expanduser("~"))
             for inner in (*needed, home):
-                if inner == real or inner.startswith(real.rstrip("/") + "/"):
+                if _within(inner, real):
                     raise BackendStartError(
                         f"the sandbox's writable folder {path!r} holds {inner!r}: give the "
                         "session a folder of its own (cwd=, --cwd), not a parent of the "

@@ -113,16 +113,19 @@ class GatewayBackend(KernelBackend):
             base_url=self._url, headers=headers, timeout=HTTP_TIMEOUT_S, trust_env=False
         )
         try:
-            kernel = await self._call(
-                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
-            )
-            if not isinstance(kernel, dict) or "id" not in kernel:
-                raise BackendProtocolError(f"Kernel Gateway: unexpected answer {kernel!r:.200}")
-            self._kernel_id = str(kernel["id"])
+            await self._new_kernel()
             await self._connect()
         except BaseException:
             await self._shut()
             raise
+
+    async def _new_kernel(self) -> None:
+        kernel = await self._call(
+            "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
+        )
+        if not isinstance(kernel, dict) or "id" not in kernel:
+            raise BackendProtocolError(f"Kernel Gateway: unexpected answer {kernel!r:.200}")
+        self._kernel_id = str(kernel["id"])
 
     async def _connect(self) -> None:
         from websockets.asyncio.client import connect
@@ -240,8 +243,5 @@ class GatewayBackend(KernelBackend):
         try:
             await self._call("POST", f"/api/kernels/{self._kernel_id}/restart")
         except BackendProtocolError:  # the kernel is gone: start a new one
-            kernel = await self._call(
-                "POST", "/api/kernels", json={"name": self._kernel_name, "env": {}}
-            )
-            self._kernel_id = str(kernel["id"])
+            await self._new_kernel()
         await self._connect()

@@ -177,17 +177,15 @@ class KernelBackend(Backend):
         return collector, None
 
     async def _collect(self, collector: proto.Collector, deadline: float | None) -> None:
-        while not collector.done:
+        while True:
             if collector.kernel_lost is not None:
                 raise KernelLost(f"the kernel is {collector.kernel_lost}")
             remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            if collector.done or (remaining is not None and remaining <= 0):
                 return
             msg = await self._recv(remaining)
             if msg is not None:
                 collector.feed(msg)
-        if collector.kernel_lost is not None:
-            raise KernelLost(f"the kernel is {collector.kernel_lost}")
 
     async def _run_cell(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
         timeout = timeout_s if timeout_s is not None else self._timeout_s

@@ -16,7 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
+from ..._errors import (
+    BackendProtocolError,
+    BackendStartError,
+    MissingExtraError,
+    UsageError,
+)
 from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
 from .._env import session_env
 from .._report import MAX_OUTPUT_BYTES
@@ -75,8 +80,6 @@ class JupyterBackend(KernelBackend):
         self._env = env
         self._start_timeout_s = start_timeout_s
         if sandbox is not None and not isinstance(sandbox, SandboxPolicy):
-            from ..._errors import UsageError
-
             raise UsageError(f"sandbox must be a SandboxPolicy or None, not {sandbox!r}")
         #: The sandbox policy (None: no sandbox).
         self.sandbox = sandbox

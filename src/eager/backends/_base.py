@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -15,6 +16,7 @@ __all__ = [
     "RESTART_GRACE_S",
     "AsyncResource",
     "Backend",
+    "CellStep",
     "check_execute_args",
 ]
 
@@ -36,6 +38,26 @@ def check_execute_args(code: object, first_line: object, timeout_s: object = Non
         isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not timeout_s > 0
     ):
         raise UsageError(f"timeout_s must be positive or None, not {timeout_s!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CellStep:
+    """Where an invocation stands in a notebook cell (``display="notebook"``).
+
+    A cell runs as one or more invocations (its chunks and batches) and is shown as IPython
+    shows it run whole: ``begin`` opens it (the execution count advances, ``pre_run_cell``
+    fires, the per-request hooks are held back); each invocation keeps the value of a last
+    bare expression; ``end`` closes it after the invocation's code ran: the held value is
+    displayed (unless ``source``, the whole cell as it ran, ends with ``;``), ``_``/``Out``
+    advance, figures are flushed, ``post_run_cell`` fires. ``failed``: the cell ended with an
+    error found outside the session (a syntax error), so nothing is displayed. A backend
+    closes a cell by itself when its code raises.
+    """
+
+    begin: bool = False
+    end: bool = False
+    source: str = ""
+    failed: bool = False
 
 
 class AsyncResource(abc.ABC):

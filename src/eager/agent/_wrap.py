@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from .._result import ExecResult
-from ..backends._base import Backend
+from ..backends._base import Backend, CellStep
 from ..sources._base import Source, ToolCall, Turn
 
 # Internal to the agent loop (not exported): they only see through what they wrap.
@@ -108,9 +108,13 @@ class ObservedBackend(Backend):
     async def _start(self) -> None:
         await self.inner.start()
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         self._on_start(code, first_line)
-        result = await self.inner.execute(code, first_line=first_line, timeout_s=timeout_s)
+        result = await self.inner.execute(
+            code, first_line=first_line, timeout_s=timeout_s, cell=cell
+        )
         self._on_end(result)
         return result
 

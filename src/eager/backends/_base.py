@@ -126,17 +126,25 @@ class Backend(AsyncResource):
         await self._start()
 
     async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
+        self,
+        code: str,
+        *,
+        first_line: int = 1,
+        timeout_s: float | None = None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Run ``code`` whose first line is line ``first_line`` of the program.
 
         Line numbers in errors and tracebacks refer to the whole program. ``timeout_s`` bounds
-        this invocation (None: the backend's default).
+        this invocation (None: the backend's default). ``cell``: the invocation is part of a
+        notebook cell (see :class:`CellStep`); None runs it as a script runs it.
         """
         check_execute_args(code, first_line, timeout_s)
+        if cell is not None and not isinstance(cell, CellStep):
+            raise UsageError(f"cell must be a CellStep or None, not {type(cell).__name__}")
         if self._closed:
             raise BackendError(f"the {self.name} backend is closed; call start() to open it again")
-        return await self._execute(code, first_line=first_line, timeout_s=timeout_s)
+        return await self._execute(code, first_line=first_line, timeout_s=timeout_s, cell=cell)
 
     async def close(self) -> None:
         """Stop the session and release its resources (idempotent)."""
@@ -148,7 +156,9 @@ class Backend(AsyncResource):
         """Start the session (idempotent)."""
 
     @abc.abstractmethod
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         """Run checked arguments (see :meth:`execute`)."""
 
     @abc.abstractmethod

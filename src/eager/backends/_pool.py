@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from .._errors import BackendError, BackendStartError, PoolExhaustedError, UsageError
 from .._result import ExecResult
-from ._base import AsyncResource, Backend
+from ._base import AsyncResource, Backend, CellStep
 from ._pool_config import PoolConfig, PoolStats, ReturnPolicy
 
 __all__ = ["CLOSE_TIMEOUT_S", "SessionPool"]
@@ -39,10 +39,14 @@ class _Lease(Backend):
     async def _start(self) -> None:
         self._check()
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         self._check()
         try:
-            result = await self.inner.execute(code, first_line=first_line, timeout_s=timeout_s)
+            result = await self.inner.execute(
+                code, first_line=first_line, timeout_s=timeout_s, cell=cell
+            )
         except BaseException:
             self.broken = True  # cancelled or failed mid-execution: the session is suspect
             raise

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from .._result import ExecError, ExecResult, RichOutput
+from .._result import ExecError, ExecResult, LogItem, RichOutput, StreamText
 
 __all__ = [
     "MAX_OUTPUT_BYTES",
@@ -15,6 +17,8 @@ __all__ = [
     "clean_text",
     "error_from_report",
     "exec_result",
+    "rich_output",
+    "segmented_result",
     "timeout_error",
 ]
 
@@ -111,6 +115,56 @@ def exec_result(
         outputs=outputs,
         duration_s=duration_s,
         truncated=stdout.truncated or stderr.truncated,
+    )
+
+
+def rich_output(record: Mapping[str, Any]) -> RichOutput:
+    """The :class:`RichOutput` of a session's output record (``output_type``, ``data``, ...)."""
+    data = record.get("data")
+    metadata = record.get("metadata")
+    count = record.get("execution_count")
+    kind: Literal["display_data", "execute_result"] = (
+        "execute_result" if record.get("output_type") == "execute_result" else "display_data"
+    )
+    return RichOutput(
+        data={str(k): clean_text(str(v)) for k, v in (data or {}).items()}
+        if isinstance(data, dict)
+        else {},
+        output_type=kind,
+        execution_count=count if isinstance(count, int) and kind == "execute_result" else None,
+        metadata=dict(metadata) if isinstance(metadata, dict) else {},
+    )
+
+
+def segmented_result(
+    segments: Sequence[tuple[Captured, Captured, RichOutput | None]],
+    error: ExecError | None,
+    duration_s: float,
+    *,
+    cap: int | None,
+) -> ExecResult:
+    """An invocation whose output came in pieces: the text printed before each rich output
+    (stdout, stderr, the output; the last piece has none), kept in order in ``log``."""
+    out, err = OutputCap(cap), OutputCap(cap)
+    log: list[LogItem] = []
+    outputs: list[RichOutput] = []
+    for seg_out, seg_err, rich in segments:
+        out.add_captured(seg_out)
+        err.add_captured(seg_err)
+        log.append(StreamText("stdout", seg_out.text()))
+        log.append(StreamText("stderr", seg_err.text()))
+        if rich is not None:
+            log.append(rich)
+            outputs.append(rich)
+    stdout, stderr = out.freeze(), err.freeze()
+    return ExecResult(
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        error=error,
+        outputs=tuple(outputs),
+        duration_s=duration_s,
+        truncated=stdout.truncated or stderr.truncated,
+        log=tuple(i for i in log if not isinstance(i, StreamText) or i.text),
     )
 
 

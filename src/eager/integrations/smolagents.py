@@ -47,7 +47,7 @@ from .._policy import Policy
 from .._result import ExecError, ExecResult, Mode, RunResult
 from .._run import run
 from ..agent._observe import observe
-from ..backends._base import Backend
+from ..backends._base import Backend, CellStep
 from ..backends._interpreter import Interpreter
 from ..backends._report import error_from_report
 from ..sources._adapters import PushSource
@@ -101,7 +101,9 @@ class _Session(Backend):
     async def _start(self) -> None:
         self.namespace.setdefault("print", self._print)
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         self._out = io.StringIO()
         self.namespace["print"] = self._print
         t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 from ..._result import ExecError, ExecResult, RichOutput
-from .._base import Backend
+from .._base import Backend, CellStep
 from .._report import STATE_KEPT, timeout_error
 from . import _protocol as proto
 
@@ -103,14 +103,16 @@ class KernelBackend(Backend):
             await self._close()
             raise
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
         if not self._started:
             raise BackendError(f"{self.name} backend: execute() before start()")
         async with self._lock:
             if self._broken is not None:
                 await self._recover_or_raise(None)
-            return await self._run_cell(code, first_line, timeout_s)
+            return await self._run_cell(code, first_line, timeout_s, cell)
 
     async def interrupt(self) -> None:
         """Interrupt the running execution; the kernel keeps its state."""
@@ -187,10 +189,12 @@ class KernelBackend(Backend):
             if msg is not None:
                 collector.feed(msg)
 
-    async def _run_cell(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _run_cell(
+        self, code: str, first_line: int, timeout_s: float | None, cell: CellStep | None = None
+    ) -> ExecResult:
         timeout = timeout_s if timeout_s is not None else self._timeout_s
         started = time.monotonic()
-        collector, lost = await self._request(proto.wrap_code(code, first_line), timeout)
+        collector, lost = await self._request(proto.wrap_code(code, first_line, cell), timeout)
         error: ExecError | None = None
         if lost is None and not collector.done:  # timed out: interrupt, else restart
             assert timeout is not None

@@ -13,14 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
-from ..._result import ExecError, ExecResult
-from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend
+from ..._result import ExecError, ExecResult, RichOutput
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend, CellStep
 from .._env import session_env
 from .._report import (
     MAX_OUTPUT_BYTES,
     Captured,
     error_from_report,
     exec_result,
+    rich_output,
+    segmented_result,
     timeout_error,
 )
 from .._sandbox import SandboxPolicy
@@ -236,7 +238,9 @@ class ReplBackend(Backend):
             return f"a fresh session could not be started ({exc})"
         return "the next execution runs in a fresh session (state lost)"
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+    ) -> ExecResult:
         """Run ``code`` in the session; errors, timeouts and crashes come back as data."""
         limit = self.timeout_s if timeout_s is None else timeout_s
         async with self._loop_lock():
@@ -244,7 +248,7 @@ class ReplBackend(Backend):
             t0 = time.perf_counter()
             self._executing = True
             try:
-                return await self._run(session, code, first_line, limit, t0)
+                return await self._run(session, code, first_line, limit, t0, cell)
             except asyncio.CancelledError:
                 # Keep the session in step: stop the code, swallow its reply, before anyone
                 # else uses the session (the next call waits for this).
@@ -254,10 +258,19 @@ class ReplBackend(Backend):
                 self._executing = False
 
     async def _run(
-        self, session: Session, code: str, first_line: int, limit: float | None, t0: float
+        self,
+        session: Session,
+        code: str,
+        first_line: int,
+        limit: float | None,
+        t0: float,
+        cell: CellStep | None,
     ) -> ExecResult:
+        command: dict[str, Any] = {"op": "exec", "code": code, "first_line": first_line}
+        if cell is not None:
+            command["cell"] = dataclasses.asdict(cell)
         try:
-            session.send({"op": "exec", "code": code, "first_line": first_line})
+            session.send(command)
             reply = await session.reply(limit)
         except BackendCrashedError:
             return await self._crashed(session, t0)
@@ -285,9 +298,21 @@ class ReplBackend(Backend):
         return await self._finish(session, reply, t0)
 
     async def _finish(self, session: Session, reply: dict[str, Any], t0: float) -> ExecResult:
+        records = reply.get("outputs")
+        segments: list[tuple[Captured, Captured, RichOutput | None]] = []
+        if isinstance(records, list):  # rich outputs, each after the text printed before it
+            for record in records:
+                if isinstance(record, dict):
+                    ends = reply_ends(record)
+                    seg_out, seg_err = await session.cut(ends)
+                    segments.append((seg_out, seg_err, rich_output(record)))
         out, err = await session.outputs(reply_ends(reply))
         raw = reply.get("error")
         error = error_from_report(raw) if isinstance(raw, dict) else None
+        if segments:
+            segments.append((out, err, None))
+            duration = time.perf_counter() - t0
+            return segmented_result(segments, error, duration, cap=self.max_output_bytes)
         return self._result(out, err, error, t0)
 
     @staticmethod

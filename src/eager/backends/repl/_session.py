@@ -350,6 +350,15 @@ class Session:
         if self.reply_transport is not None:
             self.reply_transport.close()
 
+    async def cut(self, ends: list[str]) -> tuple[Captured, Captured]:
+        """The output printed before a rich output of the running command (see the worker's
+        ``emit``): each stream up to its next sentinel, or nothing when it was lost."""
+        got = []
+        for stream, end in zip((self.stdout, self.stderr), ends, strict=False):
+            segment = await stream.next_segment(DRAIN_TIMEOUT_S) if end == "sentinel" else None
+            got.append(segment if segment is not None else Captured(b"", 0))
+        return got[0], got[1]
+
     async def outputs(self, ends: list[str]) -> tuple[Captured, Captured]:
         """This invocation's stdout and stderr, as the worker said each one ended.
 

@@ -45,7 +45,7 @@ import traceback
 from typing import Any
 
 if __package__:  # imported from Eager (tests); in the child the bootstrap ran its text first
-    from .._interpreter import PROGRAM_FILENAME, Interpreter
+    from .._interpreter import PROGRAM_FILENAME, Interpreter, Notebook, bundle, make_shell
 
 __all__ = ["main"]
 
@@ -124,6 +124,9 @@ class _Worker:
             if key not in _MAIN_KEYS:
                 del namespace[key]
         self.interp = Interpreter(namespace, hidden_files=(_WORKER_FILE,))
+        self.notebook: Any = None
+        #: The rich outputs of the running command, each with where it cut stdout and stderr.
+        self.records: list[dict[str, Any]] = []
         if self.framer is not None:
             self.start_stdio()
 
@@ -251,7 +254,49 @@ class _Worker:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
-    def end_invocation(self) -> list[str]:
+    def run_cell(self, code: str, first_line: int, cell: dict[str, Any]) -> Any:
+        """One invocation of a notebook cell (see ``Notebook.step``)."""
+        if self.notebook is None:
+            try:
+                shell = make_shell(self.interp.namespace, self.emit)
+            except ImportError as exc:
+                return {
+                    "ename": "ImportError",
+                    "evalue": str(exc),
+                    "traceback": "ImportError: " + str(exc) + "\n",
+                    "lineno": None,
+                    "statement_line": None,
+                    "kind": "runtime",
+                }
+            self.notebook = Notebook(self.interp, shell, hooks_per_request=False)
+        return self.notebook.step(
+            code,
+            first_line,
+            bool(cell.get("begin")),
+            bool(cell.get("end")),
+            str(cell.get("source") or ""),
+            bool(cell.get("failed")),
+        )
+
+    def emit(self, output_type: str, data: Any, metadata: Any, count: Any) -> None:
+        """A rich output: the text printed before it is cut off first (order is kept)."""
+        self.flush()
+        ends = [self.end_stream(fd, cut=True) for fd in (1, 2)]
+        try:
+            metadata = json.loads(json.dumps(metadata, default=str))
+        except (TypeError, ValueError):
+            metadata = {}
+        self.records.append(
+            {
+                "output_type": output_type,
+                "data": bundle(data),
+                "metadata": metadata,
+                "execution_count": count,
+                "ends": ends,
+            }
+        )
+
+    def flush(self) -> None:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 if stream is not None:
@@ -265,16 +310,20 @@ class _Worker:
                 ctypes.CDLL(None).fflush(None)
             except BaseException:
                 pass
+
+    def end_invocation(self) -> list[str]:
+        self.flush()
         return [self.end_stream(fd) for fd in (1, 2)]
 
-    def end_stream(self, fd: int) -> str:
+    def end_stream(self, fd: int, cut: bool = False) -> str:
         # The pipe empty and still ours: the parent has read (and filed) all of this
-        # invocation's output, so no sentinel is needed (it would cost a wake-up).
+        # invocation's output, so no sentinel is needed (it would cost a wake-up). Not for a
+        # cut before a rich output: the parent files it only later, with the reply.
         try:
             st = os.fstat(fd)
             if self.pipes.get(fd) != (st.st_dev, st.st_ino):
                 return "lost"  # closed or redirected by the program: no sentinel would come
-            if self.framer is None and _unread_bytes(fd) == 0:
+            if not cut and self.framer is None and _unread_bytes(fd) == 0:
                 return "drained"
         except (OSError, ValueError):
             return "lost"
@@ -303,15 +352,27 @@ class _Worker:
             if message is None:
                 return
             error = None
+            self.records = []
             if message.get("op") == "exec":
                 self.arm_cpu_limit()
-                error = self.interp.run(message["code"], message.get("first_line", 1))
+                cell = message.get("cell")
+                if isinstance(cell, dict):
+                    error = self.run_cell(message["code"], message.get("first_line", 1), cell)
+                else:
+                    error = self.interp.run(message["code"], message.get("first_line", 1))
                 if os.getpid() != self.pid:  # a fork of user code returned here: never serve
                     os._exit(0)
             elif message.get("op") == "reset":
-                self.interp.reset()
+                if self.notebook is not None:
+                    self.interp.reset()
+                    self.notebook.reset()
+                else:
+                    self.interp.reset()
             ends = self.end_invocation()
-            self.send({"op": "done", "error": error, "ends": ends})
+            reply = {"op": "done", "error": error, "ends": ends}
+            if self.records:
+                reply["outputs"] = self.records
+            self.send(reply)
 
 
 def die_with_parent(parent_pid: Any) -> None:

@@ -31,9 +31,22 @@ from ._events import (
 )
 from ._extract import Format, make_extractor
 from ._gate import Gate
+from ._ipysyntax import CellSyntax
 from ._policy import Policy
 from ._prefetch import prefetch_cell
-from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
+from ._result import (
+    DISPLAYS,
+    Display,
+    ExecError,
+    ExecResult,
+    LogItem,
+    Metrics,
+    Mode,
+    RichOutput,
+    RunResult,
+    StreamText,
+    merge_log,
+)
 from ._scheduler import BatchPlan, OnError, Scheduler
 from .backends._base import Backend
 from .sources._base import Source
@@ -56,6 +69,7 @@ async def run(
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
+    display: Display = "script",
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -70,7 +84,17 @@ async def run(
     the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
     the program are data in the result; a :class:`~eager.SourceError` is raised only when
     the source failed before any token.
+
+    ``display="notebook"`` shows each *cell* (a fenced block of a chat answer, a code tool
+    call, a whole bare-code program) as IPython shows it run whole: the value of a last bare
+    expression, ``display()`` output and matplotlib figures (``RunResult.outputs`` and, in
+    order with the printed text, ``RunResult.log``), ``_``/``Out`` and the execution count
+    once per cell, and IPython syntax (``!cmd``, ``%magic``). Eager mode shows exactly what
+    serial mode shows, however the stream is cut. ``"script"`` (the default) shows only what
+    the program prints, as ``python program.py`` does.
     """
+    if display not in DISPLAYS:
+        raise UsageError(f"display must be 'notebook' or 'script', not {display!r}")
     if mode not in ("eager", "serial"):
         raise UsageError(f"mode must be 'eager' or 'serial', not {mode!r}")
     if on_error not in ("interrupt", "defer"):
@@ -92,6 +116,7 @@ async def run(
         extract=extract or source.format,
         blocks=blocks,
         timeout_s=timeout_s,
+        display=display,
     )
     return await state.go(startup_s, modules, cell)
 
@@ -107,6 +132,7 @@ def run_sync(
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
+    display: Display = "script",
 ) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
@@ -122,6 +148,7 @@ def run_sync(
                 blocks=blocks,
                 timeout_s=timeout_s,
                 prefetch=prefetch,
+                display=display,
             )
 
     return asyncio.run(main())
@@ -141,14 +168,21 @@ class _Run:
         extract: Format,
         blocks: Literal["all", "first"],
         timeout_s: float | None,
+        display: Display = "script",
     ) -> None:
         self.source = source
+        self.display: Display = display
         self.backend = backend
         self.gate = gate
         self.extractor = make_extractor(extract, tool_argument=source.tool_argument, blocks=blocks)
         self.chunker = Chunker()
         self.timeout_s = timeout_s
-        self.sched = Scheduler(mode=mode, on_error=on_error)
+        self.sched = Scheduler(mode=mode, on_error=on_error, cells=display == "notebook")
+        #: Notebook display: the open cell's IPython syntax transformer, and where the cell
+        #: starts in the (transformed) program text.
+        self.syntax = CellSyntax() if display == "notebook" else None
+        self.program: list[str] = []
+        self.cell_start = 0
         self.t0 = 0.0
         self.events: list[Event] = []
         self.code: list[str] = []
@@ -206,6 +240,7 @@ class _Run:
                     break
             else:
                 self._take_code(self.extractor.close())
+                self._end_cell()
                 self._close_chunker()
         except asyncio.CancelledError:
             cancelled = True
@@ -229,15 +264,38 @@ class _Run:
                     await asyncio.shield(asyncio.wait_for(aclose(), CLOSE_TIMEOUT_S))
                 if cancelled:
                     await asyncio.shield(asyncio.wait_for(self.source.aclose(), CLOSE_TIMEOUT_S))
-            self.sched.generation_ended(self.gen_end, "".join(self.code))
+            self.sched.generation_ended(self.gen_end, "".join(self.program))
             self.wake.set()
 
     def _take_code(self, code: str) -> None:
         if not code:
             return
         self.code.append(code)
+        if self.syntax is not None:
+            code = self.syntax.feed(code)
+        self._chunk(code)
+
+    def _chunk(self, code: str) -> None:
+        if not code:
+            return
+        self.program.append(code)
         if self.sched.takes_code:  # else (defer mode) keep generating, chunk nothing more
             self._cut(self.chunker.feed, code)
+
+    def _end_cell(self) -> None:
+        """A notebook cell ended (a block closed, or the stream): its rest, and its text."""
+        if self.syntax is None:
+            return
+        self._chunk(self.syntax.end())
+        self.syntax = CellSyntax()
+        program = "".join(self.program)
+        source = program[self.cell_start :]
+        first_line = program.count("\n", 0, self.cell_start) + 1
+        self.cell_start = len(program)
+        if self.sched.takes_code:
+            self._cut(self.chunker.flush)
+        self.sched.cell_ended(source, first_line)
+        self.wake.set()
 
     def _take_blocks(self, code: str, cuts: list[int]) -> None:
         """Code in which a block closed at ``cuts``: complete statements go at each cut."""
@@ -245,7 +303,9 @@ class _Run:
         for cut in cuts:
             self._take_code(code[start:cut])
             start = cut
-            if self.sched.takes_code:
+            if self.syntax is not None:
+                self._end_cell()
+            elif self.sched.takes_code:
                 self._cut(self.chunker.flush)
         self._take_code(code[start:])
 
@@ -326,6 +386,9 @@ class _Run:
             plan = sched.next_batch(self.now())
             if plan is None:
                 if sched.done:
+                    closing = sched.closing_step(self.now())
+                    if closing is not None:
+                        await self._invoke(closing)
                     return
                 self.wake.clear()  # no await since the check: no wake-up can be lost
                 await self.wake.wait()
@@ -338,7 +401,7 @@ class _Run:
         self.events.append(BatchDispatched(dispatched, index, tuple(c.index for c in plan.chunks)))
         try:
             result = await self.backend.execute(
-                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s
+                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s, cell=plan.cell
             )
         except EagerError as exc:  # the session itself failed: report it, lose nothing
             result = ExecResult(error=ExecError(type(exc).__name__, str(exc), kind="crash"))
@@ -382,7 +445,8 @@ class _Run:
             prefetch_s=self.prefetch_s,
         )
         results = sched.results
-        outputs: list[RichOutput] = [o for r in results for o in r.outputs]
+        log = _log(results, sched.error)
+        outputs = [item for item in log if isinstance(item, RichOutput)]
         return RunResult(
             mode=sched.mode,
             code="".join(self.code),
@@ -398,4 +462,20 @@ class _Run:
             metrics=metrics,
             outputs=tuple(outputs),
             truncated=any(r.truncated for r in results),
+            log=log,
+            display=self.display,
         )
+
+
+def _log(results: Sequence[ExecResult], error: ExecError | None) -> tuple[LogItem, ...]:
+    """Everything the run showed, in order (a notebook's output list), then its error."""
+    items: list[LogItem] = []
+    for r in results:
+        if r.log:
+            items.extend(r.log)
+        else:  # no rich output in this invocation: its streams (stdout first)
+            items += [StreamText("stdout", r.stdout), StreamText("stderr", r.stderr)]
+            items.extend(r.outputs)
+    if error is not None and not any(isinstance(i, ExecError) for i in items):
+        items.append(error)
+    return merge_log(items)

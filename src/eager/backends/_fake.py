@@ -22,7 +22,7 @@ from ._report import (
     OutputCap,
     error_from_report,
     exec_result,
-    rich_output,
+    output_record,
     segmented_result,
     timeout_error,
 )
@@ -171,12 +171,12 @@ class FakeBackend(Backend):
         cell: CellStep | None,
     ) -> ExecResult:
         out, err = _CappedText(self.max_output_bytes), _CappedText(self.max_output_bytes)
-        segments: list[tuple[Captured, Captured, RichOutput | None]] = []
+        segments: list[tuple[Captured, Captured, RichOutput | ExecError | None]] = []
 
         def emit(output_type: str, data: Any, metadata: Any, count: Any) -> None:
             record = {"output_type": output_type, "data": bundle(data), "metadata": metadata}
             record["execution_count"] = count
-            segments.append((out.cut(), err.cut(), rich_output(record)))
+            segments.append((out.cut(), err.cut(), output_record(record)))
 
         timed_out = False
         program = self._interp.filename

@@ -331,9 +331,11 @@ class Notebook:
         end: bool = False,
         source: str = "",
         failed: bool = False,
+        on_error: Any = None,
     ) -> dict[str, Any] | None:
         """One invocation of a cell: the error of its code, or None. A failing chunk ends
-        the cell (nothing displayed, figures flushed after the error, as IPython does)."""
+        the cell (nothing displayed, figures flushed after the error, as IPython does);
+        ``on_error(error)`` is called first, so the error is shown where IPython shows it."""
         if begin or not self.open:
             self.begin()
         error = None
@@ -342,6 +344,11 @@ class Notebook:
                 error = self.interp.run(code, first_line, hold=True)
             finally:
                 self._park_new()
+        if error is not None:
+            if on_error is not None:
+                on_error(error)
+            elif getattr(self.shell, "_eager_shell", False):
+                self.shell._eager_emit[0]("error", {}, {}, None)
         if error is not None or end:
             self.finish(source, failed or error is not None)
         return error

@@ -17,6 +17,7 @@ __all__ = [
     "clean_text",
     "error_from_report",
     "exec_result",
+    "output_record",
     "rich_output",
     "segmented_result",
     "timeout_error",
@@ -118,8 +119,20 @@ def exec_result(
     )
 
 
+#: A stand-in in a session's output records: where the invocation's error showed.
+ERROR_MARK = ExecError("", "")
+
+
+def output_record(record: Mapping[str, Any]) -> RichOutput | ExecError:
+    """What a session's output record stands for: a rich output, or :data:`ERROR_MARK` for
+    the record marking where the error showed."""
+    if record.get("output_type") == "error":
+        return ERROR_MARK
+    return rich_output(record)
+
+
 def rich_output(record: Mapping[str, Any]) -> RichOutput:
-    """The :class:`RichOutput` of a session's output record (``output_type``, ``data``, ...)."""
+    """The :class:`RichOutput` of an output record (``output_type``, ``data``, ...)."""
     data = record.get("data")
     metadata = record.get("metadata")
     count = record.get("execution_count")
@@ -137,14 +150,16 @@ def rich_output(record: Mapping[str, Any]) -> RichOutput:
 
 
 def segmented_result(
-    segments: Sequence[tuple[Captured, Captured, RichOutput | None]],
+    segments: Sequence[tuple[Captured, Captured, RichOutput | ExecError | None]],
     error: ExecError | None,
     duration_s: float,
     *,
     cap: int | None,
 ) -> ExecResult:
     """An invocation whose output came in pieces: the text printed before each rich output
-    (stdout, stderr, the output; the last piece has none), kept in order in ``log``."""
+    (stdout, stderr, the output; the last piece has none), kept in order in ``log``. A piece
+    may end with the invocation's error instead (the session marks where it showed): it
+    takes the place of that marker."""
     out, err = OutputCap(cap), OutputCap(cap)
     log: list[LogItem] = []
     outputs: list[RichOutput] = []
@@ -153,7 +168,10 @@ def segmented_result(
         err.add_captured(seg_err)
         log.append(StreamText("stdout", seg_out.text()))
         log.append(StreamText("stderr", seg_err.text()))
-        if rich is not None:
+        if isinstance(rich, ExecError):
+            if error is not None:
+                log.append(error)
+        elif rich is not None:
             log.append(rich)
             outputs.append(rich)
     stdout, stderr = out.freeze(), err.freeze()

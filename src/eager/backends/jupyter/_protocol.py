@@ -92,9 +92,11 @@ def step(code, first_line, begin, end, source, failed):
     # One invocation of a notebook cell: display and hooks once per cell (Notebook).
     global _notebook_mode
     _notebook_mode = True
-    error = _notebook.step(code, first_line, begin, end, source, failed)
-    if error is not None:
-        _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
+    _notebook.step(code, first_line, begin, end, source, failed, _report)
+
+
+def _report(error):
+    _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
 
 
 def reset():
@@ -263,6 +265,7 @@ class Collector:
             data = content.get("data") or {}
             if ERROR_MIME in data:
                 self.error = _helper_error(data[ERROR_MIME])
+                self.order.append(-1)  # where it showed (figures may follow it)
                 return
             self.order.append(len(self.bundles))
             self.bundles.append(
@@ -295,14 +298,19 @@ class Collector:
         ``outputs`` are the collected bundles (saved, see :func:`save_outputs`), in order.
         """
         stdout, stderr = self.stdout.freeze(), self.stderr.freeze()
-        result = exec_result(stdout, stderr, error or self.error, duration_s, outputs)
+        error = error or self.error
+        result = exec_result(stdout, stderr, error, duration_s, outputs)
         if not outputs:
             return result
-        log: list[LogItem] = [
-            item if isinstance(item, StreamText) else outputs[item]
-            for item in self.order
-            if isinstance(item, StreamText) or item < len(outputs)
-        ]
+        log: list[LogItem] = []
+        for item in self.order:
+            if isinstance(item, StreamText):
+                log.append(item)
+            elif item < 0:
+                if error is not None:
+                    log.append(error)
+            elif item < len(outputs):
+                log.append(outputs[item])
         return replace(result, log=merge_log(log))
 
 

@@ -21,7 +21,7 @@ from .._report import (
     Captured,
     error_from_report,
     exec_result,
-    rich_output,
+    output_record,
     segmented_result,
     timeout_error,
 )
@@ -299,13 +299,13 @@ class ReplBackend(Backend):
 
     async def _finish(self, session: Session, reply: dict[str, Any], t0: float) -> ExecResult:
         records = reply.get("outputs")
-        segments: list[tuple[Captured, Captured, RichOutput | None]] = []
+        segments: list[tuple[Captured, Captured, RichOutput | ExecError | None]] = []
         if isinstance(records, list):  # rich outputs, each after the text printed before it
             for record in records:
                 if isinstance(record, dict):
                     ends = reply_ends(record)
                     seg_out, seg_err = await session.cut(ends)
-                    segments.append((seg_out, seg_err, rich_output(record)))
+                    segments.append((seg_out, seg_err, output_record(record)))
         out, err = await session.outputs(reply_ends(reply))
         raw = reply.get("error")
         error = error_from_report(raw) if isinstance(raw, dict) else None

@@ -6,9 +6,38 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .._result import RunResult
+from .._result import RichOutput, RunResult, StreamText
 
-__all__ = ["comparison_table", "error_text", "print_results", "saving", "timeline"]
+__all__ = [
+    "comparison_table",
+    "error_text",
+    "print_results",
+    "saving",
+    "shown_output",
+    "timeline",
+]
+
+
+def shown_output(result: RunResult) -> str:
+    """What the run showed on its standard output: the printed text and, in notebook display,
+    each displayed value's text (rich types named) in order, as a notebook shows them."""
+    if result.display != "notebook":
+        return result.stdout
+    parts: list[str] = []
+    for item in result.log:
+        if isinstance(item, StreamText) and item.name == "stdout":
+            parts.append(item.text)
+        elif isinstance(item, RichOutput):
+            text = item.text
+            rich = [m for m in item.data if m != "text/plain"]
+            if rich:
+                where = f" saved to {item.path}" if item.path else ""
+                text += f"\n[{', '.join(rich)}{where}]" if text else f"[{', '.join(rich)}{where}]"
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+            parts.append(text + "\n")
+    return "".join(parts)
+
 
 _WIDTH = 56
 

@@ -18,7 +18,8 @@ from .._run import run
 from ..sources._base import Source
 from ._backends import add_backend_options, make_backend
 from ._endpoint import add_endpoint_options, make_endpoint_source
-from ._render import error_text
+from ._render import error_text, shown_output
+from .run import add_display_option
 
 __all__ = ["SYSTEM_PROMPT", "register"]
 
@@ -49,6 +50,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("task", help="what the program should do")
     p.add_argument("--mode", choices=["eager", "serial"], default="eager")
+    add_display_option(p, default="notebook")
     p.add_argument("--on-error", choices=["interrupt", "defer"], default="interrupt")
     p.add_argument("--gate", default="default", help="gate policy (default, paper, off)")
     p.add_argument("--timeout", type=float, default=None, help="per-invocation timeout, s")
@@ -121,6 +123,7 @@ async def _ask(
                 gate=args.gate,
                 extract=args.text_format,
                 timeout_s=args.timeout,
+                display=args.display,
             )
             answer = "".join(source.text)
             turn = source.inner.turn
@@ -145,8 +148,9 @@ async def _ask(
 def _show(console: Console, result: RunResult) -> None:
     console.out("")
     console.print(Rule("output", style="dim"))
-    if result.stdout:
-        console.out(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
+    text = shown_output(result)
+    if text:
+        console.out(text, end="" if text.endswith("\n") else "\n")
     if result.stderr:
         Console(stderr=True, highlight=False).out(result.stderr, end="")
     m = result.metrics

@@ -21,7 +21,7 @@ from ..sources._base import Source
 from ..sources._replay import ReplaySource
 from ._backends import add_backend_options, make_backend
 from ._endpoint import add_endpoint_options
-from ._render import print_results
+from ._render import print_results, shown_output
 
 __all__ = ["add_run_options", "gate_from_args", "program_format", "read_program", "register"]
 
@@ -68,6 +68,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="never seal on this dotted name",
     )
     p.add_argument("--timeout", type=float, default=None, help="per-invocation timeout, s")
+    add_display_option(p, default="script")
     p.add_argument(
         "--prefetch",
         action="append",
@@ -87,6 +88,18 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", metavar="PATH", help="write a Chrome/Perfetto trace")
     p.add_argument("--plot", metavar="PATH", help="write a Gantt PNG of the runs")
     add_backend_options(p)
+
+
+def add_display_option(p: argparse.ArgumentParser, *, default: str) -> None:
+    """``--display notebook|script``: what a cell shows (see :func:`eager.run`)."""
+    p.add_argument(
+        "--display",
+        choices=["notebook", "script"],
+        default=default,
+        help="notebook: show each cell's last expression, figures and display() as Jupyter "
+        "does, and accept !cmd and %%magic; script: only what the program prints "
+        f"(default {default})",
+    )
 
 
 def gate_from_args(args: argparse.Namespace) -> Policy:
@@ -135,6 +148,7 @@ async def run_modes(args: argparse.Namespace, make_source: Any) -> dict[str, Run
                 extract=args.text_format,
                 timeout_s=args.timeout,
                 prefetch=prefetch_of(args),
+                display=args.display,
             )
     return results
 
@@ -161,13 +175,14 @@ def emit(args: argparse.Namespace, results: dict[str, RunResult], *, title: str 
     else:
         console = Console(highlight=False)
         shown = results.get("eager") or next(iter(results.values()))
-        if shown.stdout:
-            console.out(shown.stdout, end="" if shown.stdout.endswith("\n") else "\n")
+        text = shown_output(shown)
+        if text:
+            console.out(text, end="" if text.endswith("\n") else "\n")
         if shown.stderr:
             Console(stderr=True, highlight=False).out(shown.stderr, end="")
         both = "serial" in results and "eager" in results
-        if both and results["serial"].stdout != results["eager"].stdout:
-            console.print("[yellow]note: serial and eager stdout differ[/]")
+        if both and shown_output(results["serial"]) != shown_output(results["eager"]):
+            console.print("[yellow]note: serial and eager output differ[/]")
         print_results(console, results, title=title)
     return 1 if any(r.error is not None for r in results.values()) else 0
 

@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from ._chunker import Chunk, Chunker
-from ._errors import EagerError, ExtractionError, ProgramSyntaxError, SourceError, UsageError
+from ._errors import (
+    BackendStartError,
+    EagerError,
+    ExtractionError,
+    ProgramSyntaxError,
+    SourceError,
+    UsageError,
+)
 from ._events import (
     BatchDispatched,
     BatchFinished,
@@ -48,7 +55,7 @@ from ._result import (
     merge_log,
 )
 from ._scheduler import BatchPlan, OnError, Scheduler
-from .backends._base import Backend
+from .backends._base import Backend, CellStep
 from .sources._base import Source
 
 __all__ = ["OnError", "run", "run_sync"]
@@ -107,6 +114,12 @@ async def run(
     await backend.start()
     startup = getattr(backend, "startup_s", None)
     startup_s = float(startup) if isinstance(startup, int | float) else time.monotonic() - started
+    if display == "notebook":  # the session's IPython shell, made now (start-up, not the run)
+        warm = time.monotonic()
+        ready = await backend.execute("", cell=CellStep())
+        if ready.error is not None:
+            raise BackendStartError(f"the {backend.name} session: {ready.error.evalue}")
+        startup_s += time.monotonic() - warm
     state = _Run(
         source,
         backend,

@@ -336,6 +336,24 @@ class Notebook:
         """One invocation of a cell: the error of its code, or None. A failing chunk ends
         the cell (nothing displayed, figures flushed after the error, as IPython does);
         ``on_error(error)`` is called first, so the error is shown where IPython shows it."""
+        if not (code or begin or end):
+            return None  # a warm-up: the shell exists now
+        shell = self.shell
+        if getattr(shell, "_eager_shell", False):  # ours: IPython's builtins while it runs
+            with shell.builtin_trap, _inline_backend_env():
+                return self._step(code, first_line, begin, end, source, failed, on_error)
+        return self._step(code, first_line, begin, end, source, failed, on_error)
+
+    def _step(
+        self,
+        code: str,
+        first_line: int,
+        begin: bool,
+        end: bool,
+        source: str,
+        failed: bool,
+        on_error: Any,
+    ) -> dict[str, Any] | None:
         if begin or not self.open:
             self.begin()
         error = None
@@ -473,7 +491,6 @@ def make_shell(namespace: dict[str, Any], emit: Any) -> Any:
         shell._eager_emit[0] = emit
         _rebind(shell, namespace)
         return shell
-    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     main = sys.modules.get("__main__")
     emitter = [emit]
 
@@ -500,9 +517,23 @@ def make_shell(namespace: dict[str, Any], emit: Any) -> Any:
     shell._eager_shell = True
     shell._eager_emit = emitter
     shell._eager_ns = namespace
-    shell.builtin_trap.__enter__()  # get_ipython() and display() as builtins, for good
     _inline_figures()
     return shell
+
+
+class _inline_backend_env:
+    """While a cell runs: a first ``import matplotlib`` picks the inline backend (as under
+    ipykernel, which sets ``MPLBACKEND``), unless the environment chose one; restored after,
+    so a host process running cells in itself keeps its own environment."""
+
+    def __enter__(self) -> None:
+        self.set = "MPLBACKEND" not in os.environ
+        if self.set:
+            os.environ["MPLBACKEND"] = INLINE_BACKEND
+
+    def __exit__(self, *exc: object) -> None:
+        if self.set:
+            os.environ.pop("MPLBACKEND", None)
 
 
 def _rebind(shell: Any, namespace: dict[str, Any]) -> None:

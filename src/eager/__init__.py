@@ -40,16 +40,20 @@ from ._gate import Gate
 from ._policy import POLICIES, Policy
 from ._prefetch import imports_of
 from ._result import (
+    DISPLAYS,
     ERROR_KINDS,
     Batch,
+    Display,
     ErrorKind,
     ExecError,
     ExecResult,
     GateDecision,
+    LogItem,
     Metrics,
     Mode,
     RichOutput,
     RunResult,
+    StreamText,
 )
 from ._run import OnError, run, run_sync
 from ._scheduler import BatchPlan, Scheduler
@@ -65,6 +69,7 @@ from .agent import (
 )
 from .backends import (
     Backend,
+    CellStep,
     FakeBackend,
     FakeCall,
     GatewayBackend,
@@ -102,6 +107,7 @@ from .sources import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DISPLAYS",
     "ERROR_KINDS",
     "POLICIES",
     "Agent",
@@ -120,9 +126,11 @@ __all__ = [
     "BatchDispatched",
     "BatchFinished",
     "BatchPlan",
+    "CellStep",
     "Chunk",
     "ChunkClosed",
     "Chunker",
+    "Display",
     "EagerError",
     "EndpointError",
     "EndpointModel",
@@ -145,6 +153,7 @@ __all__ = [
     "IteratorSource",
     "JupyterBackend",
     "LocalGateway",
+    "LogItem",
     "Metrics",
     "MissingExtraError",
     "Mode",
@@ -182,6 +191,7 @@ __all__ = [
     "SourceError",
     "SourceTimeoutError",
     "StreamError",
+    "StreamText",
     "ToolCall",
     "Turn",
     "UsageError",

@@ -413,8 +413,10 @@ class _Run:
         dispatched = self.now()
         self.events.append(BatchDispatched(dispatched, index, tuple(c.index for c in plan.chunks)))
         try:
+            # A script's invocations say nothing of cells (backends written before cells).
+            extra = {} if plan.cell is None else {"cell": plan.cell}
             result = await self.backend.execute(
-                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s, cell=plan.cell
+                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s, **extra
             )
         except EagerError as exc:  # the session itself failed: report it, lose nothing
             result = ExecResult(error=ExecError(type(exc).__name__, str(exc), kind="crash"))

@@ -518,6 +518,8 @@ def make_shell(namespace: dict[str, Any], emit: Any) -> Any:
     shell._eager_emit = emitter
     shell._eager_ns = namespace
     _inline_figures()
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _PandasAsInAKernel())
     return shell
 
 
@@ -579,6 +581,31 @@ def _inline_figures() -> None:
                 plt.switch_backend(INLINE_BACKEND)
         except Exception:
             pass
+
+
+class _PandasAsInAKernel:
+    """A meta path finder that sets pandas' notebook options right after its import (in the
+    same statement, as a kernel's pandas has them from the start)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "pandas":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        run = getattr(loader, "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _pandas_as_in_a_kernel()
+
+        loader.exec_module = exec_module  # type: ignore[union-attr]
+        return spec
 
 
 def _pandas_as_in_a_kernel() -> None:

@@ -226,6 +226,7 @@ class FakeBackend(Backend):
             return {"ename": "ImportError", "evalue": str(exc), "kind": "runtime"}
         if self._notebook is None or self._notebook.shell is not shell:
             self._notebook = Notebook(self._interp, shell, hooks_per_request=False)
+            self._notebook.count = 0  # the process's shell counted other backends' cells
         return self._notebook.step(code, first_line, cell.begin, cell.end, cell.source, cell.failed)
 
     async def interrupt(self) -> None:

@@ -552,6 +552,7 @@ def _rebind(shell: Any, namespace: dict[str, Any]) -> None:
     shell.ns_table["user_local"] = namespace
     if "Out" not in namespace:
         shell.init_user_ns()
+        namespace["_oh"] = namespace["Out"] = {}  # its own outputs, not another namespace's
 
 
 def bundle(data: Any) -> dict[str, str]:

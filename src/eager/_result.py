@@ -222,6 +222,15 @@ class Metrics:
     startup_s: float | None = None
     #: Seconds the session spent importing ``run(prefetch=...)`` modules (None: no prefetch).
     prefetch_s: float | None = None
+    #: Host tool calls the program made, and the tools' own seconds (speculative ones too).
+    tool_calls: int = 0
+    tool_s: float = 0.0
+    #: Speculative tool calls started, taken by the program (hits), never taken (misses),
+    #: and the seconds of tool time they ran before the program asked (hidden).
+    spec_started: int = 0
+    spec_hits: int = 0
+    spec_misses: int = 0
+    spec_hidden_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +279,14 @@ class RunResult:
             "exec_s": m.exec_s,
             "startup_s": m.startup_s,
             "prefetch_s": m.prefetch_s,
+            "tool_calls": m.tool_calls,
+            "tool_s": m.tool_s,
+            "speculation": {
+                "started": m.spec_started,
+                "hits": m.spec_hits,
+                "misses": m.spec_misses,
+                "hidden_s": m.spec_hidden_s,
+            },
             "chunks": m.chunks,
             "batches": m.batches,
             "tokens_generated": m.tokens_generated,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
+from ._bridge import ToolBridge, ToolCallRecord, ToolStats
 from ._chunker import Chunk, Chunker
 from ._errors import (
     BackendStartError,
@@ -35,6 +37,8 @@ from ._events import (
     Prefetched,
     RequestSent,
     RunFinished,
+    SpeculationStarted,
+    ToolCalled,
 )
 from ._extract import Format, make_extractor
 from ._gate import Gate
@@ -55,6 +59,8 @@ from ._result import (
     merge_log,
 )
 from ._scheduler import BatchPlan, OnError, Scheduler
+from ._speculate import Speculator
+from ._tools import Tool
 from .backends._base import Backend, CellStep
 from .sources._base import Source
 
@@ -77,6 +83,8 @@ async def run(
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
     display: Display = "script",
+    tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
+    speculate: bool = True,
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -99,6 +107,14 @@ async def run(
     once per cell, and IPython syntax (``!cmd``, ``%magic``). Eager mode shows exactly what
     serial mode shows, however the stream is cut. ``"script"`` (the default) shows only what
     the program prints, as ``python program.py`` does.
+
+    ``tools``: host functions (or :class:`~eager.Tool` s) the program may call; in the
+    session each is a function of the same name and signature whose call runs in the host
+    (async tools on this event loop, alongside generation). Without ``tools`` the backend's
+    own (``backend.bridge``) are used. Read-only tools are values to the gate; acting ones
+    seal. With ``speculate`` (eager mode), a read-only call whose arguments are already final
+    starts before its statement is complete; the program takes its result only for the same
+    call (``metrics.spec_*`` count started, hits, misses and the seconds hidden).
     """
     if display not in DISPLAYS:
         raise UsageError(f"display must be 'notebook' or 'script', not {display!r}")
@@ -120,18 +136,35 @@ async def run(
         if ready.error is not None:
             raise BackendStartError(f"the {backend.name} session: {ready.error.evalue}")
         startup_s += time.monotonic() - warm
+    bridge, previous = backend.bridge, backend.bridge
+    if tools is not None:
+        bridge = tools if isinstance(tools, ToolBridge) else ToolBridge(tools)
+        backend.bind_tools(bridge)  # raises UsageError where the backend has no tool channel
+    policy = gate.policy if isinstance(gate, Gate) else Gate(gate).policy
+    if bridge is not None and policy.seal:
+        policy = policy.extend(
+            unsafe=bridge.names(read_only=False),
+            safe=bridge.names(read_only=True),
+            category="a tool that acts",
+        )
     state = _Run(
         source,
         backend,
         mode=mode,
         on_error=on_error,
-        gate=Gate(gate.policy if isinstance(gate, Gate) else gate),  # fresh imports per run
+        gate=Gate(policy),  # fresh imports per run
         extract=extract or source.format,
         blocks=blocks,
         timeout_s=timeout_s,
         display=display,
+        bridge=bridge,
+        speculate=speculate and mode == "eager",
     )
-    return await state.go(startup_s, modules, cell)
+    try:
+        return await state.go(startup_s, modules, cell)
+    finally:
+        if tools is not None:
+            backend.bind_tools(previous)
 
 
 def run_sync(
@@ -146,6 +179,8 @@ def run_sync(
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
     display: Display = "script",
+    tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
+    speculate: bool = True,
 ) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
@@ -162,6 +197,8 @@ def run_sync(
                 timeout_s=timeout_s,
                 prefetch=prefetch,
                 display=display,
+                tools=tools,
+                speculate=speculate,
             )
 
     return asyncio.run(main())
@@ -182,8 +219,16 @@ class _Run:
         blocks: Literal["all", "first"],
         timeout_s: float | None,
         display: Display = "script",
+        bridge: ToolBridge | None = None,
+        speculate: bool = False,
     ) -> None:
         self.source = source
+        self.bridge = bridge
+        self.speculator = (
+            Speculator(bridge.names(read_only=True), bridge.result_of)
+            if bridge is not None and speculate and bridge.names(read_only=True)
+            else None
+        )
         self.display: Display = display
         self.backend = backend
         self.gate = gate
@@ -206,6 +251,8 @@ class _Run:
         self.wake = asyncio.Event()
         self.producer: asyncio.Task[None] | None = None
         self.prefetch_s: float | None = None
+        self.tool_stats = ToolStats()
+        self._stats_at_start = ToolStats()
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -215,6 +262,18 @@ class _Run:
     async def go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         self.t0 = time.monotonic()
         self.events.append(RequestSent(0.0))
+        bridge = self.bridge
+        if bridge is None:
+            return await self._go(startup_s, modules, cell)
+        self._stats_at_start = dataclasses.replace(bridge.stats)
+        bridge.on_record, bridge.on_result = self._tool_called, self._peek
+        try:
+            return await self._go(startup_s, modules, cell)
+        finally:
+            bridge.on_record = bridge.on_result = None
+            await bridge.aclose()  # speculations of a run that failed: cancelled, too
+
+    async def _go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         try:
             async with asyncio.TaskGroup() as tg:
                 self.producer = tg.create_task(self._produce())
@@ -230,6 +289,9 @@ class _Run:
         self.events.append(RunFinished(end))
         if self.source_error is not None and self.source.tokens_generated == 0:
             raise self.source_error
+        if self.bridge is not None:
+            await self.bridge.aclose()  # misses counted before the metrics are made
+            self.tool_stats = _stats_since(self._stats_at_start, self.bridge.stats)
         return self._result(startup_s)
 
     # -- producer ---------------------------------------------------------------------------
@@ -332,6 +394,32 @@ class _Run:
             return
         if new:
             self._accept(new)
+        if self.speculator is not None:
+            self._peek()
+
+    # -- speculative tool calls -------------------------------------------------------------
+
+    def _peek(self) -> None:
+        """Start the final read-only calls in code not run yet: the statement being written
+        and the chunks waiting for the session."""
+        speculator, bridge = self.speculator, self.bridge
+        if speculator is None or bridge is None or not self.sched.takes_code:
+            return
+        texts = [c.code for c in self.sched.pending]
+        texts.append(self.chunker.pending)
+        for text in texts:
+            if "(" not in text:
+                continue
+            for call in speculator.calls(text):
+                if bridge.speculate(call.name, list(call.args), call.kwargs):
+                    self.events.append(SpeculationStarted(self.now(), call.name))
+
+    def _tool_called(self, record: ToolCallRecord) -> None:
+        t = record.started - self.t0
+        self.events.append(
+            ToolCalled(t, record.name, record.waited_s, record.ok, record.speculated)
+        )
+        self._peek()  # a result may make later calls' arguments final
 
     def _close_chunker(self) -> None:
         if not self.sched.takes_code:
@@ -367,6 +455,8 @@ class _Run:
         tokens = self.source.tokens_generated
         for chunk in chunks:
             assert isinstance(chunk, Chunk)
+            if self.speculator is not None:
+                self.speculator.learn(chunk.code)
             t = self.now()
             events.append(
                 ChunkClosed(t, chunk.index, chunk.start_line, chunk.end_line, tokens, chunk.end)
@@ -458,6 +548,12 @@ class _Run:
             tokens_total=self.source.tokens_total,
             startup_s=startup_s,
             prefetch_s=self.prefetch_s,
+            tool_calls=self.tool_stats.calls,
+            tool_s=self.tool_stats.tool_s,
+            spec_started=self.tool_stats.spec_started,
+            spec_hits=self.tool_stats.spec_hits,
+            spec_misses=self.tool_stats.spec_misses,
+            spec_hidden_s=self.tool_stats.spec_hidden_s,
         )
         results = sched.results
         log = _log(results, sched.error)
@@ -480,6 +576,18 @@ class _Run:
             log=log,
             display=self.display,
         )
+
+
+def _stats_since(before: ToolStats, now: ToolStats) -> ToolStats:
+    """This run's share of a bridge's counters."""
+    return ToolStats(
+        calls=now.calls - before.calls,
+        tool_s=now.tool_s - before.tool_s,
+        spec_started=now.spec_started - before.spec_started,
+        spec_hits=now.spec_hits - before.spec_hits,
+        spec_misses=now.spec_misses - before.spec_misses,
+        spec_hidden_s=now.spec_hidden_s - before.spec_hidden_s,
+    )
 
 
 def _log(results: Sequence[ExecResult], error: ExecError | None) -> tuple[LogItem, ...]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Self
 
+from .._bridge import ToolBridge
 from .._errors import BackendError, UsageError
 from .._result import ExecResult
 
@@ -164,6 +165,24 @@ class Backend(AsyncResource):
     @abc.abstractmethod
     async def _close(self) -> None:
         """Stop the session and release its resources (idempotent, bounded, never raises)."""
+
+    #: Whether the session's code can call host tools (see :meth:`bind_tools`).
+    supports_tools: ClassVar[bool] = False
+    _bridge: ToolBridge | None = None
+
+    @property
+    def bridge(self) -> ToolBridge | None:
+        """Where the session's tool calls go (None: no tools)."""
+        return self._bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Route the session's tool calls to ``bridge`` (its tools appear in the session as
+        functions before the next execution); returns the bridge bound before. None unbinds
+        (the stubs stay, and answer that no tools are bound)."""
+        if bridge is not None and not self.supports_tools:
+            raise UsageError(f"the {self.name} backend cannot call host tools")
+        previous, self._bridge = self._bridge, bridge
+        return previous
 
     @abc.abstractmethod
     async def interrupt(self) -> None:

@@ -136,6 +136,11 @@ class Interpreter:
         linecache.cache.pop(self.filename, None)
         gc.collect()
 
+    def define(self, values: dict[str, Any]) -> None:
+        """Put ``values`` in the namespace for good (a reset keeps them): the tools' stubs."""
+        self.namespace.update(values)
+        self._base.update(values)
+
     def _remember(self, code: str, first_line: int) -> None:
         start = first_line - 1
         if len(self._lines) < start:
@@ -620,3 +625,75 @@ def _pandas_as_in_a_kernel() -> None:
         pd._eager_notebook = True
     except Exception:
         pass
+
+
+class ToolError(Exception):
+    """A host tool failed (its own error type is no builtin exception): type and message."""
+
+
+def install_tools(interp: Interpreter, specs: list[dict[str, Any]], call: Any) -> None:
+    """Define one stub per tool spec in the namespace (for good): a function of the tool's name,
+    signature and doc that sends its JSON arguments through ``call(name, args, kwargs)`` and
+    returns the reply's value (decoded by the tool's codec), or raises the tool's error."""
+    import builtins
+    import inspect
+    import json
+
+    namespace = interp.namespace
+    stubs = {}
+    for spec in specs:
+        params = []
+        for p in spec["params"]:
+            default: Any = inspect.Parameter.empty
+            if "default" in p:
+                default = p["default"]
+            elif "default_repr" in p:
+                default = _Default(p["default_repr"])
+            params.append(
+                inspect.Parameter(p["name"], inspect._ParameterKind(p["kind"]), default=default)
+            )
+        signature = inspect.Signature(params)
+        decode = eval(spec["decode"], namespace) if spec.get("decode") else None
+
+        def make(name: str, signature: Any, decode: Any, doc: Any) -> Any:
+            def stub(*args: Any, **kwargs: Any) -> Any:
+                bound = signature.bind(*args, **kwargs)
+                given = [a for a in bound.args]
+                named = {k: v for k, v in bound.kwargs.items()}
+                for i, value in enumerate(given):  # an unserialisable default stays the host's
+                    if isinstance(value, _Default):
+                        del given[i:]
+                        break
+                named = {k: v for k, v in named.items() if not isinstance(v, _Default)}
+                try:
+                    json.dumps([given, named])
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"{name}() takes JSON values as arguments: {exc}") from None
+                reply = call(name, given, named)
+                if "error" in reply:
+                    error = reply["error"]
+                    kind = getattr(builtins, str(error.get("type")), None)
+                    message = str(error.get("message", ""))
+                    if isinstance(kind, type) and issubclass(kind, Exception):
+                        raise kind(message)
+                    raise ToolError(f"{error.get('type')}: {message}")
+                value = reply.get("value")
+                return decode(value) if decode is not None else value
+
+            stub.__name__ = stub.__qualname__ = name
+            stub.__doc__ = doc
+            stub.__signature__ = signature  # type: ignore[attr-defined]
+            return stub
+
+        stubs[spec["name"]] = make(spec["name"], signature, decode, spec.get("doc") or None)
+    interp.define(stubs)
+
+
+class _Default:
+    """A tool's default that is no JSON value: shown by its repr, filled in by the host."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text

@@ -45,7 +45,14 @@ import traceback
 from typing import Any
 
 if __package__:  # imported from Eager (tests); in the child the bootstrap ran its text first
-    from .._interpreter import PROGRAM_FILENAME, Interpreter, Notebook, bundle, make_shell
+    from .._interpreter import (
+        PROGRAM_FILENAME,
+        Interpreter,
+        Notebook,
+        bundle,
+        install_tools,
+        make_shell,
+    )
 
 __all__ = ["main"]
 
@@ -125,6 +132,7 @@ class _Worker:
                 del namespace[key]
         self.interp = Interpreter(namespace, hidden_files=(_WORKER_FILE,))
         self.notebook: Any = None
+        self.call_id = 0
         #: The rich outputs of the running command, each with where it cut stdout and stderr.
         self.records: list[dict[str, Any]] = []
         if self.framer is not None:
@@ -188,17 +196,21 @@ class _Worker:
             written = os.write(self.reply_fd, data)
             data = data[written:]
 
-    def receive(self) -> dict[str, Any] | None:
+    def receive(self, interruptible: bool = False) -> dict[str, Any] | None:
         while self.queue is not None:
             try:
                 got: dict[str, Any] | None = self.queue.get()
             except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                if interruptible:
+                    raise
                 continue
             return got
         while True:
             try:
                 line = self.commands.readline()
             except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                if interruptible:
+                    raise
                 continue
             if not line:
                 return None
@@ -253,6 +265,19 @@ class _Worker:
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+    def call_tool(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A tool stub's call: ask the parent, wait for its result (an interrupt stops the
+        wait; the late result is then dropped by the command loop)."""
+        self.call_id += 1
+        ident = self.call_id
+        self.send({"op": "call", "id": ident, "name": name, "args": args, "kwargs": kwargs})
+        while True:
+            message = self.receive(interruptible=True)
+            if message is None:
+                os._exit(0)  # the parent is gone
+            if message.get("op") == "result" and message.get("id") == ident:
+                return message
 
     def run_cell(self, code: str, first_line: int, cell: dict[str, Any]) -> Any:
         """One invocation of a notebook cell (see ``Notebook.step``)."""
@@ -353,7 +378,11 @@ class _Worker:
                 return
             error = None
             self.records = []
-            if message.get("op") == "exec":
+            if message.get("op") == "result":
+                continue  # the result of a tool call that was interrupted: nobody waits
+            if message.get("op") == "tools":
+                install_tools(self.interp, message["specs"], self.call_tool)
+            elif message.get("op") == "exec":
                 self.arm_cpu_limit()
                 cell = message.get("cell")
                 if isinstance(cell, dict):

@@ -62,7 +62,7 @@ async def test_a_failing_turn_is_cut_early_and_repaired_from_the_partial_code() 
     assert "never" not in sent[1]["content"]
     # Notebook display: the printed text, then the traceback, as a notebook shows them.
     assert sent[2]["content"].startswith("x is 21\n")
-    assert 'line 3' in sent[2]["content"]
+    assert "line 3" in sent[2]["content"]
     assert sent[2]["content"].endswith("ZeroDivisionError: division by zero")
     assert result.turns[1].runs[0].stdout == "42\n"  # x survived the failed turn
 

@@ -101,6 +101,11 @@ def _without_images(m: Message) -> Message:
     return m
 
 
+def _text_part(kind: str, text: str) -> list[dict[str, Any]]:
+    """A text part before images (none for empty text, which some APIs refuse)."""
+    return [{"type": kind, "text": text}] if text else []
+
+
 def _chat_image(image: ImagePart) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": image.data_url}}
 
@@ -137,7 +142,7 @@ def _chat(m: Message) -> dict[str, Any]:
     if isinstance(m, UserMessage):
         if not m.images:
             return {"role": "user", "content": m.text}
-        parts = [{"type": "text", "text": m.text}, *(_chat_image(i) for i in m.images)]
+        parts = _text_part("text", m.text) + [_chat_image(i) for i in m.images]
         return {"role": "user", "content": parts}
     if isinstance(m, ToolResult):
         return {"role": "tool", "tool_call_id": m.call_id, "content": m.text}
@@ -155,7 +160,7 @@ def _chat(m: Message) -> dict[str, Any]:
 
 
 def _responses_parts(text: str, images: Sequence[ImagePart]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+    parts = _text_part("input_text", text)
     parts += [{"type": "input_image", "image_url": i.data_url, "detail": "auto"} for i in images]
     return parts
 
@@ -222,9 +227,7 @@ def _anthropic_blocks(m: UserMessage | ToolResult) -> list[dict[str, Any]]:
     ]
     if isinstance(m, UserMessage):
         return [{"type": "text", "text": m.text}, *images]
-    content: str | list[dict[str, Any]] = (
-        [{"type": "text", "text": m.text}, *images] if images else m.text
-    )
+    content: str | list[dict[str, Any]] = _text_part("text", m.text) + images if images else m.text
     return [{"type": "tool_result", "tool_use_id": m.call_id, "content": content}]
 
 

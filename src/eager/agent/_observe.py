@@ -9,15 +9,16 @@ render a Jupyter cell). Each text is cut to :attr:`ObservationBudget.max_chars`.
 PATH]``) and goes to the model as an image part (:class:`~eager.agent.ImagePart`), within the
 budget's image bounds; one it leaves out is named with why.
 
-**Script display**: ``stdout:`` and ``stderr:`` each cut
-to :attr:`ObservationBudget.max_chars` (head and tail kept, the cut marked ``[... N characters
-cut ...]``), the rich outputs named (MIME type, saved path, a short text form), the error with
-lines of the program (the code of this turn, its blocks or calls joined). Both end with one
-sentence
-for what the error means for the session: stopped by the timeout, the session crashed (state
-lost), or statements held back by the gate (a seal) that never ran because the program did not
-complete. An interruption adds nothing here: the history's repaired turn ends at the failing
-statement, so eager and serial agents get the same observation for the same execution.
+**Script display**: ``stdout:`` and ``stderr:`` each cut to :attr:`ObservationBudget.max_chars`
+(head and tail kept, the cut marked ``[... N characters cut ...]``), the rich outputs named
+(MIME type, saved path, a short text form; images sent as in notebook display), the error with
+lines of the program (the code of this turn, its blocks or calls joined).
+
+Both end with one sentence for what the error means for the session: stopped by the timeout,
+the session crashed (state lost), or statements held back by the gate (a seal) that never ran
+because the program did not complete. An interruption adds nothing here: the history's repaired
+turn ends at the failing statement, so eager and serial agents get the same observation for the
+same execution.
 """
 
 from __future__ import annotations

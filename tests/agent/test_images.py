@@ -135,7 +135,7 @@ def test_chat_images_follow_the_tool_messages_in_one_user_message() -> None:
         "The images shown by call call_b:",
     ]
     fence = messages[6]["content"]  # the fenced code's observation: text, then its images
-    assert fence[0] == {"type": "text", "text": CONVERSATION[5].text}  # type: ignore[union-attr]
+    assert fence[0] == {"type": "text", "text": CONVERSATION[5].text}
     assert [p["image_url"]["url"] for p in fence[1:]] == [FIG.data_url, FIG2.data_url]
     assert FIG.data_url.startswith("data:image/png;base64,iVBORw0KGgo")
 
@@ -145,7 +145,7 @@ def test_responses_outputs_become_input_text_and_input_image_lists() -> None:
     output = items[4]["output"]
     assert items[4]["type"] == "function_call_output" and items[4]["call_id"] == "call_a"
     assert output == [
-        {"type": "input_text", "text": CONVERSATION[2].text},  # type: ignore[union-attr]
+        {"type": "input_text", "text": CONVERSATION[2].text},
         {"type": "input_image", "image_url": FIG.data_url, "detail": "auto"},
     ]
     assert [p["type"] for p in items[-1]["content"]] == ["input_text", "input_image", "input_image"]
@@ -208,7 +208,7 @@ async def test_the_official_clients_send_images_and_the_server_answers_the_next_
         msg = await claude.messages.create(
             model="plots", max_tokens=100, messages=body["messages"], system=body["system"]
         )
-        assert msg.content[0].text == "three"  # type: ignore[union-attr]
+        assert msg.content[0].text == "three"
     finally:
         await chat.close()
         await responses.close()

@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from eager import ExecResult, FakeBackend, RichOutput, ToolCall, Turn
@@ -289,3 +291,30 @@ async def test_an_endpoint_agent_with_figures_runs_to_its_answer_on_the_replay_s
         records = await srv.wait_records(2)
     assert (result.answer, result.error) == ("done", None)
     assert [(r["turn"], r["status"]) for r in records] == [(1, 200), (2, 200)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(min_value=0, max_value=2), min_size=1, max_size=3), max_size=4)
+)
+def test_every_image_is_sent_once_and_tool_messages_stay_together(turns: list[list[int]]) -> None:
+    # Each turn: an assistant message with one call per entry, whose result has that many images.
+    conv: list[Message] = [UserMessage("task")]
+    n = 0
+    for t, counts in enumerate(turns):
+        calls = tuple(ToolCall(f"c{t}_{i}", "python", "{}") for i in range(len(counts)))
+        conv.append(AssistantMessage("", calls))
+        for call, k in zip(calls, counts, strict=True):
+            images = tuple(ImagePart("image/png", _png(n + j + 1)) for j in range(k))
+            n += k
+            conv.append(ToolResult(call.id, "python", "out", images=images))
+    for protocol in PROTOCOLS:
+        body = json.dumps(encode(protocol, conv))
+        for width in range(1, n + 1):
+            assert body.count(_png(width)) == 1
+    messages = encode("chat", conv)["messages"]
+    for i, m in enumerate(messages):
+        if m["role"] == "assistant":
+            answered = [c["id"] for c in m.get("tool_calls") or []]
+            following = [x["tool_call_id"] for x in messages[i + 1 : i + 1 + len(answered)]]
+            assert following == answered  # the tool messages come first, then images

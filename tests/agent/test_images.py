@@ -312,9 +312,25 @@ def test_every_image_is_sent_once_and_tool_messages_stay_together(turns: list[li
         body = json.dumps(encode(protocol, conv))
         for width in range(1, n + 1):
             assert body.count(_png(width)) == 1
+    for cap in range(n + 2):  # the most recent images, up to the cap
+        body = json.dumps(encode("anthropic", conv, max_images=cap))
+        assert [body.count(_png(w)) for w in range(1, n + 1)] == [0] * (n - min(cap, n)) + [
+            1
+        ] * min(cap, n)
     messages = encode("chat", conv)["messages"]
     for i, m in enumerate(messages):
         if m["role"] == "assistant":
             answered = [c["id"] for c in m.get("tool_calls") or []]
             following = [x["tool_call_id"] for x in messages[i + 1 : i + 1 + len(answered)]]
             assert following == answered  # the tool messages come first, then images
+
+
+def test_only_the_most_recent_images_are_sent() -> None:
+    body = encode("anthropic", CONVERSATION, max_images=3)["messages"]
+    sent = json.dumps(body)
+    # FIG is in the first tool result and the last observation; FIG2 in both too.
+    assert sent.count(FIG2.b64) == 2 and sent.count(FIG.b64) == 1
+    first = body[2]["content"][0]["content"]
+    assert first == CONVERSATION[2].text  # its image dropped: the text still names it
+    assert "image_url" not in json.dumps(encode("chat", CONVERSATION, max_images=0))
+    assert encode("chat", CONVERSATION, max_images=None) == encode("chat", CONVERSATION)

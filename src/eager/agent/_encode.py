@@ -14,7 +14,8 @@ so a tool result's images follow the turn's tool messages in one ``user`` messag
 ``input_text`` and ``input_image`` parts, a user message's content likewise. Anthropic: ``image``
 blocks (base64 source) inside the ``tool_result``'s content, or after the user message's text
 block. With ``images=False`` (a model that takes no images) they are left out: the observation's
-text names each one.
+text names each one. ``max_images`` keeps only the conversation's most recent images (APIs cap
+the images of one request; Anthropic at 100).
 """
 
 from __future__ import annotations
@@ -70,12 +71,13 @@ def encode(
     *,
     system: str | None = None,
     images: bool = True,
+    max_images: int | None = None,
 ) -> dict[str, Any]:
     """The request fields holding the conversation: ``{"messages": ...}`` (chat, anthropic,
     with ``"system"`` for anthropic) or ``{"input": ..., "instructions": ...}`` (responses).
-    ``images``: send the observations' images (module doc)."""
-    if not images:
-        messages = [_without_images(m) for m in messages]
+    ``images``: send the observations' images, at most the ``max_images`` most recent (module
+    doc)."""
+    messages = _recent_images(messages, 0 if not images else max_images)
     if protocol == "chat":
         chat: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
         return {"messages": chat + _chat_messages(messages)}
@@ -95,10 +97,19 @@ def encode(
     raise UsageError(f"unknown protocol {protocol!r} (one of {', '.join(PROTOCOLS)})")
 
 
-def _without_images(m: Message) -> Message:
-    if isinstance(m, UserMessage | ToolResult) and m.images:
-        return replace(m, images=())
-    return m
+def _recent_images(messages: Sequence[Message], keep: int | None) -> Sequence[Message]:
+    """``messages`` with only the ``keep`` most recent images (None: all)."""
+    if keep is None:
+        return messages
+    out: list[Message] = []
+    for m in reversed(messages):
+        if isinstance(m, UserMessage | ToolResult) and m.images:
+            kept = m.images[max(0, len(m.images) - keep) :] if keep else ()
+            keep -= len(kept)
+            if len(kept) < len(m.images):
+                m = replace(m, images=kept)
+        out.append(m)
+    return out[::-1]
 
 
 def _text_part(kind: str, text: str) -> list[dict[str, Any]]:

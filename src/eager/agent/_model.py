@@ -33,7 +33,7 @@ class Model(abc.ABC):
     ``protocol`` names how the conversation is encoded; ``code`` how the model carries code;
     ``tool_name`` / ``tool_argument`` name the code tool and its string argument; ``images``:
     send the images of observations as image parts (False for a model that takes text only:
-    the observation's text names them).
+    the observation's text names them), at most ``max_images`` per request (the most recent).
     """
 
     protocol: Protocol = "chat"
@@ -41,6 +41,7 @@ class Model(abc.ABC):
     tool_name: str = "python"
     tool_argument: str = "code"
     images: bool = True
+    max_images: int | None = 50
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class Model(abc.ABC):
         tool_name: str = "python",
         tool_argument: str = "code",
         images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise UsageError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -60,6 +62,7 @@ class Model(abc.ABC):
         self.tool_name = tool_name
         self.tool_argument = tool_argument
         self.images = images
+        self.max_images = max_images
 
     @abc.abstractmethod
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:
@@ -128,6 +131,7 @@ class ScriptedModel(Model):
         tool_argument: str = "code",
         delay_s: float = 0.0,
         images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         super().__init__(
             code=code,
@@ -135,6 +139,7 @@ class ScriptedModel(Model):
             tool_name=tool_name,
             tool_argument=tool_argument,
             images=images,
+            max_images=max_images,
         )
         self.turns = [t if isinstance(t, Turn) else Turn(text=t) for t in turns]
         self.delay_s = delay_s
@@ -146,7 +151,15 @@ class ScriptedModel(Model):
         k = sum(isinstance(m, AssistantMessage) for m in messages)
         if k >= len(self.turns):
             raise UsageError(f"the scripted model has {len(self.turns)} turns; turn {k + 1} asked")
-        self.requests.append(encode(self.protocol, messages, system=system, images=self.images))
+        self.requests.append(
+            encode(
+                self.protocol,
+                messages,
+                system=system,
+                images=self.images,
+                max_images=self.max_images,
+            )
+        )
         return _ScriptedTurn(
             self.turns[k], code=self.code, argument=self.tool_argument, delay_s=self.delay_s
         )
@@ -171,6 +184,7 @@ class EndpointModel(Model):
         tool_argument: str = "code",
         source_options: dict[str, Any] | None = None,
         images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         super().__init__(
             code=code,
@@ -178,6 +192,7 @@ class EndpointModel(Model):
             tool_name=tool_name,
             tool_argument=tool_argument,
             images=images,
+            max_images=max_images,
         )
         self.base_url = base_url
         self.model = model
@@ -187,7 +202,9 @@ class EndpointModel(Model):
         """A source for the next turn, in this model's protocol."""
         from ..sources import AnthropicSource, OpenAIResponsesSource, OpenAISource
 
-        body = encode(self.protocol, messages, system=system, images=self.images)
+        body = encode(
+            self.protocol, messages, system=system, images=self.images, max_images=self.max_images
+        )
         if self.protocol == "responses":
             body = {"input": body["input"], "system": body.get("instructions")}
         fmt: Format = "tool" if self.code == "tool" else "chat"

@@ -60,9 +60,21 @@ async def test_a_failing_turn_is_cut_early_and_repaired_from_the_partial_code() 
         == "Load and compute.\n```python\nx = 21\nprint('x is', x)\ny = x / 0\n```"
     )
     assert "never" not in sent[1]["content"]
+    # Notebook display: the printed text, then the traceback, as a notebook shows them.
+    assert sent[2]["content"].startswith("x is 21\n")
+    assert "line 3" in sent[2]["content"]
+    assert sent[2]["content"].endswith("ZeroDivisionError: division by zero")
+    assert result.turns[1].runs[0].stdout == "42\n"  # x survived the failed turn
+
+
+async def test_a_script_display_agent_keeps_the_labelled_observation() -> None:
+    model = ScriptedModel([FAILING, FIX, ANSWER])
+    agent = Agent(model=model, backend=FakeBackend(), display="script")
+    result = await agent.run("What is 2x?")
+    assert result.answer == "42" and result.turns[0].runs[0].display == "script"
+    sent = model.requests[1]["messages"]
     assert "ZeroDivisionError at line 3" in sent[2]["content"]
     assert "stdout:\nx is 21\n" in sent[2]["content"]
-    assert result.turns[1].runs[0].stdout == "42\n"  # x survived the failed turn
 
 
 async def test_full_repair_lets_the_turn_finish_runs_nothing_more_and_keeps_the_whole_program() -> (
@@ -101,8 +113,8 @@ async def test_several_code_calls_in_one_turn_run_in_order_each_with_its_own_res
     results = [m for m in result.messages if isinstance(m, ToolResult)]
     assert [(r.call_id, r.text) for r in results] == [
         ("a", "(no output)"),
-        ("b", "stdout:\n6\n"),
-        ("c", "stdout:\n3\n"),
+        ("b", "6\n"),
+        ("c", "3\n"),
     ]
     assert [r.stdout for r in result.turns[0].runs] == ["", "6\n", "3\n"]
     sent = model.requests[1]["messages"]
@@ -281,10 +293,11 @@ async def test_on_a_jupyter_kernel_errors_and_rich_outputs_go_back_to_the_model(
         result = await Agent(model=ScriptedModel(turns), backend=kernel).run("t")
     assert (result.answer, result.stop) == ("7", "final_answer")
     first = result.messages[2]
-    assert isinstance(first, UserMessage) and "ZeroDivisionError at line 2" in first.text
+    assert isinstance(first, UserMessage) and "ZeroDivisionError" in first.text
+    assert "line 2" in first.text
     assert "w39" not in result.turns[0].runs[0].stdout
     second = result.messages[4]
-    assert isinstance(second, UserMessage) and second.text == "output 1: text/plain\n7"
+    assert isinstance(second, UserMessage) and second.text == "7"  # display()'s text/plain
 
 
 async def test_a_seal_holds_effects_back_and_the_model_hears_what_never_ran() -> None:

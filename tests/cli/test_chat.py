@@ -63,7 +63,7 @@ def test_chat_json_cuts_the_failing_turn_and_ends_with_the_answer(
     first, second = record["turns"][:2]
     assert first["interrupted"] and "NameError" in first["error"]
     assert "3 rows" in first["observations"][0] or "4 rows" in first["observations"][0]
-    assert second["observations"] == ["stdout:\n2.0\n"]
+    assert second["observations"] == ["2.0\n"]  # notebook display: the printed text
     assert record["tokens_generated"] < sum(t["tokens_total"] or 0 for t in record["turns"]) + 5
 
 

@@ -5,12 +5,17 @@ while it streams in one session whose folder holds copies of the ``--file`` data
 terminal shows each turn live (the model's text, each batch of statements as it runs, its
 output, interruptions and repairs) and ends with the answer and a table per turn: the
 serial-equivalent time (the whole answer's generation plus execution) against the actual time.
+Images the code shows (figures) are saved per turn in ``--outputs-dir`` (default: ``outputs``
+in ``--cwd``, else a new temporary folder that is kept) and their paths printed; ``--json``
+carries each turn's rich outputs (``path``: the saved image).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import json
 import shutil
 import sys
@@ -24,6 +29,7 @@ from rich.text import Text
 
 from .._errors import UsageError
 from .._policy import POLICIES
+from .._result import RichOutput
 from ..agent import (
     Agent,
     AgentConfig,
@@ -83,6 +89,12 @@ def register(sub: Any) -> None:
         help="characters of stdout/stderr/traceback the model sees (head and tail kept)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no live view")
+    p.add_argument(
+        "--outputs-dir",
+        metavar="DIR",
+        help="folder for the images the code shows, saved per turn (default: outputs/ in --cwd, "
+        "else a new temporary folder, kept; created at the first image)",
+    )
     add_endpoint_options(p, prompt=False, format=False)
     add_backend_options(p)
     # Code from a model endpoint runs in the sandbox unless --no-sandbox (see sandbox_wanted).
@@ -242,8 +254,51 @@ def _change(serial: float, actual: float) -> str:
     return f"{(actual - serial) / serial:+.0%}" if serial > 0 else "-"
 
 
+#: File extensions of the image types saved.
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class _Images:
+    """Saves the images of each turn's rich outputs: ``turn{N}-{k}.{ext}`` in ``folder``
+    (created at the first image; a temporary one when none was given)."""
+
+    def __init__(self, folder: str | None, console: Console | None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.console = console
+        #: Each turn's rich outputs in JSON form (``path``: the saved image), by turn index.
+        self.outputs: dict[int, list[dict[str, object]]] = {}
+
+    def __call__(self, event: AgentEvent) -> None:
+        if isinstance(event, TurnEnded):
+            t = event.turn
+            found = [o for r in t.runs for o in r.outputs]
+            self.outputs[t.index] = [self._save(t.index, k, o) for k, o in enumerate(found, 1)]
+
+    def _save(self, turn: int, k: int, out: RichOutput) -> dict[str, object]:
+        record = out.to_dict()
+        mime = next((m for m in _EXTENSIONS if m in out.data), None)
+        if mime is None:
+            return record
+        try:
+            data = base64.b64decode("".join(out.data[mime].split()), validate=True)
+        except (binascii.Error, ValueError):
+            return record
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="eager-chat-outputs-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"turn{turn + 1}-{k}.{_EXTENSIONS[mime]}"
+        path.write_bytes(data)
+        record["path"] = str(path)
+        if self.console is not None:
+            self.console.print(Text(f"  ▣ {mime} saved to {path}", style="green"))
+        return record
+
+
 async def _go(
-    args: argparse.Namespace, model: EndpointModel, console: Console | None
+    args: argparse.Namespace,
+    model: EndpointModel,
+    console: Console | None,
+    images: _Images | None = None,
 ) -> AgentResult:
     config = AgentConfig(
         max_turns=args.max_turns,
@@ -254,7 +309,14 @@ async def _go(
         budget=ObservationBudget(max_chars=args.max_output_chars),
     )
     backend = make_backend(args)
-    on_event = None if console is None else _Live(console, code=args.code)
+    live = None if console is None else _Live(console, code=args.code)
+
+    def on_event(event: AgentEvent) -> None:
+        if live is not None:
+            live(event)
+        if images is not None:
+            images(event)
+
     async with backend:
         agent = Agent(model=model, backend=backend, config=config, on_event=on_event)
         return await agent.run(args.question)
@@ -268,13 +330,18 @@ def main(args: argparse.Namespace) -> int:
     folder, temp = _session_folder(args)
     try:
         console = None if args.json else Console(highlight=False)
-        result = asyncio.run(_go(args, model, console))
+        outputs_dir = args.outputs_dir or (None if temp is not None else str(folder / "outputs"))
+        images = _Images(outputs_dir, console)
+        result = asyncio.run(_go(args, model, console, images))
     finally:
         if temp is not None:
             temp.cleanup()
     if args.json:
         record = result.to_dict()
         record["folder"] = None if temp is not None else str(folder)
+        record["outputs_dir"] = None if images.folder is None else str(images.folder)
+        for turn in record["turns"]:  # type: ignore[attr-defined]
+            turn["outputs"] = images.outputs.get(turn["index"], [])
         sys.stdout.write(json.dumps(record) + "\n")
     else:
         assert console is not None
@@ -285,4 +352,6 @@ def main(args: argparse.Namespace) -> int:
             why = result.error or f"no answer after {len(result.turns)} turns ({result.stop})"
             console.print(Text(why, style="bold red"))
         console.print(timing_table(result))
+        if images.folder is not None:
+            console.print(Text(f"images saved in {images.folder}"))
     return 0 if result.answer is not None else 1

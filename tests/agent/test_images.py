@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from eager import ExecResult, FakeBackend, RichOutput, ToolCall, Turn
+from eager import CellStep, ExecResult, FakeBackend, RichOutput, ToolCall, Turn
 from eager.agent import (
     PROTOCOLS,
     Agent,
@@ -235,8 +235,15 @@ async def test_the_endpoint_model_streams_the_next_turn_after_an_image_observati
 class _PictureBackend(FakeBackend):
     """A fake session where ``shown = figure()`` displays a figure (a PNG and its text/plain)."""
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
-        result = await super()._execute(code, first_line=first_line, timeout_s=timeout_s)
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
+        result = await super()._execute(code, first_line=first_line, timeout_s=timeout_s, cell=cell)
         if "figure()" not in code:
             return result
         figure = RichOutput(

@@ -8,6 +8,7 @@ included, equals the serial run's.
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,7 @@ def _view(result: RunResult) -> list[tuple[str, str]]:
 
 async def _run(program: str, mode: str, cuts: list[int], delay: float) -> RunResult:
     bounds = [0, *sorted(set(cuts)), len(program)]
-    deltas = [program[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    deltas = [program[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     async with FakeBackend(delay_s=delay) as backend:
         source = ScriptedSource(deltas, delay_s=0.0005)
         return await run(source, backend, mode=mode, display="notebook", extract="chat")  # type: ignore[arg-type]

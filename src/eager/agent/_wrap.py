@@ -109,7 +109,12 @@ class ObservedBackend(Backend):
         await self.inner.start()
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         self._on_start(code, first_line)
         result = await self.inner.execute(

@@ -145,6 +145,8 @@ class Backend(AsyncResource):
             raise UsageError(f"cell must be a CellStep or None, not {type(cell).__name__}")
         if self._closed:
             raise BackendError(f"the {self.name} backend is closed; call start() to open it again")
+        if cell is None:  # backends written before notebook cells take no ``cell``
+            return await self._execute(code, first_line=first_line, timeout_s=timeout_s)
         return await self._execute(code, first_line=first_line, timeout_s=timeout_s, cell=cell)
 
     async def close(self) -> None:
@@ -158,7 +160,12 @@ class Backend(AsyncResource):
 
     @abc.abstractmethod
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Run checked arguments (see :meth:`execute`)."""
 

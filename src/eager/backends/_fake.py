@@ -131,7 +131,12 @@ class FakeBackend(Backend):
         self.started = True
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Wait for a permit (``hold``), record the call, wait ``delay_s``, run ``code``."""
         if self.hold:

@@ -40,7 +40,12 @@ class _Lease(Backend):
         self._check()
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         self._check()
         try:

@@ -182,7 +182,12 @@ class RayBackend(Backend):
         return actor
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         limit = self.timeout_s if timeout_s is None else timeout_s
         actor = self._actor if self._actor is not None else await self._start_actor()

@@ -104,7 +104,12 @@ class KernelBackend(Backend):
             raise
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
         if not self._started:

@@ -284,7 +284,12 @@ class ReplBackend(Backend):
             session.answer({"op": "result", "id": message.get("id"), "error": error})
 
     async def _execute(
-        self, code: str, *, first_line: int, timeout_s: float | None, cell: CellStep | None
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Run ``code`` in the session; errors, timeouts and crashes come back as data."""
         limit = self.timeout_s if timeout_s is None else timeout_s

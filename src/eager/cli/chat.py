@@ -46,6 +46,7 @@ from ..agent import (
 )
 from ._backends import add_backend_options, make_backend
 from ._endpoint import _extra_body, _headers, add_endpoint_options, api_key_of
+from .run import add_display_option
 
 __all__ = ["register"]
 
@@ -79,6 +80,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-turns", type=int, default=10, help="most model turns (default 10)")
     p.add_argument("--repair", choices=["partial", "full"], default="partial")
     p.add_argument("--mode", choices=["eager", "serial"], default="eager")
+    add_display_option(p, default="notebook")
     p.add_argument("--gate", default="default", help=f"gate policy: {', '.join(sorted(POLICIES))}")
     p.add_argument("--timeout", type=float, default=60.0, help="per-invocation timeout, s")
     p.add_argument(
@@ -318,7 +320,9 @@ async def _go(
             images(event)
 
     async with backend:
-        agent = Agent(model=model, backend=backend, config=config, on_event=on_event)
+        agent = Agent(
+            model=model, backend=backend, config=config, on_event=on_event, display=args.display
+        )
         return await agent.run(args.question)
 
 

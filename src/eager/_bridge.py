@@ -13,6 +13,7 @@ the program computes.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -168,6 +169,16 @@ class ToolBridge:
         self._speculations[key] = spec
         self.stats.spec_started += 1
         return True
+
+    def handle_blocking(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`handle` for a session running in this process's event loop thread (the fake
+        backend): the tool runs in a worker thread with an event loop of its own; no
+        speculative result is used."""
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(asyncio.run, self._call(name, args, kwargs)).result()
+        self._record(name, started, "error" not in reply, speculated=False)
+        return reply
 
     async def aclose(self) -> None:
         """End of the run: cancel speculative calls never taken and count them as misses."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
+from .._bridge import ToolBridge
 from .._result import ExecResult
 from ..backends._base import Backend, CellStep
 from ..sources._base import Source, ToolCall, Turn
@@ -96,6 +97,15 @@ class ObservedBackend(Backend):
         self.name = inner.name
         self._on_start = on_start
         self._on_end = on_end
+
+    @property
+    def bridge(self) -> ToolBridge | None:
+        """The wrapped session's tool bridge."""
+        return self.inner.bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Bind tools to the wrapped session."""
+        return self.inner.bind_tools(bridge)
 
     @property
     def startup_s(self) -> float | None:

@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import contextlib
 import io
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from .._errors import UsageError
 from .._result import ExecError, ExecResult, RichOutput
 from ._base import Backend, CellStep
-from ._interpreter import Interpreter, Notebook, bundle, make_shell
+from ._interpreter import Interpreter, Notebook, bundle, install_tools, make_shell
 from ._report import (
     MAX_OUTPUT_BYTES,
     Captured,
@@ -81,6 +82,7 @@ class FakeBackend(Backend):
     """
 
     name = "fake"
+    supports_tools = True
 
     def __init__(
         self,
@@ -105,6 +107,7 @@ class FakeBackend(Backend):
         self.startup_s = 0.0
         self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
         self._notebook: Notebook | None = None
+        self._installed: str | None = None
         self._interrupted = asyncio.Event()
         #: Set while an execution is running (tests wait on it to interrupt at the right time).
         self.executing = asyncio.Event()
@@ -161,6 +164,7 @@ class FakeBackend(Backend):
                     return ExecResult(error=error, duration_s=time.perf_counter() - t0)
             if not self.run_code:
                 return ExecResult(duration_s=time.perf_counter() - t0)
+            self._install_tools()
             remaining = None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
             return self._run(code, first_line, limit, remaining, t0, cell)
         finally:
@@ -233,6 +237,21 @@ class FakeBackend(Backend):
             self._notebook = Notebook(self._interp, shell, hooks_per_request=False)
             self._notebook.count = 0  # the process's shell counted other backends' cells
         return self._notebook.step(code, first_line, cell.begin, cell.end, cell.source, cell.failed)
+
+    def _install_tools(self) -> None:
+        bridge = self._bridge
+        if bridge is None:
+            return
+        specs = json.dumps(bridge.specs, sort_keys=True)
+        if self._installed != specs:
+            install_tools(self._interp, bridge.specs, self._call_tool)
+            self._installed = specs
+
+    def _call_tool(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bridge = self._bridge
+        if bridge is None:
+            return {"error": {"type": "RuntimeError", "message": "no tools are bound"}}
+        return bridge.handle_blocking(name, args, kwargs)
 
     async def interrupt(self) -> None:
         """Stop the ``delay_s`` wait of the running execution (code itself runs to its end)."""

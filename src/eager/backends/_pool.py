@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
+from .._bridge import ToolBridge
 from .._errors import BackendError, BackendStartError, PoolExhaustedError, UsageError
 from .._result import ExecResult
 from ._base import AsyncResource, Backend, CellStep
@@ -31,6 +32,15 @@ class _Lease(Backend):
         self.startup_s = inner.startup_s
         self.broken = False
         self.returned = False
+
+    @property
+    def bridge(self) -> ToolBridge | None:
+        """The wrapped session's tool bridge."""
+        return self.inner.bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Bind tools to the wrapped session."""
+        return self.inner.bind_tools(bridge)
 
     def _check(self) -> None:
         if self.returned:

@@ -6,6 +6,7 @@ have folders: ``sources/`` (model streams), ``backends/`` (execution sessions), 
 (the replay server) and ``agent/`` (the multi-turn loop). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
 """
 
+from ._bridge import ToolBridge, ToolStats
 from ._chunker import Chunk, Chunker
 from ._errors import (
     BackendCrashedError,
@@ -34,6 +35,8 @@ from ._events import (
     Prefetched,
     RequestSent,
     RunFinished,
+    SpeculationStarted,
+    ToolCalled,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import Gate
@@ -57,6 +60,7 @@ from ._result import (
 )
 from ._run import OnError, run, run_sync
 from ._scheduler import BatchPlan, Scheduler
+from ._tools import Codec, Tool, tool
 from .agent import (
     Agent,
     AgentConfig,
@@ -130,6 +134,7 @@ __all__ = [
     "Chunk",
     "ChunkClosed",
     "Chunker",
+    "Codec",
     "Display",
     "EagerError",
     "EndpointError",
@@ -190,9 +195,14 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceTimeoutError",
+    "SpeculationStarted",
     "StreamError",
     "StreamText",
+    "Tool",
+    "ToolBridge",
     "ToolCall",
+    "ToolCalled",
+    "ToolStats",
     "Turn",
     "UsageError",
     "imports_of",
@@ -203,4 +213,5 @@ __all__ = [
     "run_sync",
     "scrub_env",
     "tokenize",
+    "tool",
 ]

@@ -27,7 +27,6 @@ from eager import (
     SpeculationStarted,
     Tool,
     ToolCalled,
-    UsageError,
     run,
     tool,
 )
@@ -80,7 +79,7 @@ print(receipt)
 
 
 def backends() -> list[str]:
-    kinds = ["repl", "fake"]
+    kinds = ["repl", "fake", "jupyter"]
     if shutil.which("bwrap"):
         kinds.append("sandbox")
     return kinds
@@ -93,6 +92,8 @@ async def session(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         backend = ReplBackend()
     elif request.param == "sandbox":
         backend = ReplBackend(sandbox=SandboxPolicy())
+    elif request.param == "jupyter":
+        backend = JupyterBackend()
     else:
         backend = FakeBackend()
     async with backend:
@@ -124,12 +125,11 @@ async def test_an_acting_tool_runs_only_once_the_program_is_complete(session: Ba
     assert seal and "send" in seal[0].reason
 
 
-async def test_a_failing_tool_raises_at_its_line_and_stops_the_model() -> None:
+async def test_a_failing_tool_raises_at_its_line_and_stops_the_model(session: Backend) -> None:
     world = World()
     program = 'page = fetch("https://example.org/missing")\nprint("never")\n' + "x = 1\n" * 200
-    async with ReplBackend() as backend:
-        source = ReplaySource(program, tps=200, format="code")
-        result = await run(source, backend, tools=world.tools())
+    source = ReplaySource(program, tps=200, format="code")
+    result = await run(source, session, tools=world.tools())
     assert result.error is not None
     assert result.error.ename == "KeyError" and "missing" in result.error.evalue
     assert result.error.lineno == 1 and result.failed_chunk == 0
@@ -227,9 +227,3 @@ async def test_the_gate_knows_tools_through_aliases_and_helper_functions() -> No
     assert decisions[0] == "seal"  # the alias seals; everything after waits
     assert result.error is None
     assert [n for n, _, _ in world.log] == ["search", "send"]
-
-
-async def test_a_backend_without_a_tool_channel_says_so() -> None:
-    async with JupyterBackend() as backend:
-        with pytest.raises(UsageError, match="cannot call host tools"):
-            await run(ReplaySource("1\n", tps=100, format="code"), backend, tools=World().tools())

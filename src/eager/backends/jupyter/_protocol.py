@@ -41,6 +41,8 @@ PROTOCOL_VERSION = "5.3"
 
 #: MIME type of the structured error the kernel-side helper publishes (JSON text).
 ERROR_MIME = "application/vnd.eager.error+json"
+#: How the prompt of an input request that is a tool call starts (then the call as JSON).
+TOOL_PROMPT = "\x00eager-tool "
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_LINE = re.compile(r'(?:Cell In\s*\[\d*\], line (\d+))|(?:File "<program>", line (\d+))')
@@ -83,16 +85,47 @@ sys.argv = [FILENAME]  # as for a script (the kernel's own arguments are of no u
 
 
 def run(code, first_line):
-    error = _interp.run(code, first_line)
+    with _no_stdin():
+        error = _interp.run(code, first_line)
     if error is not None:
         _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
+
+
+def tools(specs):
+    # The host's tools as functions; their calls travel as input requests on the stdin
+    # channel (the one channel on which a running cell may wait for the client).
+    install_tools(_interp, _json.loads(specs), _call_tool)
+
+
+def _call_tool(name, args, kwargs):
+    request = _json.dumps({"name": name, "args": args, "kwargs": kwargs}, ensure_ascii=True)
+    return _json.loads(_get_ipython().kernel.raw_input(__TOOL_PROMPT__ + request))
+
+
+class _no_stdin:
+    # input() in the program sees no terminal, as in the REPL (stdin is only the tools').
+    def __enter__(self):
+        import builtins
+
+        self.saved = builtins.input
+        builtins.input = _no_input
+
+    def __exit__(self, *exc):
+        import builtins
+
+        builtins.input = self.saved
+
+
+def _no_input(prompt=""):
+    raise EOFError("EOF when reading a line")
 
 
 def step(code, first_line, begin, end, source, failed):
     # One invocation of a notebook cell: display and hooks once per cell (Notebook).
     global _notebook_mode
     _notebook_mode = True
-    _notebook.step(code, first_line, begin, end, source, failed, _report)
+    with _no_stdin():
+        _notebook.step(code, first_line, begin, end, source, failed, _report)
 
 
 def _report(error):
@@ -117,7 +150,7 @@ def _no_inline_autoflush():
     if mod is not None:
         mod.show._draw_called = False
         mod.show._to_draw = []
-""".replace("__ERROR_MIME__", repr(ERROR_MIME))
+""".replace("__ERROR_MIME__", repr(ERROR_MIME)).replace("__TOOL_PROMPT__", repr(TOOL_PROMPT))
 
 
 @functools.cache
@@ -174,8 +207,35 @@ def _message(msg_type: str, content: dict[str, Any], *, session: str) -> dict[st
     }
 
 
-def execute_request(cell: str, *, session: str) -> dict[str, Any]:
-    """An ``execute_request`` that runs silently: no history, no execute_input, no display hook."""
+def tools_cell(specs: list[dict[str, Any]]) -> str:
+    """The cell that gives the kernel the stubs of the host's tools."""
+    return f"__import__('__eager_kernel__').tools({json.dumps(specs)!a})"
+
+
+def input_reply(value: str, *, parent: dict[str, Any], session: str) -> dict[str, Any]:
+    """The answer to an ``input_request`` (on the stdin channel)."""
+    msg = _message("input_reply", {"value": value}, session=session)
+    msg["parent_header"] = parent
+    msg["channel"] = "stdin"
+    return msg
+
+
+def tool_call_of(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool call an ``input_request`` carries (None: a plain input request)."""
+    prompt = str((msg.get("content") or {}).get("prompt", ""))
+    if not prompt.startswith(TOOL_PROMPT):
+        return None
+    try:
+        call = json.loads(prompt[len(TOOL_PROMPT) :])
+    except ValueError:
+        return None
+    return call if isinstance(call, dict) else None
+
+
+def execute_request(cell: str, *, session: str, allow_stdin: bool = False) -> dict[str, Any]:
+    """An ``execute_request`` that runs silently: no history, no execute_input, no display hook.
+
+    ``allow_stdin``: the cell may send input requests (the tools' calls)."""
     return _message(
         "execute_request",
         {
@@ -183,7 +243,7 @@ def execute_request(cell: str, *, session: str) -> dict[str, Any]:
             "silent": True,
             "store_history": False,
             "user_expressions": {},
-            "allow_stdin": False,
+            "allow_stdin": allow_stdin,
             "stop_on_error": True,
         },
         session=session,
@@ -230,6 +290,8 @@ class Collector:
     error: ExecError | None = None
     idle: bool = False
     kernel_lost: str | None = None
+    #: Input requests of the request (tool calls), waiting to be answered.
+    input_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.stdout = OutputCap(self.max_output_bytes)
@@ -253,7 +315,9 @@ class Collector:
             return
         if (msg.get("parent_header") or {}).get("msg_id") != self.msg_id:
             return
-        if msg_type == "stream":
+        if msg_type == "input_request":
+            self.input_requests.append(msg)
+        elif msg_type == "stream":
             name: Literal["stdout", "stderr"] = (
                 "stderr" if content.get("name") == "stderr" else "stdout"
             )

@@ -74,6 +74,9 @@ class Tool:
         self.timeout_s = timeout_s
         self.codec = codec
         self.signature = signature or _signature_of(fn)
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004 (an object with an async __call__)
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -90,13 +93,13 @@ class Tool:
         event loop (and generation) goes on meanwhile.
         """
         self.signature.bind(*args, **kwargs)  # TypeError, as a Python call would raise
-        if inspect.iscoroutinefunction(self.fn):
-            pending: Any = self.fn(*args, **kwargs)
-        else:
-            pending = asyncio.to_thread(self.fn, *args, **kwargs)
-        value = await asyncio.wait_for(pending, self.timeout_s)
-        if inspect.isawaitable(value):  # a sync function returning an awaitable
-            value = await asyncio.wait_for(value, self.timeout_s)
+        async with asyncio.timeout(self.timeout_s):  # no task per call (cheaper than wait_for)
+            if self._is_async:
+                value = await self.fn(*args, **kwargs)
+            else:
+                value = await asyncio.to_thread(self.fn, *args, **kwargs)
+            if inspect.isawaitable(value):  # a sync function returning an awaitable
+                value = await value
         if self.codec is not None:
             value = self.codec.encode(value)
         json.dumps(value)  # TypeError: not a JSON value (say what the codec must be)

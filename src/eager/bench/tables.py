@@ -287,7 +287,8 @@ def render_tables(
     if broken:
         parts.append(
             "Set-up errors (ran clean in the serial pre-check on a plain REPL, failed in the "
-            "measured setting; not counted as failing runs):\n"
+            "measured setting; not counted as failing runs), and runs that failed in eager mode "
+            "only:\n"
         )
         parts.extend(broken)
         parts.append("")

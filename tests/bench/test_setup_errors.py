@@ -124,3 +124,26 @@ async def test_an_injected_error_on_a_clean_task_is_a_failing_run(tmp_path: Path
     (record,) = (await run_job(job, make=_plain)).records
     assert record["failing"] and record["setup_error"] is None
     assert record["serial_error"]["ename"] == "NameError"
+
+
+@needs_bwrap
+async def test_the_sandboxed_repl_sees_nothing_else_of_the_data_folder(tmp_path: Path) -> None:
+    task = _task(tmp_path)
+    other = tmp_path / "data" / "other.csv"
+    other.write_text("secret\n")
+    probe = (
+        "import os\n"
+        f"print(os.path.exists({str(other)!r}), os.path.exists({str(tmp_path)!r} + '/data'))\n"
+        f"print(sorted(os.listdir({str(other.parent)!r})))\n"
+    )
+    (job,) = make_jobs(
+        [dataclasses.replace(task, answers=(probe,))],
+        backends=[SANDBOXED_REPL],
+        tps=[5000],
+        ttft_s=0.0,
+        repeat=1,
+        variants=["recorded"],
+    )
+    out = await run_job(job, make=functools.partial(bench_backend, {}))
+    (serial,) = [r for label, r in out.results.items() if label.endswith("serial")]
+    assert serial.ok and serial.stdout == "False True\n['table.csv']\n"

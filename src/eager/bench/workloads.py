@@ -58,6 +58,7 @@ WHOLE_PROGRAMS: tuple[str, ...] = (
     "dabench-tablellm",
     "dabench-tablegpt2",
     "gitchameleon",
+    "gitchameleon-tests",
     "bigcodebench",
     "mbpp-chatgpt",
 )

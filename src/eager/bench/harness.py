@@ -30,7 +30,7 @@ from typing import Any, Literal
 from .._errors import EagerError
 from .._events import ChunkClosed
 from .._extract import Format
-from .._result import Mode, RunResult
+from .._result import Display, Mode, RunResult
 from ..backends._base import Backend
 from ..latency import predict_from_result
 from ..sources._replay import ReplaySource
@@ -94,6 +94,8 @@ class Job:
     prefetch: bool = False
     #: A label of the timing setting (e.g. ``"ideal"``, ``"realistic"``), kept in the records.
     setting: str = ""
+    #: What a cell shows (``run(display=...)``): whole-program workloads are scripts.
+    display: Display = "script"
 
     @property
     def format(self) -> Format:
@@ -128,6 +130,7 @@ def make_jobs(
     stream: Stream = "answer",
     prefetch: bool = False,
     setting: str = "",
+    display: Display = "script",
 ) -> list[Job]:
     """Every (task, backend, tps, repeat, variant), serial-first alternating."""
     jobs: list[Job] = []
@@ -153,6 +156,7 @@ def make_jobs(
                                 stream=stream,
                                 prefetch=prefetch,
                                 setting=setting,
+                                display=display,
                             )
                         )
     return jobs
@@ -212,6 +216,7 @@ async def _session(
                         mode=mode,
                         on_error="interrupt",
                         timeout_s=job.timeout_s,
+                        display=job.display,
                         **extra,
                     )
                     results.append((result, source))

@@ -22,6 +22,7 @@ from .._errors import UsageError
 from .._result import RunResult
 from ..backends._base import Backend
 from ._backends import BACKENDS, add_backend_options, make_backend
+from .run import add_display_option
 
 if TYPE_CHECKING:
     from ..bench.harness import Job, Stream
@@ -146,6 +147,7 @@ def register(sub: Any) -> None:
         "--data", type=Path, default=None, help="data directory (default ../shared/data)"
     )
     p.add_argument("--tps", default="20,50,100,200", help="token rates (default 20,50,100,200)")
+    add_display_option(p, default="script")
     p.add_argument(
         "--backend",
         default=None,
@@ -386,6 +388,7 @@ def main(args: argparse.Namespace) -> int:
             stream=(args.stream if grid and args.stream else setting.stream),
             prefetch=setting.prefetch,
             setting=label,
+            display=args.display,
         )
     records: list[dict[str, Any]] = []
     results: dict[str, RunResult] = {}

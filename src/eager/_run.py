@@ -33,7 +33,7 @@ from ._extract import Format, make_extractor
 from ._gate import Gate
 from ._policy import Policy
 from ._prefetch import prefetch_cell
-from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
+from ._result import Batch, ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
 from ._scheduler import BatchPlan, OnError, Scheduler
 from .backends._base import Backend
 from .sources._base import Source
@@ -56,6 +56,7 @@ async def run(
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
+    on_batch: Callable[[Batch, ExecResult], None] | None = None,
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -67,7 +68,8 @@ async def run(
     while waiting for the first token (time to first token is idle time), in both modes
     alike, quietly (a failing import is ignored); it is reported as a
     :class:`~eager.Prefetched` event and ``metrics.prefetch_s``, never as execution time of
-    the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
+    the program (see :func:`~eager.imports_of` for the modules of earlier turns).
+    ``on_batch(batch, result)`` is called as each invocation returns (a live view). Errors of
     the program are data in the result; a :class:`~eager.SourceError` is raised only when
     the source failed before any token.
     """
@@ -93,6 +95,7 @@ async def run(
         blocks=blocks,
         timeout_s=timeout_s,
     )
+    state.on_batch = on_batch
     return await state.go(startup_s, modules, cell)
 
 
@@ -159,6 +162,7 @@ class _Run:
         self.wake = asyncio.Event()
         self.producer: asyncio.Task[None] | None = None
         self.prefetch_s: float | None = None
+        self.on_batch: Callable[[Batch, ExecResult], None] | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -346,6 +350,8 @@ class _Run:
         self.events.append(BatchFinished(finished, index, finished - dispatched, result.ok))
         if self.sched.finished(plan, result, dispatched_s=dispatched, finished_s=finished):
             self._stop_generation()
+        if self.on_batch is not None:
+            self.on_batch(self.sched.batches[-1], result)
 
     def _fail(self, error: ExecError, chunk: int | None) -> None:
         if self.sched.fail(error, chunk, self.now()):

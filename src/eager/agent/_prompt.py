@@ -28,7 +28,7 @@ MAX_FILES_LISTED = 30
 
 def _size(path: str) -> str:
     try:
-        n = os.path.getsize(path)
+        n = float(os.path.getsize(path))
     except OSError:
         return ""
     for unit in ("bytes", "KB", "MB", "GB"):

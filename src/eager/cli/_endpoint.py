@@ -10,8 +10,8 @@ from typing import Any
 
 from .._errors import UsageError
 from .._extract import FORMATS, Format
-from ..agent._prompt import files_line
 from ..agent._encode import PROTOCOLS
+from ..agent._prompt import files_line
 from ..sources._anthropic import AnthropicSource
 from ..sources._http import HTTPSource
 from ..sources._openai import OpenAISource
@@ -87,9 +87,7 @@ def add_endpoint_options(
     g.add_argument(
         "--tool-argument", default="code", help="its argument holding the code (default code)"
     )
-    g.add_argument(
-        "--max-tokens", type=positive_int, metavar="N", help="max_tokens of the request"
-    )
+    g.add_argument("--max-tokens", type=positive_int, metavar="N", help="max_tokens of the request")
     g.add_argument(
         "--temperature", type=non_negative_float, metavar="T", help="temperature of the request"
     )

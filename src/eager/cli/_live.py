@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import ast
+import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +30,7 @@ from .._result import Batch, ExecResult
 from ..agent._wrap import RecordingSource
 from ..sources._base import Source
 
-__all__ = ["LiveRun", "Output", "Status", "TextLines", "has_statements"]
+__all__ = ["LiveRun", "Output", "Status", "TextLines", "first_statement_line", "has_statements"]
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Seconds between two frames of the spinner.
@@ -119,6 +119,12 @@ def has_statements(code: str) -> bool:
         return bool(ast.parse(code).body)
     except SyntaxError:
         return True
+
+
+def first_statement_line(code: str) -> str:
+    """The first line of ``code`` that is not blank or a comment (a label for a batch)."""
+    lines = [ln.strip() for ln in code.splitlines()]
+    return next((ln for ln in lines if ln and not ln.startswith("#")), "")
 
 
 class Output:
@@ -272,7 +278,7 @@ class LiveRun:
         if not self.show:
             return
         if self.label_lines and has_statements(batch.code):
-            head = next((ln.strip() for ln in batch.code.splitlines() if ln.strip()), "")
+            head = first_statement_line(batch.code)
             span = f"line {first}" if last == first else f"lines {first}-{last}"
             self.output.label(f"{self.indent}▶ {span}: {head[:60]}", style="cyan")
         self.output.result(result, indent=self.indent, styled=self.label_lines)

@@ -16,8 +16,8 @@ from .._result import ExecError, RunResult
 
 __all__ = [
     "LEGEND",
-    "comparison_table",
     "compact_traceback",
+    "comparison_table",
     "error_text",
     "faster_by",
     "print_errors",
@@ -130,7 +130,9 @@ def compact_traceback(traceback: str, max_lines: int = MAX_TRACEBACK_LINES) -> s
     head = max_lines // 3
     tail = max_lines - head
     cut = len(lines) - head - tail
-    return "\n".join([*lines[:head], f"  [... {cut} lines of the traceback cut ...]", *lines[-tail:]])
+    return "\n".join(
+        [*lines[:head], f"  [... {cut} lines of the traceback cut ...]", *lines[-tail:]]
+    )
 
 
 def cancelled_note(result: RunResult) -> str | None:

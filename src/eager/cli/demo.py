@@ -215,7 +215,9 @@ def _write_files(args: argparse.Namespace, all_results: dict[str, Any]) -> list[
         from .._trace import write_plot, write_trace
 
         if args.trace:
-            written.append(("trace (open it in ui.perfetto.dev)", str(write_trace(args.trace, runs))))
+            written.append(
+                ("trace (open it in ui.perfetto.dev)", str(write_trace(args.trace, runs)))
+            )
         if args.plot:
             written.append(("plot", str(write_plot(args.plot, runs))))
     return written

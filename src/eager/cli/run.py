@@ -30,7 +30,7 @@ from .._policy import POLICIES, Policy
 from .._prefetch import prefetch_cell
 from .._result import Mode, RunResult
 from .._run import run
-from ..agent._prompt import program_prompt
+from ..agent._prompt import DisplayMode, program_prompt
 from ..sources._base import Source
 from ..sources._replay import ReplaySource
 from ._backends import add_backend_options, make_backend, sandbox_wanted
@@ -133,9 +133,7 @@ def add_run_options(p: argparse.ArgumentParser, *, mode_help: str = RUN_MODE_HEL
         metavar="PATTERN",
         help="never seal on this dotted name",
     )
-    p.add_argument(
-        "--timeout", type=positive_float, default=None, help="per-invocation timeout, s"
-    )
+    p.add_argument("--timeout", type=positive_float, default=None, help="per-invocation timeout, s")
     p.add_argument(
         "--prefetch",
         action="append",
@@ -315,7 +313,7 @@ async def run_modes(
     finally:
         if stream is not None:
             await stream.aclose()
-        for mode, folder in folders.items():
+        for folder in folders.values():
             if folder is not None and folder != args.cwd:
                 shutil.rmtree(folder, ignore_errors=True)
     args.serial_folder_copied = folders.get("serial") not in (None, args.cwd)
@@ -406,9 +404,13 @@ def _notes(args: argparse.Namespace, results: dict[str, RunResult], *, endpoint:
         )
     if endpoint and len(results) == 2:
         notes.append("note: one generation, replayed with the same timing for the serial run")
-    if args.cwd is None and sandbox_wanted(args) and any(
-        r.error is not None and r.error.ename in ("FileNotFoundError", "PermissionError")
-        for r in results.values()
+    if (
+        args.cwd is None
+        and sandbox_wanted(args)
+        and any(
+            r.error is not None and r.error.ename in ("FileNotFoundError", "PermissionError")
+            for r in results.values()
+        )
     ):
         notes.append(
             "note: a sandboxed session works in an empty private folder; --cwd . gives it "
@@ -423,7 +425,9 @@ def _write_files(args: argparse.Namespace, results: dict[str, RunResult]) -> lis
         from .._trace import write_plot, write_trace
 
         if args.trace:
-            written.append(("trace (open it in ui.perfetto.dev)", str(write_trace(args.trace, results))))
+            written.append(
+                ("trace (open it in ui.perfetto.dev)", str(write_trace(args.trace, results)))
+            )
         if args.plot:
             written.append(("plot", str(write_plot(args.plot, results))))
     return written
@@ -443,7 +447,9 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("give a PROGRAM file or --base-url, not both")
         from ._endpoint import make_endpoint_source
 
-        display = getattr(args, "display", "script")
+        display: DisplayMode = (
+            "notebook" if getattr(args, "display", None) == "notebook" else "script"
+        )
         network = False if sandbox_wanted(args) else None
         system = system_text(args, program_prompt(display=display, network=network))
 

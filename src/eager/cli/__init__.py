@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .._errors import EagerError, ProgramSyntaxError, UsageError
+from .._errors import EagerError, EndpointError, ProgramSyntaxError, UsageError
 
 __all__ = [
     "EXIT_EAGER_ERROR",
@@ -69,11 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"eager: {type(exc).__name__}: {exc}")
         return EXIT_PROGRAM_FAILED
     except EagerError as exc:
-        _say(f"eager: {type(exc).__name__}: {exc}")
+        _say(f"eager: {type(exc).__name__}: {_cli_message(exc)}")
         return EXIT_EAGER_ERROR
     except KeyboardInterrupt:
         _say("eager: interrupted")
         return EXIT_INTERRUPTED
+
+
+#: What to check after an HTTP 401, in the command line's words.
+_KEY_HINT = (
+    "check the API key: --api-key, else $EAGER_API_KEY, else $OPENAI_API_KEY "
+    "($ANTHROPIC_API_KEY with --protocol anthropic)"
+)
+
+
+def _cli_message(exc: EagerError) -> str:
+    """The error's message, with the library's hint of a 401 said in command-line terms."""
+    message = str(exc)
+    if isinstance(exc, EndpointError) and exc.status == 401:
+        cut = message.find(" (check the API key")
+        if cut >= 0:
+            message = message[:cut]
+        return f"{message}; {_KEY_HINT}"
+    return message
 
 
 def _say(message: str) -> None:

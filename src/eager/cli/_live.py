@@ -250,7 +250,7 @@ class LiveRun:
         ran = f" · {self.batches} batches run" if self.batches else ""
         self.status.update(f"{self.mode}: {doing}{ran}")
 
-    def source(self, inner: Source) -> Source:
+    def source(self, inner: Source) -> RecordingSource:
         """``inner`` seen through: each delta counted (and passed to ``on_delta``)."""
 
         def delta(text: str) -> None:

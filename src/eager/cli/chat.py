@@ -12,17 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .._errors import UsageError
 from .._gate import Gate
 from .._policy import POLICIES
 from ..agent import (
@@ -39,8 +35,8 @@ from ..agent import (
     TurnStarted,
     system_prompt,
 )
-from ._backends import add_backend_options, make_backend, sandbox_wanted
-from ._checks import check_folder, dumps, positive_float, positive_int
+from ._backends import add_backend_options, make_backend, sandbox_wanted, session_folder
+from ._checks import dumps, positive_float, positive_int
 from ._endpoint import (
     _extra_body,
     _headers,
@@ -140,28 +136,6 @@ def _model(args: argparse.Namespace) -> EndpointModel:
         tool_argument=args.tool_argument,
         source_options=options,
     )
-
-
-def _session_folder(
-    args: argparse.Namespace,
-) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
-    """The session's folder (``--cwd``, else a fresh temporary one) with the data files in it."""
-    check_folder(args.cwd)
-    for name in args.file:
-        if not Path(name).is_file():
-            raise UsageError(f"--file {name}: no such file")
-    temp = None
-    if args.cwd:
-        folder = Path(args.cwd)
-    else:
-        temp = tempfile.TemporaryDirectory(prefix="eager-chat-")
-        folder = Path(temp.name)
-    for name in args.file:
-        src = Path(name)
-        if src.resolve() != (folder / src.name).resolve():
-            shutil.copy2(src, folder / src.name)
-    args.cwd = str(folder)
-    return folder, temp
 
 
 def chat_system(args: argparse.Namespace) -> str | None:
@@ -331,7 +305,7 @@ def main(args: argparse.Namespace) -> int:
     model = _model(args)  # a bad endpoint option fails before any session starts
     Gate(args.gate)  # a bad policy name too
     make_backend(args)  # and a backend that cannot be made so
-    folder, temp = _session_folder(args)
+    folder, temp = session_folder(args)
     quiet = args.json or args.quiet
     console = Console(highlight=False)
     live = None

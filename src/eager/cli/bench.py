@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import datetime
 import functools
-import json
 import os
 import platform
 import sys
@@ -22,6 +21,7 @@ from .._errors import UsageError
 from .._result import RunResult
 from ..backends._base import Backend
 from ._backends import BACKENDS, add_backend_options, make_backend
+from ._checks import check_folder, check_output_path, dumps
 
 if TYPE_CHECKING:
     from ..bench.harness import Job
@@ -255,6 +255,15 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError("--repeat and --limit must be at least 1")
     rates = _rates(args.tps)
     settings = _settings(args)
+    for path, flag in (
+        (args.json, "--json"),
+        (args.markdown, "--markdown"),
+        (args.trace, "--trace"),
+    ):
+        check_output_path(path, flag)
+    check_output_path(args.plot, "--plot", plot=True)
+    if args.data is not None:
+        check_folder(str(args.data), "--data")
     preload = _preload(args.preload)
     if args.sandbox is None:  # replays of stored programs: unsandboxed unless --sandbox
         args.sandbox = False
@@ -326,7 +335,7 @@ def main(args: argparse.Namespace) -> int:
     summary = summarize(records)
     if args.json:
         doc = {"runs": records, "summary": summary, "skipped_tasks": loader_skips}
-        _write(args.json, json.dumps(doc, indent=1))
+        _write(args.json, dumps(doc, indent=1))
     _timelines(args, records, results, console)
     if args.tables:
         text = render_tables(
@@ -367,7 +376,7 @@ def _timelines(
 
     if args.trace:
         write_trace(args.trace, dict(list(results.items())[:MAX_TRACE_RUNS]))
-        console.print(f"trace: {args.trace}")
+        console.print(f"eager: wrote the trace (open it in ui.perfetto.dev) to {args.trace}")
     if args.plot:
         ranked = sorted(
             (r for r in records if r.get("skip") is None and r["ok"]),
@@ -381,5 +390,5 @@ def _timelines(
                 if f"{tag} {mode}" in results:
                     chosen[f"{tag} {mode}"] = results[f"{tag} {mode}"]
         write_plot(args.plot, chosen or dict(list(results.items())[:2]))
-        console.print(f"plot: {args.plot}")
+        console.print(f"eager: wrote the plot to {args.plot}")
     sys.stdout.flush()

@@ -1,9 +1,10 @@
 """The ``eager`` command line: one module per subcommand, each with ``register(subparsers)``.
 
-Exit status: 0 the program ran without error; 1 the program raised (a syntax error included);
-2 a usage error (a bad flag or argument: :class:`~eager.UsageError`); 3 any other Eager error
-(endpoint, source, backend, missing extra); 130 interrupted. Each error is one line on stderr,
-never a traceback.
+Exit status, the same with and without ``--json``: 0 the program ran without error; 1 the
+program raised (a syntax error included) or a model's answer held no code; 2 a usage error (a bad
+flag or argument, checked before anything starts: :class:`~eager.UsageError`); 3 any other Eager
+error (endpoint, source, backend, missing extra); 130 interrupted (Ctrl-C). Each error is one
+line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
 
 #: The program ran without error.
 EXIT_OK = 0
-#: The program raised (its error is printed as the run's result).
+#: The program raised (its error is printed as the run's result), or there was no code.
 EXIT_PROGRAM_FAILED = 1
 #: A bad flag or argument (:class:`~eager.UsageError`).
 EXIT_USAGE = 2

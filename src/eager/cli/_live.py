@@ -247,7 +247,7 @@ class LiveRun:
 
     def _update(self) -> None:
         doing = f"the model is writing · {self.tokens} tokens" if self.generating else "running"
-        ran = f" · {self.batches} batches run" if self.batches else ""
+        ran = f" · {self.batches} batch{'es' * (self.batches != 1)} run" if self.batches else ""
         self.status.update(f"{self.mode}: {doing}{ran}")
 
     def source(self, inner: Source) -> RecordingSource:
@@ -289,7 +289,8 @@ class LiveRun:
             return f"{self.mode}: nothing ran yet ({self.tokens} tokens received)"
         return (
             f"{self.mode}: lines {self.lines[0]}-{self.lines[1]} ran in {self.batches} "
-            f"batches before the interrupt ({self.tokens} tokens received)"
+            f"batch{'es' * (self.batches != 1)} before the interrupt ({self.tokens} tokens "
+            "received)"
         )
 
 

@@ -134,7 +134,7 @@ async def _ask(
             turn = inner.turn
             attempts.append((answer, result, turn.stop_reason if turn is not None else None))
             if output is not None:
-                _show(output, result, inner, quiet=quiet)
+                _show(output, result, inner, quiet=quiet, last=attempt == args.repair)
             if result.ok or attempt == args.repair or not result.code.strip():
                 break
             messages += [
@@ -149,7 +149,9 @@ async def _ask(
     return attempts
 
 
-def _show(output: Output, result: RunResult, source: Source, *, quiet: bool) -> None:
+def _show(
+    output: Output, result: RunResult, source: Source, *, quiet: bool, last: bool = True
+) -> None:
     console = output.console
     if quiet:
         if result.error is not None:
@@ -179,7 +181,10 @@ def _show(output: Output, result: RunResult, source: Source, *, quiet: bool) -> 
     lines = {result.error.lineno} if result.error.lineno else set()
     console.print(Syntax(result.code or "\n", "python", line_numbers=True, highlight_lines=lines))
     console.print(error_text(result), end="")
-    console.print(Text("retry with --repair N to send the error back to the model", style="yellow"))
+    if last:
+        console.print(
+            Text("retry with --repair N to send the error back to the model", style="yellow")
+        )
 
 
 #: Said when an answer held no code.

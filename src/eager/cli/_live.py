@@ -11,10 +11,13 @@
 * :class:`LiveRun`: one run's live view: wraps the source (counting tokens) and is the run's
   ``on_batch`` (printing output as each batch returns); it remembers what ran, for the line a
   Ctrl-C leaves.
+* :class:`Live`: the view of a ``run``/``demo`` command: one status line, one output, a
+  :class:`LiveRun` per mode.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import asyncio
 import sys
@@ -30,7 +33,15 @@ from .._result import Batch, ExecResult
 from ..agent._wrap import RecordingSource
 from ..sources._base import Source
 
-__all__ = ["LiveRun", "Output", "Status", "TextLines", "first_statement_line", "has_statements"]
+__all__ = [
+    "Live",
+    "LiveRun",
+    "Output",
+    "Status",
+    "TextLines",
+    "first_statement_line",
+    "has_statements",
+]
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Seconds between two frames of the spinner.
@@ -313,3 +324,35 @@ class _Watched(RecordingSource):
                 yield delta
         finally:
             self._on_end()
+
+
+class Live:
+    """The live view of one ``run``/``demo`` command: output, status line, a :class:`LiveRun`
+    per mode (``shown``: the mode whose output is printed; None: none, e.g. ``--json``)."""
+
+    def __init__(self, args: argparse.Namespace, *, shown: str | None) -> None:
+        quiet = bool(getattr(args, "quiet", False)) or bool(args.json)
+        self.status = Status(enabled=not quiet)
+        self.output = Output(
+            Console(highlight=False, soft_wrap=True),
+            Console(stderr=True, highlight=False, soft_wrap=True),
+            self.status,
+        )
+        self.shown = None if args.json else shown
+        self.headed = bool(getattr(args, "quiet", False))
+        self.runs: dict[str, LiveRun] = {}
+
+    def run(self, mode: str, *, title: str = "") -> LiveRun:
+        """The view of the ``mode`` run (its output printed when it is the shown mode)."""
+        view = LiveRun(self.output, self.status, mode=mode, show=mode == self.shown)
+        if mode == self.shown and not self.headed:
+            self.output.label(f"── output of the {mode} run{title}, as it arrives ──")
+            self.headed = True
+        self.runs[mode] = view
+        return view
+
+    def interrupted(self) -> None:
+        """After a Ctrl-C: say what ran (the output so far is above)."""
+        self.status.clear()
+        for view in self.runs.values():
+            self.output.errors.print(Text(view.summary(), style="yellow"))

@@ -19,8 +19,9 @@ from ..demo import DATA_DIR, PROGRAMS
 from ..sources._base import Source
 from ..sources._replay import ReplaySource
 from ._checks import dumps
+from ._live import Live
 from ._render import LEGEND, faster_by, print_errors, print_results
-from .run import Live, add_run_options, check_run_args, run_modes
+from .run import add_run_options, check_run_args, run_modes, write_files
 
 __all__ = ["register"]
 
@@ -166,7 +167,14 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         live.interrupted()
         raise
-    written = _write_files(args, all_results)
+    runs = {
+        f"{name} {mode}": r
+        for name, results in all_results.items()
+        if isinstance(results, dict)
+        for mode, r in results.items()
+        if isinstance(r, RunResult)
+    }
+    written = write_files(args, runs) if runs else []
     if args.json:
         record = {
             name: ({m: r.to_dict() for m, r in res.items()} if "skipped" not in res else res)
@@ -199,28 +207,6 @@ def main(args: argparse.Namespace) -> int:
     console.print(Text(LEGEND, style="dim"))
     _say_written(written)
     return 0
-
-
-def _write_files(args: argparse.Namespace, all_results: dict[str, Any]) -> list[tuple[str, str]]:
-    """``--trace`` and ``--plot`` of every program's runs (``program mode`` each)."""
-    runs = {
-        f"{name} {mode}": r
-        for name, results in all_results.items()
-        if isinstance(results, dict)
-        for mode, r in results.items()
-        if isinstance(r, RunResult)
-    }
-    written: list[tuple[str, str]] = []
-    if runs and (args.trace or args.plot):
-        from .._trace import write_plot, write_trace
-
-        if args.trace:
-            written.append(
-                ("trace (open it in ui.perfetto.dev)", str(write_trace(args.trace, runs)))
-            )
-        if args.plot:
-            written.append(("plot", str(write_plot(args.plot, runs))))
-    return written
 
 
 def _say_written(written: list[tuple[str, str]]) -> None:

@@ -42,7 +42,7 @@ from ._checks import (
     positive_float,
 )
 from ._endpoint import add_endpoint_options, check_endpoint_args, system_text
-from ._live import LiveRun, Output, Status
+from ._live import Live, Status
 from ._modes import SharedStream, copy_folder
 from ._render import compact_traceback, print_results, stdout_note
 
@@ -54,6 +54,7 @@ __all__ = [
     "read_program",
     "register",
     "run_modes",
+    "write_files",
 ]
 
 
@@ -233,37 +234,6 @@ def check_run_args(args: argparse.Namespace) -> Policy:
     return policy
 
 
-class Live:
-    """The live view of one command: output, status line, and each run's :class:`LiveRun`."""
-
-    def __init__(self, args: argparse.Namespace, *, shown: Mode | None) -> None:
-        quiet = bool(getattr(args, "quiet", False)) or bool(args.json)
-        self.status = Status(enabled=not quiet)
-        self.output = Output(
-            Console(highlight=False, soft_wrap=True),
-            Console(stderr=True, highlight=False, soft_wrap=True),
-            self.status,
-        )
-        self.shown = None if args.json else shown
-        self.headed = bool(getattr(args, "quiet", False))
-        self.runs: dict[str, LiveRun] = {}
-
-    def run(self, mode: Mode, *, title: str = "") -> LiveRun:
-        """The view of the ``mode`` run (its output printed when it is the shown mode)."""
-        view = LiveRun(self.output, self.status, mode=mode, show=mode == self.shown)
-        if mode == self.shown and not self.headed:
-            self.output.label(f"── output of the {mode} run{title}, as it arrives ──")
-            self.headed = True
-        self.runs[mode] = view
-        return view
-
-    def interrupted(self) -> None:
-        """After a Ctrl-C: say what ran (the output so far is above)."""
-        self.status.clear()
-        for view in self.runs.values():
-            self.output.errors.print(Text(view.summary(), style="yellow"))
-
-
 async def run_modes(
     args: argparse.Namespace,
     make_source: Callable[[], Source],
@@ -347,7 +317,7 @@ def emit(
     """Print results (JSON, quiet or rich), write trace/plot, and return the exit status."""
     no_code = all(not r.code.strip() for r in results.values())
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    written = _write_files(args, results)
+    written = write_files(args, results)
     if args.json:
         records = {mode: r.to_dict() for mode, r in results.items()}
         obj = records if len(records) > 1 else next(iter(records.values()))
@@ -419,7 +389,7 @@ def _notes(args: argparse.Namespace, results: dict[str, RunResult], *, endpoint:
     return notes
 
 
-def _write_files(args: argparse.Namespace, results: dict[str, RunResult]) -> list[tuple[str, str]]:
+def write_files(args: argparse.Namespace, results: dict[str, RunResult]) -> list[tuple[str, str]]:
     written: list[tuple[str, str]] = []
     if args.trace or args.plot:
         from .._trace import write_plot, write_trace

@@ -154,3 +154,18 @@ def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only(
         ("anthropic", 2, 200),
         ("anthropic", 3, 400),
     ]
+
+
+def test_both_modes_from_an_endpoint_share_one_answer_read_to_its_end(served: Served) -> None:
+    done = eager("run", "--base-url", served.url, "--model", "failing", "--mode", "both", "--json")
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)
+    eager_r, serial_r = results["eager"], results["serial"]
+    assert eager_r["interrupted"] and eager_r["tokens_generated"] < serial_r["tokens_generated"]
+    # The serial run replays the whole answer, also the part eager never needed.
+    assert serial_r["code"] == FAILING and serial_r["tokens_generated"] == serial_r["tokens_total"]
+    for r in (eager_r, serial_r):
+        assert r["error"]["ename"] == "NameError" and r["error"]["lineno"] == FAIL_LINE
+    assert eager_r["stdout"] == serial_r["stdout"]
+    (record,) = served.records()  # one generation, read to its end
+    assert record["disconnected"] is False and record["tokens_sent"] == record["tokens_total"]

@@ -133,10 +133,14 @@ def make_backend(args: argparse.Namespace) -> Backend:
 
 
 def session_folder(
-    args: argparse.Namespace,
-) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    args: argparse.Namespace, *, always: bool = True
+) -> tuple[Path | None, tempfile.TemporaryDirectory[str] | None]:
     """The session's folder (``--cwd``, else a fresh temporary one) with copies of the
-    ``--file`` data files in it; sets ``args.cwd``. Checked before anything is copied."""
+    ``--file`` data files in it; sets ``args.cwd``. Checked before anything is copied.
+
+    ``always=False``: without ``--cwd`` and files, no folder is made (None: the backend's
+    default, the current folder or a sandbox's private one).
+    """
     from ._checks import check_folder
 
     check_folder(args.cwd)
@@ -145,6 +149,8 @@ def session_folder(
         if not Path(name).is_file():
             raise UsageError(f"--file {name}: no such file")
     temp = None
+    if not always and not args.cwd and not files:
+        return None, None
     if args.cwd:
         folder = Path(args.cwd)
     else:

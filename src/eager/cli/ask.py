@@ -208,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
     check_endpoint_args(args, required=True)
     Gate(args.gate)  # a bad policy name is a usage error before anything starts
     make_backend(args)  # and so is a backend that cannot be made so
-    _, temp = session_folder(args)
+    _, temp = session_folder(args, always=False)
     output = None
     if not args.json:
         status = Status(enabled=not args.quiet)

@@ -21,7 +21,13 @@ from .._errors import UsageError
 from .._result import RunResult
 from ..backends._base import Backend
 from ._backends import BACKENDS, add_backend_options, make_backend
-from ._checks import check_folder, check_output_path, dumps
+from ._checks import (
+    check_folder,
+    check_output_path,
+    dumps,
+    non_negative_float,
+    positive_float,
+)
 
 if TYPE_CHECKING:
     from ..bench.harness import Job
@@ -96,8 +102,12 @@ def register(sub: Any) -> None:
         default=None,
         help=f"comma-separated: {', '.join(BACKENDS)} (default repl; with --tables all)",
     )
-    p.add_argument("--ttft", type=float, default=0.0, help="time to first token, s (default 0)")
-    p.add_argument("--jitter", type=float, default=0.0, help="relative jitter of token gaps")
+    p.add_argument(
+        "--ttft", type=non_negative_float, default=0.0, help="time to first token, s (default 0)"
+    )
+    p.add_argument(
+        "--jitter", type=non_negative_float, default=0.0, help="relative jitter of token gaps"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of jitter and error injection")
     p.add_argument("--repeat", type=int, default=1, help="repetitions of the grid (default 1)")
     p.add_argument(
@@ -111,7 +121,12 @@ def register(sub: Any) -> None:
         default="recorded,injected",
         help="recorded (answers as recorded) and/or injected (one seeded error per task)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="per-invocation timeout, s")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        help="per-invocation timeout, s (default 60)",
+    )
     p.add_argument(
         "--stream",
         choices=["answer", "code"],

@@ -46,6 +46,8 @@ __all__ = [
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Seconds between two frames of the spinner.
 TICK_S = 0.1
+#: Least seconds between two draws on an update (a fast stream updates per token).
+MIN_DRAW_S = 0.03
 
 
 class Status:
@@ -62,12 +64,15 @@ class Status:
         self._shown = False
         self._frame = 0
         self._started = time.monotonic()
+        self._drawn_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def update(self, text: str) -> None:
-        """Show ``text`` (with the spinner and the time since the start)."""
+        """Show ``text`` (with the spinner and the time since the start; at most one draw per
+        :data:`MIN_DRAW_S`, the spinner's next tick shows the latest)."""
         self.text = text
-        self._draw()
+        if not self._shown or time.monotonic() - self._drawn_at >= MIN_DRAW_S:
+            self._draw()
 
     def _draw(self) -> None:
         if not self.enabled or not self.text:
@@ -78,6 +83,7 @@ class Status:
         self.stream.write("\r" + line[: width - 1] + "\x1b[K")
         self.stream.flush()
         self._shown = True
+        self._drawn_at = time.monotonic()
 
     def clear(self) -> None:
         """Erase the line (it comes back on the next tick)."""

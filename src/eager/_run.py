@@ -47,6 +47,7 @@ from ._policy import Policy
 from ._prefetch import prefetch_cell
 from ._result import (
     DISPLAYS,
+    Batch,
     Display,
     ExecError,
     ExecResult,
@@ -85,6 +86,7 @@ async def run(
     display: Display = "script",
     tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
     speculate: bool = True,
+    on_batch: Callable[[Batch, ExecResult], None] | None = None,
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -96,7 +98,8 @@ async def run(
     while waiting for the first token (time to first token is idle time), in both modes
     alike, quietly (a failing import is ignored); it is reported as a
     :class:`~eager.Prefetched` event and ``metrics.prefetch_s``, never as execution time of
-    the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
+    the program (see :func:`~eager.imports_of` for the modules of earlier turns).
+    ``on_batch(batch, result)`` is called as each invocation returns (a live view). Errors of
     the program are data in the result; a :class:`~eager.SourceError` is raised only when
     the source failed before any token.
 
@@ -160,6 +163,7 @@ async def run(
         bridge=bridge,
         speculate=speculate and mode == "eager",
     )
+    state.on_batch = on_batch
     try:
         return await state.go(startup_s, modules, cell)
     finally:
@@ -253,6 +257,7 @@ class _Run:
         self.prefetch_s: float | None = None
         self.tool_stats = ToolStats()
         self._stats_at_start = ToolStats()
+        self.on_batch: Callable[[Batch, ExecResult], None] | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -514,6 +519,8 @@ class _Run:
         self.events.append(BatchFinished(finished, index, finished - dispatched, result.ok))
         if self.sched.finished(plan, result, dispatched_s=dispatched, finished_s=finished):
             self._stop_generation()
+        if self.on_batch is not None:
+            self.on_batch(self.sched.batches[-1], result)
 
     def _fail(self, error: ExecError, chunk: int | None) -> None:
         if self.sched.fail(error, chunk, self.now()):

@@ -5,7 +5,8 @@ model-client interface (``ScriptedModel`` for tests, ``EndpointModel`` for HTTP 
 each ``Protocol``); the conversation is protocol-neutral (``UserMessage``, ``AssistantMessage``,
 ``ToolResult``), encoded per protocol by ``encode``; ``partial_turn`` is the repair encoding of
 a cut turn; ``observation`` / ``observe`` / ``ObservationBudget`` make the observation of a
-run (its text, and its images as ``ImagePart`` s).
+run (its text, and its images as ``ImagePart`` s); ``system_prompt`` / ``program_prompt`` are
+the default system prompts (what the model is told about the session).
 """
 
 from ._encode import PROTOCOLS, Protocol, encode, tool_spec
@@ -24,6 +25,7 @@ from ._history import (
 from ._loop import Agent
 from ._model import CodeStyle, EndpointModel, Model, ScriptedModel
 from ._observe import Observation, ObservationBudget, cut_middle, observation, observe
+from ._prompt import files_line, program_prompt, system_prompt
 from ._records import (
     FINAL_ANSWER_SETUP,
     AgentConfig,
@@ -66,9 +68,12 @@ __all__ = [
     "cut_at_code_line",
     "cut_middle",
     "encode",
+    "files_line",
     "final_answer_of",
     "observation",
     "observe",
     "partial_turn",
+    "program_prompt",
+    "system_prompt",
     "tool_spec",
 ]

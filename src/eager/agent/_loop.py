@@ -45,6 +45,7 @@ from ._history import (
 )
 from ._model import Model
 from ._observe import Observation, observation
+from ._prompt import system_prompt
 from ._records import (
     FINAL_ANSWER_SETUP,
     AgentConfig,
@@ -62,7 +63,9 @@ class Agent:
     """A code agent: ``model`` turns over one ``backend`` session (see the module doc).
 
     The backend is started by :meth:`run` and left running (the caller closes it). ``system``
-    is the system prompt; ``on_event`` receives :class:`~eager.agent.AgentEvent` s live.
+    is the system prompt: None (default) builds the default one for the model's code style
+    and protocol (:func:`~eager.agent.system_prompt`: how code runs, what is shown, how to
+    finish), ``""`` sends none. ``on_event`` receives :class:`~eager.agent.AgentEvent` s live.
     ``display`` is how each turn's code is shown (:func:`eager.run`): ``"notebook"`` (a cell's
     last expression, ``display()`` and figures; the observation carries images) or ``"script"``.
     ``messages`` and ``turns`` hold the whole conversation and every turn, also while running.
@@ -82,12 +85,24 @@ class Agent:
         self.display: Display = display
         self.backend = backend
         self.config = config or AgentConfig()
-        self.system = system
+        self.system = self.default_system() if system is None else (system or None)
         self.on_event = on_event
         self.messages: list[Message] = []
         self.turns: list[AgentTurn] = []
         self._t0 = time.monotonic()
         self._setup_done = False
+
+    def default_system(self) -> str:
+        """The default system prompt for this agent's model (code style, tool, protocol)."""
+        model = self.model
+        return system_prompt(
+            code=model.code,
+            display=self.display,
+            protocol=model.protocol,
+            tool_name=model.tool_name,
+            tool_argument=model.tool_argument,
+            final_answer=self.config.final_answer,
+        )
 
     def _emit(self, event: AgentEvent) -> None:
         if self.on_event is not None:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import datetime
 import functools
-import json
 import os
 import platform
 import sys
@@ -22,6 +21,13 @@ from .._errors import UsageError
 from .._result import RunResult
 from ..backends._base import Backend
 from ._backends import BACKENDS, add_backend_options, make_backend
+from ._checks import (
+    check_folder,
+    check_output_path,
+    dumps,
+    non_negative_float,
+    positive_float,
+)
 from .run import add_display_option
 
 if TYPE_CHECKING:
@@ -155,8 +161,12 @@ def register(sub: Any) -> None:
         f"--tables {','.join(TABLE_BACKENDS)}); {SANDBOXED_REPL}: a REPL in the bubblewrap "
         "sandbox that sees its task's files only (the paper's Docker column)",
     )
-    p.add_argument("--ttft", type=float, default=0.0, help="time to first token, s (default 0)")
-    p.add_argument("--jitter", type=float, default=0.0, help="relative jitter of token gaps")
+    p.add_argument(
+        "--ttft", type=non_negative_float, default=0.0, help="time to first token, s (default 0)"
+    )
+    p.add_argument(
+        "--jitter", type=non_negative_float, default=0.0, help="relative jitter of token gaps"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of jitter and error injection")
     p.add_argument("--repeat", type=int, default=1, help="repetitions of the grid (default 1)")
     p.add_argument(
@@ -170,7 +180,12 @@ def register(sub: Any) -> None:
         default="recorded,injected",
         help="recorded (answers as recorded) and/or injected (one seeded error per task)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="per-invocation timeout, s")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        help="per-invocation timeout, s (default 60)",
+    )
     p.add_argument(
         "--stream",
         choices=["answer", "code"],
@@ -358,6 +373,15 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError("--repeat and --limit must be at least 1")
     rates = _rates(args.tps)
     settings = _settings(args)
+    for path, flag in (
+        (args.json, "--json"),
+        (args.markdown, "--markdown"),
+        (args.trace, "--trace"),
+    ):
+        check_output_path(path, flag)
+    check_output_path(args.plot, "--plot", plot=True)
+    if args.data is not None:
+        check_folder(str(args.data), "--data")
     cli_preload = _preload(args.preload)
     if args.sandbox is None:  # replays of stored programs: unsandboxed unless --sandbox
         args.sandbox = False
@@ -437,7 +461,7 @@ def main(args: argparse.Namespace) -> int:
     summary = summarize(records)
     if args.json:
         doc = {"runs": records, "summary": summary, "skipped_tasks": loader_skips}
-        _write(args.json, json.dumps(doc, indent=1))
+        _write(args.json, dumps(doc, indent=1))
     _timelines(args, records, results, console)
     if args.tables:
         text = render_tables(
@@ -479,7 +503,7 @@ def _timelines(
 
     if args.trace:
         write_trace(args.trace, dict(list(results.items())[:MAX_TRACE_RUNS]))
-        console.print(f"trace: {args.trace}")
+        console.print(f"eager: wrote the trace (open it in ui.perfetto.dev) to {args.trace}")
     if args.plot:
         ranked = sorted(
             (r for r in records if r.get("skip") is None and r["ok"]),
@@ -493,5 +517,5 @@ def _timelines(
                 if f"{tag} {mode}" in results:
                     chosen[f"{tag} {mode}"] = results[f"{tag} {mode}"]
         write_plot(args.plot, chosen or dict(list(results.items())[:2]))
-        console.print(f"plot: {args.plot}")
+        console.print(f"eager: wrote the plot to {args.plot}")
     sys.stdout.flush()

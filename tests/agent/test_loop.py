@@ -77,7 +77,7 @@ async def test_a_script_display_agent_keeps_the_labelled_observation() -> None:
     agent = Agent(model=model, backend=FakeBackend(), display="script")
     result = await agent.run("What is 2x?")
     assert result.answer == "42" and result.turns[0].runs[0].display == "script"
-    sent = model.requests[1]["messages"]
+    sent = _history(model, 1)
     assert "ZeroDivisionError at line 3" in sent[2]["content"]
     assert "stdout:\nx is 21\n" in sent[2]["content"]
 

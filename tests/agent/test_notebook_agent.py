@@ -56,5 +56,6 @@ async def test_a_figure_built_over_several_statements_comes_back_once_as_an_imag
     assert isinstance(seen, UserMessage)
     assert seen.text.startswith("Text(0.5, 1.0, 't')\n<Figure size 640x480 with 1 Axes>\n")
     assert len(seen.images) == 1 and seen.images[0].decoded().startswith(b"\x89PNG")
-    parts = model.requests[1]["messages"][2]["content"]
+    sent = [m for m in model.requests[1]["messages"] if m["role"] != "system"]
+    parts = sent[2]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url"]

@@ -65,6 +65,7 @@ def test_chat_json_saves_the_image_and_carries_the_outputs(served: str, tmp_path
 def test_chat_prints_where_it_saved_the_image(served: str, tmp_path: Path) -> None:
     pytest.importorskip("jupyter_client")
     cwd = tmp_path / "session"
+    cwd.mkdir()
     done = eager(*_chat(served, "--backend", "jupyter", "--cwd", str(cwd)), timeout_s=180)
     assert done.returncode == 0, done.stderr
     saved = cwd / "outputs" / "turn1-1.png"

@@ -128,6 +128,7 @@ IPYTHON_CELLS = [
     "!echo it's\nx = 1\n",
     "!echo (\nx = (1,\n2)\n",
     "!echo '''\nx = 1\n'''\n",
+    '!echo """\n!echo """\nx = 1\ny = 2\nz = 3?\n',
     "x = 1;\nprint(x);  # trailing\n",
     "    x = 1\n    !echo indented cell\n    y = 2\n",
     ">>> x = 1\n>>> x + 1\n",
@@ -339,7 +340,7 @@ def test_emitted_text_is_final(data: st.DataObject) -> None:
     for tail in ADVERSARIAL:
         try:
             full = reference(prefix + tail)
-        except (SyntaxError, tokenize.TokenError):
+        except Exception:  # IPython fails on the cell (even with IndexError on 3.12)
             continue
         assert full.startswith(emitted), (prefix, tail)
 

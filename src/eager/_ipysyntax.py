@@ -16,16 +16,24 @@ passes at once; one with such a character goes through IPython's own token trans
 held longer if IPython's intermediate result is not itself a complete logical line.
 
 Cell-global syntax is not streamed: a first line that starts with ``%%``, is indented, or is a
-``>>>``/``In [n]:``/``...:`` prompt puts the cell in *whole-cell mode* (everything held until
-:meth:`CellSyntax.end`, then one ``transform_cell``). A prompt found later (line 2 for the
-``...:``/``...`` continuation prompts, any line outside a docstring for ``>>>``) holds the rest of
-the cell until the end, where the whole cell is transformed and the part not yet emitted is
-returned. That is exact unless IPython's prompt stripping changes a line already emitted (a
-``...`` line before a later ``>>>`` line): then :attr:`CellSyntax.exact` turns False.
+prompt (``>>>``, ``In [n]:``, ``...:``) puts the cell in *whole-cell mode*: everything is held
+until :meth:`CellSyntax.end`, then transformed at once. A prompt found later (a continuation
+prompt on line 2, or a ``>>>`` line outside a docstring by IPython's own heuristic) holds the
+rest of the cell; at the end IPython's cleanup runs on the whole cell and the part not yet
+returned is transformed. Leading blank lines are dropped and whitespace-only lines emptied, as
+IPython does.
 
-Leading blank lines are dropped, as IPython drops them; whitespace-only lines become empty
-(IPython's ``dedent``). Where IPython itself raises (an inconsistent dedent), the code passes
-through unchanged and the chunker reports the syntax error.
+``"".join(feed(d) for d in deltas) + end() == TransformerManager().transform_cell(cell)`` for
+every split, except:
+
+* a ``>>>`` prompt after line 1 makes IPython strip ``>>>``/``...`` prompts from *every* line
+  (and dedent): a line already returned that IPython changes (a ``...`` line, say a stub's
+  body) keeps its text, and :attr:`CellSyntax.exact` turns False at :meth:`CellSyntax.end`;
+* cells IPython itself leaves invalid: a ``?`` or ``/`` escape it fails to rewrite stops its
+  later rewrites of that kind (3.12+: a tokenizer error in a plain line stops all later ones),
+  while here later lines are still rewritten; the chunker fails on the cell either way;
+* cells IPython raises on (an inconsistent dedent, over 500 rewrites, an internal error on
+  broken input): the code passes through unchanged for the chunker to report.
 """
 
 from __future__ import annotations
@@ -33,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-import tokenize
 from typing import Any
 
 from ._errors import MissingExtraError, UsageError
@@ -61,10 +68,11 @@ def transform_cell(code: str) -> str:
     return str(_inputtransformer2().TransformerManager().transform_cell(code))
 
 
-#: Errors IPython's transform can raise on a broken cell (the tokenizer's IndentationError on an
-# inconsistent dedent, a TokenError it does not catch, its loop limit): the code then passes
-#: through unchanged and the Python chunker reports it.
-IPYTHON_FAILURES = (SyntaxError, tokenize.TokenError, RuntimeError)
+#: What IPython's transform may raise on a broken cell: the tokenizer's IndentationError on an
+#: inconsistent dedent, a TokenError it lets through, its loop limit's RuntimeError, even an
+#: IndexError (3.12, on ``x = %'''``). IPython's ``run_cell`` then fails the cell with it; here
+#: the code passes through unchanged and the Python chunker reports the error instead.
+IPYTHON_FAILURES: tuple[type[Exception], ...] = (Exception,)
 
 # ---------------------------------------------------------------------------------- scanner
 
@@ -333,6 +341,7 @@ class CellSyntax:
         self._group: list[str] = []  # complete lines of the logical line being received
         self._group_len = 0
         self._suspect = False
+        self._retry_len = 0  # a held group is transformed again once this long (keeps it linear)
         self._scanner = _Scanner()
 
     @property
@@ -469,15 +478,19 @@ class CellSyntax:
         """The group is a complete logical line: its transformed text, or None to hold it."""
         lines = self._group
         if self._suspect:
+            if self._group_len < self._retry_len:
+                return None
             done = self._transform(self._normalize(lines))
-            if done is None:
-                return None  # IPython's intermediate result is still open: wait for more
+            if done is None:  # IPython's intermediate result is still open: wait for more
+                self._retry_len = 2 * self._group_len
+                return None
         else:
             done = "".join(self._normalize(lines))
         self._emitted += self._group_len
         self._group = []
         self._group_len = 0
         self._suspect = False
+        self._retry_len = 0
         return done
 
     def _normalize(self, lines: list[str]) -> list[str]:

@@ -190,7 +190,7 @@ class Gate:
         """Classify a looked-through cell magic's body: a cell, IPython syntax included."""
         try:
             tree = ast.parse(body)
-        except SyntaxError:
+        except (SyntaxError, ValueError):
             try:
                 tree = ast.parse(transform_cell(body))
             except MissingExtraError:

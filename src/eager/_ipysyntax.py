@@ -504,16 +504,17 @@ class CellSyntax:
 
     def _transform(self, lines: list[str]) -> str | None:
         """IPython's token transforms, step by step; None if a step leaves an open line."""
+        done = lines
         try:
             for _ in range(getattr(self._it2, "TRANSFORM_LOOP_LIMIT", 500)):
-                changed, lines = self._tm.do_one_token_transform(lines)
+                changed, done = self._tm.do_one_token_transform(done)
                 if not changed:
                     break
-                if not _closed(lines):
+                if not _closed(done):
                     return None
         except IPYTHON_FAILURES:
-            pass  # IPython fails on the whole cell too; the chunker reports the error
-        return "".join(lines)
+            done = lines  # IPython fails on the whole cell too; the chunker reports the error
+        return "".join(done)
 
     def _finish(self, lines: list[str]) -> str:
         """The last (possibly open) logical lines at the end of the cell."""

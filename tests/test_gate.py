@@ -255,3 +255,19 @@ def test_a_streamed_notebook_cell_through_chunker_and_gate() -> None:
     chunks += chunker.feed(syntax.end()) + chunker.close()
     decisions = [(c.code.split("(")[0], gate.classify(c).decision) for c in chunks]
     assert [d for _, d in decisions] == ["run", "run", "seal", "run", "seal", "run"]
+
+
+def test_a_captured_body_with_ipython_syntax_seals_without_ipython(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    for name in ("IPython", "IPython.core", "IPython.core.inputtransformer2"):
+        monkeypatch.setitem(sys.modules, name, None)
+    plain = "get_ipython().run_cell_magic('capture', '', 'x = 1\\n')\n"
+    magic = "get_ipython().run_cell_magic('capture', '', '%matplotlib inline\\n')\n"
+    assert decide("default", plain) == ["run"]  # plain Python needs no IPython to be read
+    gate = Gate("default")
+    got = gate.classify(Chunk(magic, 0, 1, 1, 0, len(magic)))
+    assert got.decision == "seal"
+    assert "without IPython" in got.reason

@@ -112,9 +112,9 @@ class _Scanner:
 
     Tracks what the running Python's tokenizer tracks across lines: bracket depth, an open
     string (triple-quoted, or single-quoted continued by a backslash), f-string replacement
-    fields (3.12+), and a backslash continuation. Mirrors the tokenizer on valid code; on
-    invalid code it may see a logical line as longer than the tokenizer does (never shorter
-    where that could matter), which only holds text longer.
+    fields (3.12+), and a backslash continuation. Agrees with IPython's own grouping on valid
+    code (the tests compare them over standard-library files); on invalid code it may not,
+    which can only change how the cell's syntax error looks.
     """
 
     __slots__ = ("cont", "depth", "stack")

@@ -54,6 +54,7 @@ test: lint typecheck unit
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_chunker.py
+	$(BIN)/python benchmarks/bench_ipysyntax.py
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_openai.py

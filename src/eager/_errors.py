@@ -50,10 +50,14 @@ class UsageError(EagerError):
 
 
 class MissingExtraError(EagerError):
-    """An optional dependency is missing; the message names the ``pip install`` extra."""
+    """An optional dependency is missing; the message names the ``pip install`` extra.
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'eager[{extra}]'")
+    ``hint`` replaces the default ``pip install 'eager[extra]'`` advice when a plainer one fits.
+    """
+
+    def __init__(self, package: str, extra: str, *, hint: str | None = None) -> None:
+        advice = hint or f"pip install 'eager[{extra}]'"
+        super().__init__(f"{package} is not installed: {advice}")
         self.package = package
         self.extra = extra
 

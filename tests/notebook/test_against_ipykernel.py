@@ -56,6 +56,13 @@ CASES: dict[str, list[str]] = {
     "a value then a def": ["3\ndef g():\n    pass\n"],
     "a docstring-like string last": ["x = 1\n'text'\n"],
     "stderr and stdout": ["import sys\nprint('o')\nprint('e', file=sys.stderr)\n7\n"],
+    "no automagic in a longer cell [15]": ["pwd\nx=1\n"],
+    "%%capture [16]": ["%%capture cap\nprint('hidden')\n1\n", "cap.stdout\n"],
+    "!cmd inside a block [17]": ["if True:\n    !echo inner\n1\n"],
+    "shell output captured, %matplotlib inline": [
+        "x = !echo captured\nx\n",
+        "%matplotlib inline\n" + PLT + "plt.plot([1, 2])\n;\n",
+    ],
 }
 
 

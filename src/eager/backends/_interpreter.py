@@ -344,8 +344,8 @@ class Notebook:
         if not (code or begin or end):
             return None  # a warm-up: the shell exists now
         shell = self.shell
-        if getattr(shell, "_eager_shell", False):  # ours: IPython's builtins while it runs
-            with shell.builtin_trap, _inline_backend_env():
+        if getattr(shell, "_eager_shell", False):  # ours: as run_cell holds them while it runs
+            with shell.builtin_trap, shell.display_trap, _inline_backend_env():
                 return self._step(code, first_line, begin, end, source, failed, on_error)
         return self._step(code, first_line, begin, end, source, failed, on_error)
 
@@ -509,7 +509,15 @@ def make_shell(namespace: dict[str, Any], emit: Any) -> Any:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.xmode = "Plain"
-    shell = InteractiveShell.instance(
+
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui: Any = None) -> None:
+            # %matplotlib inline (and %matplotlib): figures come back at the cell's end, as
+            # under ipykernel; a session has no screen for a GUI event loop.
+            if gui not in (None, "inline"):
+                raise RuntimeError(f"no GUI in this session: %gui {gui} is not available")
+
+    shell = Shell.instance(
         config=config,
         user_ns=namespace,
         display_pub_class=Publisher,

@@ -95,6 +95,21 @@ async def test_calls_return_json_values(toolset: McpToolset) -> None:
     assert await tools["item_count"](end=3) == 3  # a tool is its function too
 
 
+async def test_calls_run_concurrently_on_one_session(toolset: McpToolset) -> None:
+    tools = by_name(toolset)
+    slow = asyncio.create_task(tools["slow"].call([1.5], {}))
+    hits = await asyncio.gather(*(tools["search"].call([str(i)], {"limit": 1}) for i in range(5)))
+    assert hits == [[f"{i} 0"] for i in range(5)]
+    assert not slow.done()  # a slow call holds no other call back
+    assert await slow == "done"
+
+
+async def test_a_tool_called_on_another_event_loop_says_so(toolset: McpToolset) -> None:
+    call = by_name(toolset)["pid"].call
+    with pytest.raises(UsageError, match="event loop that started"):
+        await asyncio.to_thread(asyncio.run, call([], {}))
+
+
 async def test_a_failing_tool_raises_the_servers_message(toolset: McpToolset) -> None:
     with pytest.raises(McpToolError, match="cannot comply: no reason") as caught:
         await by_name(toolset)["fail"].call(["no reason"], {})

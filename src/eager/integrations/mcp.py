@@ -198,6 +198,7 @@ class McpToolset(AsyncResource):
         self._session: Any = None
         self._tools: tuple[Tool, ...] | None = None
         self._ended: str = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def stdio(
@@ -250,6 +251,7 @@ class McpToolset(AsyncResource):
         _mcp()
         self._stop = asyncio.Event()
         self._ended = ""
+        self._loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._serve(ready), name=f"eager-mcp {self.server}")
         try:
@@ -337,6 +339,8 @@ class McpToolset(AsyncResource):
         if session is None:
             why = f" ({self._ended})" if self._ended else ""
             raise McpServerError(f"{self.server} is not connected{why}")
+        if asyncio.get_running_loop() is not self._loop:
+            raise UsageError("an MCP tool is called on the event loop that started its toolset")
         try:
             result = await session.call_tool(remote, arguments)
         except Exception as exc:

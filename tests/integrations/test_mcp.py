@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,8 @@ from ._mcp_server import make_server
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 
 SERVER = str(Path(__file__).with_name("_mcp_server.py"))
+#: The headers of every HTTP request the HTTP server received.
+SEEN_HEADERS: list[dict[str, str]] = []
 NAMES = ("search", "send", "sent", "fail", "weather", "item_count", "slow", "pid")
 
 
@@ -36,9 +39,14 @@ async def http_url() -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        make_server().streamable_http_app(), log_level="error", ws="none", lifespan="on"
-    )
+    app = make_server().streamable_http_app()
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            SEEN_HEADERS.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(recording, log_level="error", ws="none", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -182,6 +190,13 @@ async def test_tools_of_two_servers_get_a_prefix(http_url: str) -> None:
         tools = by_name(toolset)
         assert sorted(tools) == sorted(f"web_{n}" for n in NAMES)
         assert await tools["web_search"].call(["a"], {"limit": 1}) == ["a 0"]
+
+
+async def test_http_headers_reach_the_server(http_url: str) -> None:
+    async with McpToolset.http(http_url, headers={"Authorization": "Bearer t0ken"}) as toolset:
+        SEEN_HEADERS.clear()
+        assert await by_name(toolset)["sent"].call([], {}) >= 0
+    assert any(h.get("authorization") == "Bearer t0ken" for h in SEEN_HEADERS)
 
 
 async def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from eager.integrations.mcp import McpToolError, result_value, signature_from_schema, tool_names
+from eager.integrations._mcp_json import (
+    McpToolError,
+    result_value,
+    signature_from_schema,
+    tool_names,
+)
 
 
 def obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:

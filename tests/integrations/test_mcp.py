@@ -203,3 +203,32 @@ async def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "mcp", None)  # `import mcp` raises ImportError
     with pytest.raises(MissingExtraError, match=r"eager\[mcp\]"):
         await McpToolset.stdio(sys.executable, [SERVER]).start()
+
+
+async def test_an_mcp_servers_tools_run_from_a_sandboxed_session_through_the_bridge() -> None:
+    """The real server's tools, called by code in a (sandboxed) session while it streams."""
+    import shutil
+
+    from eager import ReplaySource, ReplBackend, SandboxPolicy, run
+
+    program = (
+        "hits = search('tea', limit=2)\n"
+        "print(hits)\n"
+        "w = weather('Oslo')\n"
+        "print(w['celsius'])\n"
+        "print(send('bob', 'hello'))\n"
+        "try:\n    fail('no')\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    sandbox = SandboxPolicy() if shutil.which("bwrap") else None
+    async with McpToolset.stdio(sys.executable, [SERVER]) as ts:
+        for mode in ("serial", "eager"):
+            async with ReplBackend(sandbox=sandbox) as session:
+                source = ReplaySource(program, tps=300, format="code")
+                result = await run(source, session, mode=mode, tools=ts.tools)  # type: ignore[arg-type]
+            assert result.error is None, result.error
+            lines = result.stdout.splitlines()
+            assert lines[:3] == ["['tea 0', 'tea 1']", "21.5", "sent 5 characters to bob"]
+            assert "cannot comply: no" in lines[3]
+            if mode == "eager":  # send acts: its statement waited for the whole program
+                seal = [d for d in result.decisions if d.decision == "seal"]
+                assert seal and "send" in seal[0].reason

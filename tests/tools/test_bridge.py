@@ -227,3 +227,16 @@ async def test_the_gate_knows_tools_through_aliases_and_helper_functions() -> No
     assert decisions[0] == "seal"  # the alias seals; everything after waits
     assert result.error is None
     assert [n for n, _, _ in world.log] == ["search", "send"]
+
+
+async def test_a_pools_sessions_call_its_tools() -> None:
+    from eager import PoolConfig, SessionPool
+
+    world = World()
+    async with SessionPool(ReplBackend, config=PoolConfig(size=2), tools=world.tools()) as pool:
+        for _ in range(3):
+            async with pool.session() as session:
+                source = ReplaySource(PROGRAM, tps=500, format="code")
+                result = await run(source, session)
+                assert result.error is None and "sent to me" in result.stdout
+    assert [n for n, _, _ in world.log].count("send") == 3

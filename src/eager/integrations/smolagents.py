@@ -18,19 +18,35 @@ repair)::
                       executor=executor, stream_outputs=True)
     agent.run("...")
 
-The executor's session runs in this process (like smolagents' local executor, tools and
-variables are objects in its namespace; ``print`` output is captured, ``final_answer`` ends
-the run; unlike it, imports are not restricted: it is no sandbox). Without streaming
-(``generate``), code runs when the agent calls the executor, as with smolagents' own.
+By default the executor's session is a REPL in a bubblewrap sandbox (``backend="sandbox"``:
+no network, nothing of the host's files but its own work folder), or any Eager backend passed
+as ``EagerExecutor(backend=...)``. The agent's tools (and managed agents) are functions of the
+same name in the session whose calls run here, in the host, through Eager's tool bridge:
+arguments and results travel as JSON values (a result that is none arrives as its ``repr``).
+A tool acts unless named in ``read_only_tools``: a statement calling an acting tool runs only
+once the step's code is complete; a read-only one runs at once (and may start before its
+statement is complete). ``final_answer(value)`` records the value here (a JSON value, or the
+``repr`` of anything else) and ends the step's program there. Variables the agent sends must be
+JSON values; ``additional_authorized_imports`` must be importable in the session (a sandbox
+has no network to install them). Without streaming (``generate``), code runs when the agent
+calls the executor, as with smolagents' own.
 
-With ``display="notebook"`` (the default) a step is a notebook cell: its ``output`` (the "Last
-output from code snippet" of the observation, and the step's ``action_output``) is the value of
-its last line when that is a bare expression (the object itself, as smolagents' local executor
-gives it; none after a ``;``), shown once the step's code ended, however the stream was cut.
-Figures the step made (matplotlib) are rendered at its end and closed, and ``display(obj)``
-works; their images are in :attr:`EagerExecutor.images` (PIL images) and go into the step's
-``observations_images`` in the agent's memory (the way smolagents gives a model images) through
-``step_callbacks=[executor.step_callback]``; each figure's text
+``backend="in-process"`` (only by that name) runs the code in this process, as smolagents' local
+executor does but with no import restrictions: no isolation at all, in exchange for objects:
+a step's output and the final answer are the objects themselves, variables may be any object
+(tools still travel as JSON values, so that the gate knows them); ``print`` is captured through
+``sys.stdout`` while a step runs, so another thread's printing meanwhile lands in the step's logs.
+
+With ``display="notebook"`` (the default) a step is a notebook cell, shown by the session's own
+IPython display (the shared core of every backend): its ``output`` (the "Last output from code
+snippet" of the observation, and the step's ``action_output``) is the value of its last line
+when that is a bare expression (none after a ``;``), shown once the step's code ended, however
+the stream was cut. From a session in another process that value is its ``text/plain`` (as
+smolagents' remote executors give it), read back as the value when it is a Python literal
+(``30``, ``'text'``, ``[1, 2]``). Figures the step made (matplotlib) are rendered at its end and
+closed, and ``display(obj)`` works; their images are in :attr:`EagerExecutor.images` (PIL images)
+and go into the step's ``observations_images`` in the agent's memory (the way smolagents gives a
+model images) through ``step_callbacks=[executor.step_callback]``; each figure's text
 (``<Figure size 640x480 with 1 Axes>``) ends the step's logs. With ``display="script"`` the
 output is None (the step shows only what it prints).
 """

@@ -109,16 +109,16 @@ class ExecutionFailed(Exception):
     """Raised to smolagents when a step's code failed; its text is what the model sees."""
 
 
-def _make_backend(backend: Backend | str | None) -> tuple[Backend, bool]:
-    """The executor's backend and whether the executor owns it (closes it on cleanup)."""
+def _make_backend(backend: Backend | str | None) -> Backend:
+    """The executor's backend: the one given, or one made by name."""
     if isinstance(backend, Backend):
-        return backend, False
+        return backend
     if backend is None or backend == "sandbox":
-        return ReplBackend(sandbox=SandboxPolicy()), True
+        return ReplBackend(sandbox=SandboxPolicy())
     if backend == "repl":
-        return ReplBackend(), True
+        return ReplBackend()
     if backend == IN_PROCESS:
-        return FakeBackend(), True
+        return FakeBackend()
     raise UsageError(
         f"backend must be a Backend, 'sandbox', 'repl' or {IN_PROCESS!r}, not {backend!r}"
     )
@@ -252,10 +252,10 @@ class EagerExecutor:
     """A smolagents ``PythonExecutor`` running each step's code while the model streams it.
 
     Use with :class:`EagerModel` around the agent's model and ``stream_outputs=True``.
-    ``backend``: where the code runs: a :class:`~eager.Backend` instance (started here, closed by
-    its owner), or by name: ``"sandbox"`` (the default: a REPL session in a bubblewrap sandbox,
-    no network), ``"repl"`` (a REPL subprocess, no sandbox) or ``"in-process"`` (this process,
-    no isolation at all; see the module doc for what changes). ``read_only_tools``: the names of
+    ``backend``: where the code runs: a :class:`~eager.Backend` instance (started here, closed
+    by :meth:`cleanup`), or by name: ``"sandbox"`` (the default: a REPL session in a bubblewrap
+    sandbox, no network), ``"repl"`` (a REPL subprocess, no sandbox) or ``"in-process"`` (this
+    process, no isolation at all; see the module doc for what changes). ``read_only_tools``: the names of
     the agent's tools that only read (their statements run as soon as they are complete; the
     others act, and run once the step's code is complete). ``tool_timeout_s`` bounds one tool
     call (None: no bound, as smolagents' own executor). ``additional_authorized_imports``: the
@@ -296,7 +296,7 @@ class EagerExecutor:
         if tags is not None and (isinstance(tags, str) or len(tags) != 2):
             raise UsageError("code_block_tags must be 'markdown' or an (open, close) pair")
         self.code_block_tags: tuple[str, str] | None = None if tags is None else (tags[0], tags[1])
-        self.backend, self._owned = _make_backend(backend)
+        self.backend = _make_backend(backend)
         #: True when the code runs in this process (step outputs and answers are objects).
         self.in_process = isinstance(self.backend, FakeBackend)
         self.loop = asyncio.new_event_loop()
@@ -472,8 +472,9 @@ class EagerExecutor:
         return value, "".join(logs)
 
     def cleanup(self) -> None:
-        """Close the session (when the executor made it) and stop the background event loop."""
-        if self._owned and self.loop.is_running():
+        """Close the session (it runs on this executor's event loop, so the executor closes
+        it, a backend passed in too) and stop the background event loop."""
+        if self.loop.is_running():
             with contextlib.suppress(Exception):
                 self._call(self.backend.close())
         if self.loop.is_running():

@@ -122,11 +122,12 @@ def tools_of(
     """Eager tools for smolagents tools (by name); ``final_answer`` calls ``final``."""
     out: list[Tool] = []
     for name, tool in tools.items():
+        signature = _signature(dict(getattr(tool, "inputs", None) or {}))
         if name == FINAL_ANSWER and final is not None:
             fn: Callable[..., Any] = final
             codec: Codec | None = Codec(encode=lambda _: None, decode=_END_PROGRAM)
         else:
-            fn, codec = _caller(tool), None
+            fn, codec = _caller(tool, signature), None
         out.append(
             Tool(
                 fn,
@@ -135,14 +136,16 @@ def tools_of(
                 description=_description(tool),
                 timeout_s=timeout_s,
                 codec=codec,
-                signature=_signature(dict(getattr(tool, "inputs", None) or {})),
+                signature=signature,
             )
         )
     return out
 
 
-def _caller(tool: Any) -> Callable[..., Any]:
+def _caller(tool: Any, signature: inspect.Signature) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return json_or_repr(tool(*args, **kwargs))
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # a nullable input left out is None, as smolagents passes it
+        return json_or_repr(tool(*bound.args, **bound.kwargs))
 
     return call

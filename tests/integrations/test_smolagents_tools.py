@@ -50,7 +50,8 @@ def test_a_result_that_is_no_json_value_arrives_as_its_repr() -> None:
 
 def test_final_answer_records_json_or_repr_or_the_object_in_process() -> None:
     final = FinalAnswer(FinalAnswerTool())
-    (tool,) = tools_of({"final_answer": FinalAnswerTool()}, final)
+    (tool,) = tools_of({"final_answer": FinalAnswerTool()}, final, read_only={"final_answer"})
+    assert not tool.read_only
     assert tool.codec is not None and "SystemExit" in tool.codec.decode
     assert asyncio.run(tool.call([[1, 2]], {})) is None and final.answered
     assert final.value == [1, 2]

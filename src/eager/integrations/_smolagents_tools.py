@@ -119,20 +119,23 @@ def tools_of(
     read_only: Collection[str] = (),
     timeout_s: float | None = None,
 ) -> list[Tool]:
-    """Eager tools for smolagents tools (by name); ``final_answer`` calls ``final``."""
+    """Eager tools for smolagents tools (by name); ``final_answer`` calls ``final`` and always
+    acts (named in ``read_only`` or not)."""
     out: list[Tool] = []
     for name, tool in tools.items():
         signature = _signature(dict(getattr(tool, "inputs", None) or {}))
+        only_reads = name in read_only
         if name == FINAL_ANSWER and final is not None:
             fn: Callable[..., Any] = final
             codec: Codec | None = Codec(encode=lambda _: None, decode=_END_PROGRAM)
+            only_reads = False  # never speculated: a call not taken would still record
         else:
             fn, codec = _caller(tool, signature), None
         out.append(
             Tool(
                 fn,
                 name=name,
-                read_only=name in read_only,
+                read_only=only_reads,
                 description=_description(tool),
                 timeout_s=timeout_s,
                 codec=codec,

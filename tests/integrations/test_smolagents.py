@@ -381,3 +381,18 @@ def test_a_backend_is_named_or_passed() -> None:
         assert executor.in_process and backend.namespace["x"] == 2
     finally:
         executor.cleanup()
+
+
+def test_final_answer_takes_any_value_after_the_session_was_restarted() -> None:
+    from smolagents.default_tools import FinalAnswerTool
+
+    executor = EagerExecutor(backend=ReplBackend(timeout_s=1.0, restart_grace_s=0.2))
+    try:
+        executor.send_tools({"final_answer": FinalAnswerTool()})
+        stuck = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        with pytest.raises(ExecutionFailed, match="state lost"):
+            executor(stuck + "while True:\n    time.sleep(0.01)\n")
+        out = executor("final_answer({1, 2})\nprint('never')\n")
+    finally:
+        executor.cleanup()
+    assert out.is_final_answer and out.output == "{1, 2}" and out.logs == ""

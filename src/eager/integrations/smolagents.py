@@ -431,6 +431,10 @@ class EagerExecutor:
         shown, logs = self._shown(result)
         self.state["_print_outputs"] = logs
         if result.error is not None:
+            if result.error.kind in ("timeout", "crash") and self._final is not None:
+                # the session may have been restarted: its final_answer is a bare stub again
+                with contextlib.suppress(Exception):
+                    self._setup(SETUP_FINAL_ANSWER)
             plain = replace(result, stdout="", stderr="", log=(), outputs=(), display="script")
             raise ExecutionFailed(observe(plain))
         final = self._final

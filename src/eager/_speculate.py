@@ -56,8 +56,8 @@ class Speculator:
             if self.tools
             else None
         )
-        #: name -> a literal value, or the call whose result it holds.
-        self._known: dict[str, Any | FoundCall] = {}
+        #: name -> a literal value, or the tool call (its AST) whose result it holds.
+        self._known: dict[str, Any] = {}
 
     def learn(self, code: str) -> None:
         """A complete chunk: remember what its top-level assignments bind (or forget)."""
@@ -83,9 +83,8 @@ class Speculator:
                 continue
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 pass
-            call = self._final_call(value)
-            if call is not None:
-                self._known[name] = call
+            if self._is_tool_call(value):  # resolved when asked: its arguments may be later
+                self._known[name] = value
 
     def calls(self, code: str) -> list[FoundCall]:
         """The complete calls of the tools in ``code`` (maybe unfinished) whose arguments
@@ -105,6 +104,13 @@ class Speculator:
             if call is not None:
                 found.append(call)
         return found
+
+    def _is_tool_call(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.tools
+        )
 
     def _final_call(self, node: ast.expr) -> FoundCall | None:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -135,8 +141,11 @@ class Speculator:
             if node.id not in self._known:
                 raise _Unknown(node.id)
             known = self._known[node.id]
-            if isinstance(known, FoundCall):
-                ok, value = self.result_of(known.name, known.args, known.kwargs)
+            if isinstance(known, ast.expr):  # the result of a tool call: known once seen
+                call = self._final_call(known)
+                if call is None:
+                    raise _Unknown(node.id)
+                ok, value = self.result_of(call.name, call.args, call.kwargs)
                 if not ok:
                     raise _Unknown(node.id)
                 return value

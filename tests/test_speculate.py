@@ -39,6 +39,10 @@ def spec() -> Speculator:
         ("hits = search('cats')\n", "fetch(hits[1])", [FoundCall("fetch", ("u1",), {})]),
         ("hits = search('dogs')\n", "fetch(hits[0])", []),  # result not seen yet
         ("url = 'u9'\nurl = compute()\n", "fetch(url)", []),  # rebound: forgotten
+        ("a = 'x'\nb = 'y'\n", "fetch(a + ' ' + b)", [FoundCall("fetch", ("x y",), {})]),
+        ("n = 3\n", "fetch(f'page-{n}!')", [FoundCall("fetch", ("page-3!",), {})]),
+        ("n = 3\n", "fetch(f'{n:03d}')", []),  # a format spec: not evaluated here
+        ("", "fetch('a' * 10**9)", []),  # too large to build
         (  # a chain: each result known once its call (with arguments known then) answered
             "hits = search('cats')\npage = fetch(hits[0])\n",
             "summarize(page, 'short')",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import io
+import operator
 import re
 import tokenize
 from collections.abc import Callable, Iterable
@@ -157,7 +158,48 @@ class Speculator:
                 return container[index]
             except Exception as exc:
                 raise _Unknown("subscript") from exc
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            left, right = self._value(node.left), self._value(node.right)
+            if not all(type(v) in _PLAIN for v in (left, right)):
+                raise _Unknown("operands")  # only plain values: no user type's __add__
+            if isinstance(node.op, ast.Mult) and any(
+                isinstance(v, int) and v > 10_000 for v in (left, right)
+            ):
+                raise _Unknown("too large")
+            try:
+                return _OPERATORS[type(node.op)](left, right)
+            except Exception as exc:
+                raise _Unknown("operator") from exc
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for part in node.values:
+                if isinstance(part, ast.Constant):
+                    parts.append(str(part.value))
+                elif isinstance(part, ast.FormattedValue) and part.format_spec is None:
+                    value = self._value(part.value)
+                    if type(value) not in _PLAIN:
+                        raise _Unknown("f-string value")
+                    convert: Callable[[object], str] = _CONVERSIONS[part.conversion]
+                    parts.append(convert(value))
+                else:
+                    raise _Unknown("f-string format")
+            return "".join(parts)
         raise _Unknown(type(node).__name__)
+
+
+#: Operators evaluated on known plain values (the same result as in the session).
+_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.Div: operator.truediv,
+}
+#: f-string conversions: none, !s, !r, !a.
+_CONVERSIONS: dict[int, Callable[[object], str]] = {-1: str, 115: str, 114: repr, 97: ascii}
+#: Types whose operators are the language's own (JSON values and tuples).
+_PLAIN = (str, int, float, bool, list, tuple, dict, type(None))
 
 
 def _closing(code: str, open_at: int) -> int | None:

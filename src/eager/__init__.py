@@ -96,6 +96,7 @@ from .sources import (
     Source,
     ToolCall,
     Turn,
+    TurnBlock,
     tokenize,
 )
 
@@ -184,6 +185,7 @@ __all__ = [
     "StreamError",
     "ToolCall",
     "Turn",
+    "TurnBlock",
     "UsageError",
     "imports_of",
     "load_recordings",

@@ -222,6 +222,9 @@ class _Run:
             self.events.append(
                 GenerationEnded(self.gen_end, self.source.tokens_generated, cancelled)
             )
+            # The end first: a cancellation during the close below must not lose it.
+            self.sched.generation_ended(self.gen_end, "".join(self.code))
+            self.wake.set()
             # Clean-up is shielded and bounded: closing a stream must never hang a run.
             aclose = getattr(stream, "aclose", None)
             with contextlib.suppress(Exception, asyncio.TimeoutError):
@@ -229,8 +232,6 @@ class _Run:
                     await asyncio.shield(asyncio.wait_for(aclose(), CLOSE_TIMEOUT_S))
                 if cancelled:
                     await asyncio.shield(asyncio.wait_for(self.source.aclose(), CLOSE_TIMEOUT_S))
-            self.sched.generation_ended(self.gen_end, "".join(self.code))
-            self.wake.set()
 
     def _take_code(self, code: str) -> None:
         if not code:
@@ -383,6 +384,7 @@ class _Run:
         )
         results = sched.results
         outputs: list[RichOutput] = [o for r in results for o in r.outputs]
+        turn = self.source.turn
         return RunResult(
             mode=sched.mode,
             code="".join(self.code),
@@ -398,4 +400,6 @@ class _Run:
             metrics=metrics,
             outputs=tuple(outputs),
             truncated=any(r.truncated for r in results),
+            stop_reason=turn.stop_reason if turn is not None else None,
+            refusal=turn.refusal if turn is not None else None,
         )

@@ -169,6 +169,8 @@ def emit(args: argparse.Namespace, results: dict[str, RunResult], *, title: str 
         if both and results["serial"].stdout != results["eager"].stdout:
             console.print("[yellow]note: serial and eager stdout differ[/]")
         print_results(console, results, title=title)
+        if shown.stop_note:  # the model stopped for a limit, or refused: say so in one line
+            console.print(f"[yellow]{shown.stop_note}[/]")
     return 1 if any(r.error is not None for r in results.values()) else 0
 
 

@@ -260,6 +260,28 @@ class Session:
         return session
 
     @property
+    def alive(self) -> bool:
+        """False once the child is known to be gone (exited, or a zombie not reaped yet), or
+        its command or reply pipe closed: a session that died while idle."""
+        if self.protocol.exited.is_set():
+            return False
+        if self.child is None or self.child.get_returncode() is not None:
+            return False
+        stdin = self.child.get_pipe_transport(0)
+        if stdin is None or stdin.is_closing():
+            return False
+        if self.reply_transport is not None and self.reply_transport.is_closing():
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[:1]
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # no /proc here: trust what the event loop saw
+        return state not in ([b"Z"], [b"X"])
+
+    @property
     def broken(self) -> str | None:
         """stdio mode: why the stream stopped making sense (the child wrote garbage on it)."""
         if isinstance(self.protocol, StdioChildProtocol):

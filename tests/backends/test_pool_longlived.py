@@ -94,7 +94,9 @@ async def test_a_pooled_repl_killed_while_idle_is_not_handed_out_warm() -> None:
     async with SessionPool(lambda: ReplBackend(timeout_s=30), config=config) as pool:
         async with pool.session() as backend:
             pid = backend.inner.pid  # type: ignore[attr-defined]
-        while pool.stats().idle != 1:  # reset in the background, then idle
+        for _ in range(500):  # reset in the background, then idle
+            if pool.stats().idle == 1:
+                break
             await asyncio.sleep(0.01)
         os.kill(pid, signal.SIGKILL)  # the OOM killer, an operator
         await asyncio.sleep(0.3)

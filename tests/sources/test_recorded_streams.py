@@ -304,3 +304,54 @@ NO_SDK_REFERENCE = {
     # (Mistral's own SDK reads it); the expected JSON says what the parts hold.
     "chat_mistral_magistral_thinking",
 }
+
+
+# --- shapes some gateways send -------------------------------------------------------------
+
+
+def _events(name: str, objs: list[dict[str, Any]]) -> bytes:
+    from eager.sources._sse import encode_event
+
+    return b"".join(encode_event(o, event=o["type"]) for o in objs)
+
+
+def test_an_anthropic_tool_use_given_whole_at_its_start_is_the_call() -> None:
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 1}}}
+    block = {"type": "tool_use", "id": "toolu_1", "name": "python", "input": {"code": "x = 1"}}
+    data = _events(
+        "anthropic",
+        [
+            start,
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}},
+            {"type": "message_stop"},
+        ],
+    )
+    turn, texts = decode("anthropic_x", [data], tool=True)
+    assert [(c.id, json.loads(c.arguments)) for c in turn.tool_calls] == [
+        ("toolu_1", {"code": "x = 1"})
+    ]
+    assert json.loads("".join(texts)) == {"code": "x = 1"}
+
+
+def test_responses_arguments_given_only_at_the_items_end_are_the_calls() -> None:
+    item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "python"}
+    args = json.dumps({"code": "print(1)"})
+    done = {**item, "arguments": args, "status": "completed"}
+    response = {"status": "completed", "output": [done], "usage": None}
+    objs = [
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**item, "arguments": ""},
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": response},
+    ]
+    turn, texts = decode("responses_x", [_events("responses", objs)], tool=True)
+    assert [c.arguments for c in turn.tool_calls] == [args] and "".join(texts) == args
+    # Streamed as deltas too: the restatement at the end adds nothing.
+    delta = {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": args}
+    turn, texts = decode("responses_x", [_events("responses", [objs[0], delta, *objs[1:]])])
+    assert [c.arguments for c in turn.tool_calls] == [args]

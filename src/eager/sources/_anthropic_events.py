@@ -17,6 +17,7 @@ way (and otherwise skipped, as the API asks clients to). Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ._delta import Delta, PartDelta, ToolCallDelta, Usage
@@ -94,9 +95,13 @@ def _block_start(obj: dict[str, Any]) -> Delta | None:
         thinking = block.get("thinking")
         return Delta(reasoning=thinking) if isinstance(thinking, str) and thinking else None
     if btype == "tool_use":
-        name, cid = block.get("name"), block.get("id")
+        name, cid, given = block.get("name"), block.get("id"), block.get("input")
         call = ToolCallDelta(
             index=index,
+            # The API starts with an empty input and streams it; a proxy may give it whole.
+            arguments=json.dumps(given, ensure_ascii=False)
+            if isinstance(given, dict) and given
+            else "",
             name=name if isinstance(name, str) else None,
             id=cid if isinstance(cid, str) else None,
             kind="function",

@@ -38,6 +38,9 @@ class ToolCallDelta:
     name: str | None = None
     id: str | None = None
     kind: ToolKind | None = None
+    #: ``arguments`` are the call's whole arguments as the protocol restates them at its end
+    #: (Responses ``output_item.done``): taken only when none were streamed.
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,8 @@ class DeltaSelector:
             else:
                 call.id = call.id or piece.id or ""
                 call.name = call.name or piece.name or ""
+                if piece.whole and call.arguments:
+                    continue  # streamed already: the restatement adds nothing
             if piece.arguments:
                 call.arguments.append(piece.arguments)
                 if piece.index == self._tool_index:

@@ -72,9 +72,12 @@ def parse_responses_object(raw: object) -> Delta | None:
                 return None
             done = kind == "response.output_item.done"
             return Delta(parts=(PartDelta(_index(obj), item_type, item, final=done),))
-        if kind == "response.output_item.done":
-            return None  # its arguments came as deltas
         args = item.get("arguments" if tool_kind == "function" else "input")
+        if kind == "response.output_item.done":  # its arguments came as deltas, unless not
+            text = args if isinstance(args, str) else ""
+            if not text:
+                return None
+            return Delta(tool_calls=(ToolCallDelta(index=_index(obj), arguments=text, whole=True),))
         call = ToolCallDelta(
             index=_index(obj),
             arguments=args if isinstance(args, str) else "",

@@ -170,3 +170,26 @@ def test_bad_eviction_settings_are_usage_errors(bad: dict[str, object]) -> None:
 
     with pytest.raises(UsageError):
         PoolConfig(**bad)  # type: ignore[arg-type]
+
+
+async def test_an_idle_session_that_died_is_replaced_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eager.backends import _pool
+
+    monkeypatch.setattr(_pool, "SWEEP_S", 0.05)
+    made: list[_Mortal] = []
+
+    def factory() -> _Mortal:
+        made.append(_Mortal())
+        return made[-1]
+
+    async with SessionPool(factory, config=PoolConfig(size=2)) as pool:
+        made[0].alive = False
+        for _ in range(100):
+            if pool.stats().found_dead == 1 and pool.stats().idle == 2:
+                break
+            await asyncio.sleep(0.02)
+        stats = pool.stats()
+        assert (stats.found_dead, stats.idle, stats.started) == (1, 2, 3)
+        assert made[0].closed

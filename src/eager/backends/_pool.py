@@ -20,6 +20,8 @@ _T = TypeVar("_T")
 
 #: Bound on closing one session (and on waiting for starts in flight) when the pool closes.
 CLOSE_TIMEOUT_S = 10.0
+#: Longest period between two sweeps of the idle and kept sessions (dead ones, expired keys).
+SWEEP_S = 5.0
 
 
 class _Lease(Backend):
@@ -120,8 +122,7 @@ class SessionPool(AsyncResource):
         self._preparing += self.config.size
         self._coming += self.config.size
         await asyncio.gather(*(self._start_one(errors) for _ in range(self.config.size)))
-        if self.config.kept_idle_s is not None and self.config.on_return == "keep":
-            self._janitor = asyncio.get_running_loop().create_task(self._sweep_idle())
+        self._janitor = asyncio.get_running_loop().create_task(self._sweep_idle())
         if errors:
             await self.close()
             raise BackendStartError(
@@ -261,13 +262,24 @@ class SessionPool(AsyncResource):
         for key in [k for k, t in self._kept_at.items() if now - t >= limit]:
             self._evict(key)
 
+    def _replace_dead(self) -> None:
+        """Replace the idle and kept sessions known to be dead (killed while idle)."""
+        for backend in [b for b in self._idle if not self._alive_backend(b)]:
+            self._idle.remove(backend)
+            self._discard_dead(backend)
+        for key in [k for k, b in self._kept.items() if not self._alive_backend(b)]:
+            self._kept_at.pop(key, None)
+            self._discard_dead(self._kept.pop(key))
+
     async def _sweep_idle(self) -> None:
-        """Evict kept sessions idle for ``kept_idle_s``, checking a few times per period."""
-        assert self.config.kept_idle_s is not None
-        period = min(max(self.config.kept_idle_s / 4, 0.05), 60.0)
+        """Now and then: evict kept sessions idle for ``kept_idle_s`` (checked a few times per
+        period), replace idle sessions that died (so ``stats()`` does not count them idle)."""
+        kept = self.config.kept_idle_s
+        period = SWEEP_S if kept is None else min(max(kept / 4, 0.05), SWEEP_S)
         while not self._closed:
             await asyncio.sleep(period)
             self._evict_expired()
+            self._replace_dead()
 
     async def _take(self) -> Backend:
         if self._idle and not self._waiters:

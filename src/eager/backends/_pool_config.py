@@ -112,5 +112,6 @@ class PoolStats:
     checkouts: int
     #: Kept sessions evicted (idle too long, over ``max_kept``, or room needed).
     evicted: int = 0
-    #: Sessions found dead at a checkout (killed while idle), replaced before they ran anything.
+    #: Sessions found dead (killed while idle) at a checkout or by the pool's periodic sweep,
+    #: replaced before they ran anything.
     found_dead: int = 0

@@ -141,3 +141,133 @@ def test_unknown_policy_is_a_usage_error() -> None:
 
 def test_comment_only_chunk_runs() -> None:
     assert decide("default", "# just a comment\n") == ["run"]
+
+
+# -- IPython syntax, as CellSyntax rewrites it (get_ipython().system(...) and friends) --------
+
+IPYTHON = [
+    ("get_ipython().system('pip install x')\n", "seal", "system: process creation"),
+    ("files = get_ipython().getoutput('ls')\n", "seal", "getoutput: process creation"),
+    ("get_ipython().system_raw('ls')\n", "seal", "process creation"),
+    ("get_ipython().run_cell('x = 1')\n", "seal", "run_cell: dynamic execution"),
+    ("get_ipython().ex('x = 1')\n", "seal", "dynamic execution"),
+    ("ip = get_ipython()\nip.system('ls')\n", "seal", "system: process creation"),
+    ("if True:\n    get_ipython().system('echo inner')\n", "seal", "process creation"),
+    ("get_ipython().run_line_magic('matplotlib', 'inline')\n", "run", "safe"),
+    (
+        "get_ipython().run_line_magic('config', \"InlineBackend.figure_format = 'svg'\")\n",
+        "run",
+        "",
+    ),
+    ("get_ipython().run_line_magic('precision', '3')\n", "run", ""),
+    ("get_ipython().run_line_magic('pprint', '')\n", "run", ""),
+    ("get_ipython().run_line_magic('xmode', 'Minimal')\n", "run", ""),
+    ("get_ipython().run_line_magic('who', '')\n", "run", ""),
+    ("get_ipython().run_line_magic('whos', '')\n", "run", ""),
+    ("get_ipython().run_line_magic('pinfo', 'len')\n", "run", ""),
+    ("get_ipython().run_line_magic('pinfo2', 'df.head')\n", "run", ""),
+    ("get_ipython().run_line_magic('lsmagic', '')\n", "run", ""),
+    ("get_ipython().run_line_magic('env', '')\n", "run", ""),
+    ("get_ipython().run_line_magic('env', 'HOME')\n", "run", ""),
+    ("get_ipython().run_line_magic('env', 'A=1')\n", "seal", "%env A=1: IPython magic"),
+    ("get_ipython().run_line_magic('env', 'A 1')\n", "seal", "%env A 1"),
+    ("get_ipython().run_line_magic('pip', 'install x')\n", "seal", "%pip install x: IPython"),
+    ("get_ipython().run_line_magic('conda', 'install x')\n", "seal", "%conda"),
+    ("get_ipython().run_line_magic('run', 'script.py')\n", "seal", "%run"),
+    ("get_ipython().run_line_magic('load', 'script.py')\n", "seal", "%load"),
+    ("get_ipython().run_line_magic('writefile', 'x.txt')\n", "seal", "%writefile"),
+    ("get_ipython().run_line_magic('cd', '/tmp')\n", "seal", "%cd"),
+    ("get_ipython().run_line_magic('sx', 'ls')\n", "seal", "%sx"),
+    ("get_ipython().run_line_magic('system', 'ls')\n", "seal", "%system"),
+    ("get_ipython().run_line_magic('ls', '')\n", "seal", "%ls"),
+    ("x = get_ipython().run_line_magic('time', 'f()')\n", "seal", "%time f()"),
+    ("get_ipython().run_line_magic('timeit', '-n1 f()')\n", "seal", "%timeit"),
+    ("get_ipython().run_line_magic('load_ext', 'autoreload')\n", "seal", "%load_ext"),
+    ("get_ipython().run_line_magic('%time', '')\n", "seal", "%%time"),  # a misplaced %%time
+    ("get_ipython().run_line_magic(name, '')\n", "seal", "computed"),
+    ("get_ipython().run_line_magic('matplotlib', f'{b}')\n", "seal", "computed"),
+    ("get_ipython().run_cell_magic('capture', 'cap', \"print('hidden')\\n1\\n\")\n", "run", ""),
+    (
+        "get_ipython().run_cell_magic('capture', '', \"import os\\nos.remove('x')\\n\")\n",
+        "seal",
+        "%%capture body: os.remove",
+    ),
+    (
+        "get_ipython().run_cell_magic('capture', '--no-stderr', '!pip install x\\n')\n",
+        "seal",
+        "%%capture body: get_ipython().system",
+    ),
+    (
+        "get_ipython().run_cell_magic('capture', '', '%%capture inner\\n%matplotlib inline\\n')\n",
+        "run",
+        "",
+    ),
+    ("get_ipython().run_cell_magic('capture', '', '%%time\\nx = 1\\n')\n", "seal", "%%time"),
+    ("get_ipython().run_cell_magic('capture', '', 'x = (\\n')\n", "run", ""),
+    ("get_ipython().run_cell_magic('capture', '', body)\n", "seal", "computed body"),
+    ("get_ipython().run_cell_magic('time', '', 'x = 1\\n')\n", "seal", "%%time: IPython magic"),
+    ("get_ipython().run_cell_magic('bash', '', 'echo hi\\n')\n", "seal", "%%bash"),
+    ("get_ipython().run_cell_magic('writefile', 'a.txt', 'hi\\n')\n", "seal", "%%writefile"),
+    ("get_ipython().show_usage()\n", "run", ""),
+    ("get_ipython().events.register('post_run_cell', f)\n", "run", ""),
+]
+
+
+@pytest.mark.parametrize(("code", "decision", "why"), IPYTHON)
+def test_ipython_calls(code: str, decision: str, why: str) -> None:
+    gate = Gate("default")
+    got = gate.classify(Chunk(code, 0, 1, code.count("\n"), 0, len(code)))
+    assert (got.decision, why in got.reason) == (decision, True), got.reason
+
+
+def test_ipython_calls_under_the_other_policies() -> None:
+    assert decide("paper", "get_ipython().system('ls')\n") == ["seal"]
+    assert decide("paper", "get_ipython().run_line_magic('matplotlib', 'inline')\n") == ["run"]
+    assert decide("off", "get_ipython().system('ls')\n") == ["run"]
+    policy = POLICIES["default"].extend(safe_magics=["timeit"])
+    assert decide(policy, "get_ipython().run_line_magic('timeit', 'f()')\n") == ["run"]
+    assert decide(policy, "get_ipython().run_line_magic('time', 'f()')\n") == ["seal"]
+
+
+def test_a_function_running_a_shell_command_taints_its_callers() -> None:
+    decisions = decide("default", "def f():\n    get_ipython().system('ls')\n", "x = 1\n", "f()\n")
+    assert decisions == ["defer", "run", "seal"]
+
+
+def test_a_captured_body_binds_names_for_later_chunks() -> None:
+    code = "get_ipython().run_cell_magic('capture', '', 'import os as o\\n')\n"
+    assert decide("default", code, "o.remove('x')\n") == ["run", "seal"]
+
+
+def test_a_streamed_notebook_cell_through_chunker_and_gate() -> None:
+    pytest.importorskip("IPython")
+    from eager import Chunker
+    from eager._ipysyntax import CellSyntax
+
+    cell = (
+        "%matplotlib inline\nimport pandas as pd\nx = %time f()\n"
+        "df = pd.DataFrame({'a': [1]})\n!pip install -q seaborn\nprint('done!')\n"
+    )
+    syntax, chunker, gate = CellSyntax(), Chunker(), Gate("default")
+    chunks = []
+    for i in range(0, len(cell), 4):
+        chunks += chunker.feed(syntax.feed(cell[i : i + 4]))
+    chunks += chunker.feed(syntax.end()) + chunker.close()
+    decisions = [(c.code.split("(")[0], gate.classify(c).decision) for c in chunks]
+    assert [d for _, d in decisions] == ["run", "run", "seal", "run", "seal", "run"]
+
+
+def test_a_captured_body_with_ipython_syntax_seals_without_ipython(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    for name in ("IPython", "IPython.core", "IPython.core.inputtransformer2"):
+        monkeypatch.setitem(sys.modules, name, None)
+    plain = "get_ipython().run_cell_magic('capture', '', 'x = 1\\n')\n"
+    magic = "get_ipython().run_cell_magic('capture', '', '%matplotlib inline\\n')\n"
+    assert decide("default", plain) == ["run"]  # plain Python needs no IPython to be read
+    gate = Gate("default")
+    got = gate.classify(Chunk(magic, 0, 1, 1, 0, len(magic)))
+    assert got.decision == "seal"
+    assert "without IPython" in got.reason

@@ -6,6 +6,7 @@ have folders: ``sources/`` (model streams), ``backends/`` (execution sessions), 
 (the replay server) and ``agent/`` (the multi-turn loop). ``cli/`` and ``bench/`` sit on top and are never imported by the library.
 """
 
+from ._bridge import ToolBridge, ToolStats
 from ._chunker import Chunk, Chunker
 from ._errors import (
     BackendCrashedError,
@@ -15,6 +16,7 @@ from ._errors import (
     EagerError,
     EndpointError,
     ExtractionError,
+    McpServerError,
     MissingExtraError,
     PoolExhaustedError,
     ProgramSyntaxError,
@@ -34,25 +36,32 @@ from ._events import (
     Prefetched,
     RequestSent,
     RunFinished,
+    SpeculationStarted,
+    ToolCalled,
 )
 from ._extract import Extractor, Format, make_extractor
 from ._gate import Gate
 from ._policy import POLICIES, Policy
 from ._prefetch import imports_of
 from ._result import (
+    DISPLAYS,
     ERROR_KINDS,
     Batch,
+    Display,
     ErrorKind,
     ExecError,
     ExecResult,
     GateDecision,
+    LogItem,
     Metrics,
     Mode,
     RichOutput,
     RunResult,
+    StreamText,
 )
 from ._run import OnError, run, run_sync
 from ._scheduler import BatchPlan, Scheduler
+from ._tools import Codec, Tool, tool
 from .agent import (
     Agent,
     AgentConfig,
@@ -65,6 +74,7 @@ from .agent import (
 )
 from .backends import (
     Backend,
+    CellStep,
     FakeBackend,
     FakeCall,
     GatewayBackend,
@@ -103,6 +113,7 @@ from .sources import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DISPLAYS",
     "ERROR_KINDS",
     "POLICIES",
     "Agent",
@@ -121,9 +132,12 @@ __all__ = [
     "BatchDispatched",
     "BatchFinished",
     "BatchPlan",
+    "CellStep",
     "Chunk",
     "ChunkClosed",
     "Chunker",
+    "Codec",
+    "Display",
     "EagerError",
     "EndpointError",
     "EndpointModel",
@@ -146,6 +160,8 @@ __all__ = [
     "IteratorSource",
     "JupyterBackend",
     "LocalGateway",
+    "LogItem",
+    "McpServerError",
     "Metrics",
     "MissingExtraError",
     "Mode",
@@ -182,8 +198,14 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceTimeoutError",
+    "SpeculationStarted",
     "StreamError",
+    "StreamText",
+    "Tool",
+    "ToolBridge",
     "ToolCall",
+    "ToolCalled",
+    "ToolStats",
     "Turn",
     "TurnBlock",
     "UsageError",
@@ -195,4 +217,5 @@ __all__ = [
     "run_sync",
     "scrub_env",
     "tokenize",
+    "tool",
 ]

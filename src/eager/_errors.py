@@ -8,6 +8,7 @@
     ├── ProgramSyntaxError       the streamed program has a genuine syntax error
     ├── ExtractionError          model output that cannot hold code (malformed tool-call JSON)
     ├── PoolExhaustedError       no pooled session free in time, or too many callers waiting
+    ├── McpServerError           an MCP server could not be started or reached, or went away
     ├── BackendError             an execution session failed
     │   ├── BackendStartError    the session could not be started or reached
     │   ├── BackendCrashedError  the session died (segfault, os._exit, OOM kill, kernel death)
@@ -31,6 +32,7 @@ __all__ = [
     "EagerError",
     "EndpointError",
     "ExtractionError",
+    "McpServerError",
     "MissingExtraError",
     "PoolExhaustedError",
     "ProgramSyntaxError",
@@ -50,10 +52,14 @@ class UsageError(EagerError):
 
 
 class MissingExtraError(EagerError):
-    """An optional dependency is missing; the message names the ``pip install`` extra."""
+    """An optional dependency is missing; the message names the ``pip install`` extra.
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'eager[{extra}]'")
+    ``hint`` replaces the default ``pip install 'eager[extra]'`` advice when a plainer one fits.
+    """
+
+    def __init__(self, package: str, extra: str, *, hint: str | None = None) -> None:
+        advice = hint or f"pip install 'eager[{extra}]'"
+        super().__init__(f"{package} is not installed: {advice}")
         self.package = package
         self.extra = extra
 
@@ -88,6 +94,10 @@ class ExtractionError(EagerError):
 
 class PoolExhaustedError(EagerError):
     """No pooled session was free within the wait timeout, or too many callers were waiting."""
+
+
+class McpServerError(EagerError):
+    """An MCP server could not be started or reached, or its session ended."""
 
 
 class BackendError(EagerError):

@@ -18,6 +18,8 @@ __all__ = [
     "Prefetched",
     "RequestSent",
     "RunFinished",
+    "SpeculationStarted",
+    "ToolCalled",
 ]
 
 
@@ -99,3 +101,21 @@ class BatchFinished(Event):
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):
     """The run is over: the last execution finished or the error was reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalled(Event):
+    """The session's call of a host tool returned (``t``: when it was made); ``waited_s``:
+    how long the session waited; ``speculated``: the result came from a speculative call."""
+
+    name: str
+    waited_s: float
+    ok: bool
+    speculated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationStarted(Event):
+    """A read-only tool call found final in code not run yet was started in the host."""
+
+    name: str

@@ -9,6 +9,11 @@ it and everything after it wait until generation ended and the whole program com
 Names are resolved through the chunk's and earlier chunks' imports (``import os as o`` then
 ``o.remove`` is ``os.remove``; ``from subprocess import run`` then ``run`` is ``subprocess.run``),
 and a function or class whose body uses an unsafe name taints its own name for later chunks.
+
+IPython syntax arrives rewritten (``_ipysyntax.py``) into calls on ``get_ipython()`` (or a name
+bound to it): ``system``/``getoutput`` (``!cmd``) seal as process creation, a line magic seals
+unless the policy lists it as safe, a cell magic seals unless the policy looks through it
+(``%%capture``: its body is classified as code, IPython syntax included).
 """
 
 from __future__ import annotations
@@ -18,13 +23,36 @@ import fnmatch
 import re
 
 from ._chunker import Chunk
-from ._errors import UsageError
-from ._policy import FS_WRITE, POLICIES, Policy
+from ._errors import MissingExtraError, UsageError
+from ._ipysyntax import IPYTHON_FAILURES, transform_cell
+from ._policy import FS_WRITE, MAGIC, POLICIES, SHELL_METHODS, Policy
 from ._result import GateDecision
 
 __all__ = ["Gate"]
 
 _DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _constant_str(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _arguments(call: ast.Call, *names: str) -> list[ast.expr | None]:
+    """The call's arguments for the parameters ``names`` (positional or keyword)."""
+    found: list[ast.expr | None] = [*call.args[: len(names)]]
+    found += [None] * (len(names) - len(found))
+    for kw in call.keywords:
+        if kw.arg in names:
+            found[names.index(kw.arg)] = kw.value
+    return found
+
+
+def _env_reads(args: str) -> bool:
+    """``%env`` and ``%env NAME`` read; ``%env NAME=value`` and ``%env NAME value`` set."""
+    words = args.split()
+    return len(words) <= 1 and not any(c in args for c in "={$")
 
 
 def _dotted(node: ast.expr) -> list[str] | None:
@@ -68,6 +96,7 @@ class Gate:
         self._maybe_unsafe = _prefilter(tuple(policy.unsafe))
         self._aliases: dict[str, str] = {}
         self._tainted: dict[str, str] = {}
+        self._shells: set[str] = set()  # names bound to get_ipython()
 
     def classify(self, chunk: Chunk) -> GateDecision:
         """The decision for ``chunk`` (``run``, ``defer`` or ``seal``) and its reason."""
@@ -111,10 +140,64 @@ class Gate:
             if isinstance(sub, ast.Import | ast.ImportFrom):
                 found = found or self._import(sub)
             elif isinstance(sub, ast.Call):
-                found = found or self._open_mode(sub)
+                found = found or self._open_mode(sub) or self._shell_call(sub)
             elif isinstance(sub, ast.Attribute | ast.Name):
                 found = found or self._reference(sub)
+            elif isinstance(sub, ast.Assign) and self._is_shell(sub.value):
+                self._shells.update(t.id for t in sub.targets if isinstance(t, ast.Name))
         return found
+
+    # -- IPython ------------------------------------------------------------------------------
+
+    def _is_shell(self, node: ast.expr) -> bool:
+        """``get_ipython()``, or a name bound to it."""
+        if isinstance(node, ast.Name):
+            return node.id in self._shells
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "get_ipython"
+            and not node.args
+            and not node.keywords
+        )
+
+    def _shell_call(self, call: ast.Call) -> str | None:
+        func = call.func
+        if not isinstance(func, ast.Attribute) or not self._is_shell(func.value):
+            return None
+        method = func.attr
+        if method in SHELL_METHODS:
+            return f"get_ipython().{method}: {SHELL_METHODS[method]}"
+        if method == "run_line_magic":
+            name, line = (_constant_str(a) for a in _arguments(call, "magic_name", "line"))
+            if name is None or line is None:
+                return f"a line magic with computed arguments: {MAGIC}"
+            if name in self.policy.line_magics and (name != "env" or _env_reads(line)):
+                return None
+            return f"%{name} {line}".rstrip() + f": {MAGIC}"
+        if method == "run_cell_magic":
+            args = _arguments(call, "magic_name", "line", "cell")
+            name, body = _constant_str(args[0]), _constant_str(args[2])
+            if name is None or name not in self.policy.cell_magics:
+                return f"%%{name or '?'}: {MAGIC}"
+            if body is None:
+                return f"%%{name} with a computed body: {MAGIC}"
+            inner = self._cell_body(body)
+            return None if inner is None else f"%%{name} body: {inner}"
+        return None
+
+    def _cell_body(self, body: str) -> str | None:
+        """Classify a looked-through cell magic's body: a cell, IPython syntax included."""
+        try:
+            tree = ast.parse(body)
+        except (SyntaxError, ValueError):
+            try:
+                tree = ast.parse(transform_cell(body))
+            except MissingExtraError:
+                return f"IPython syntax that cannot be read without IPython: {MAGIC}"
+            except IPYTHON_FAILURES:
+                return None  # nothing of it runs: the session reports the error
+        return self._unsafe_reason(tree)
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> str | None:
         modules = self.policy.modules

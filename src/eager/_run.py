@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
+from ._bridge import ToolBridge, ToolCallRecord, ToolStats
 from ._chunker import Chunk, Chunker
-from ._errors import EagerError, ExtractionError, ProgramSyntaxError, SourceError, UsageError
+from ._errors import (
+    BackendStartError,
+    EagerError,
+    ExtractionError,
+    ProgramSyntaxError,
+    SourceError,
+    UsageError,
+)
 from ._events import (
     BatchDispatched,
     BatchFinished,
@@ -28,14 +37,32 @@ from ._events import (
     Prefetched,
     RequestSent,
     RunFinished,
+    SpeculationStarted,
+    ToolCalled,
 )
 from ._extract import Format, make_extractor
 from ._gate import Gate
+from ._ipysyntax import CellSyntax
 from ._policy import Policy
 from ._prefetch import prefetch_cell
-from ._result import ExecError, ExecResult, Metrics, Mode, RichOutput, RunResult
+from ._result import (
+    DISPLAYS,
+    Batch,
+    Display,
+    ExecError,
+    ExecResult,
+    LogItem,
+    Metrics,
+    Mode,
+    RichOutput,
+    RunResult,
+    StreamText,
+    merge_log,
+)
 from ._scheduler import BatchPlan, OnError, Scheduler
-from .backends._base import Backend
+from ._speculate import Speculator
+from ._tools import Tool
+from .backends._base import Backend, CellStep
 from .sources._base import Source
 
 __all__ = ["OnError", "run", "run_sync"]
@@ -56,6 +83,10 @@ async def run(
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
+    display: Display = "script",
+    tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
+    speculate: bool = True,
+    on_batch: Callable[[Batch, ExecResult], None] | None = None,
 ) -> RunResult:
     """Run the program ``source`` streams on ``backend`` and report what happened.
 
@@ -67,10 +98,29 @@ async def run(
     while waiting for the first token (time to first token is idle time), in both modes
     alike, quietly (a failing import is ignored); it is reported as a
     :class:`~eager.Prefetched` event and ``metrics.prefetch_s``, never as execution time of
-    the program (see :func:`~eager.imports_of` for the modules of earlier turns). Errors of
+    the program (see :func:`~eager.imports_of` for the modules of earlier turns).
+    ``on_batch(batch, result)`` is called as each invocation returns (a live view). Errors of
     the program are data in the result; a :class:`~eager.SourceError` is raised only when
     the source failed before any token.
+
+    ``display="notebook"`` shows each *cell* (a fenced block of a chat answer, a code tool
+    call, a whole bare-code program) as IPython shows it run whole: the value of a last bare
+    expression, ``display()`` output and matplotlib figures (``RunResult.outputs`` and, in
+    order with the printed text, ``RunResult.log``), ``_``/``Out`` and the execution count
+    once per cell, and IPython syntax (``!cmd``, ``%magic``). Eager mode shows exactly what
+    serial mode shows, however the stream is cut. ``"script"`` (the default) shows only what
+    the program prints, as ``python program.py`` does.
+
+    ``tools``: host functions (or :class:`~eager.Tool` s) the program may call; in the
+    session each is a function of the same name and signature whose call runs in the host
+    (async tools on this event loop, alongside generation). Without ``tools`` the backend's
+    own (``backend.bridge``) are used. Read-only tools are values to the gate; acting ones
+    seal. With ``speculate`` (eager mode), a read-only call whose arguments are already final
+    starts before its statement is complete; the program takes its result only for the same
+    call (``metrics.spec_*`` count started, hits, misses and the seconds hidden).
     """
+    if display not in DISPLAYS:
+        raise UsageError(f"display must be 'notebook' or 'script', not {display!r}")
     if mode not in ("eager", "serial"):
         raise UsageError(f"mode must be 'eager' or 'serial', not {mode!r}")
     if on_error not in ("interrupt", "defer"):
@@ -83,17 +133,42 @@ async def run(
     await backend.start()
     startup = getattr(backend, "startup_s", None)
     startup_s = float(startup) if isinstance(startup, int | float) else time.monotonic() - started
+    if display == "notebook":  # the session's IPython shell, made now (start-up, not the run)
+        warm = time.monotonic()
+        ready = await backend.execute("", cell=CellStep())
+        if ready.error is not None:
+            raise BackendStartError(f"the {backend.name} session: {ready.error.evalue}")
+        startup_s += time.monotonic() - warm
+    bridge, previous = backend.bridge, backend.bridge
+    if tools is not None:
+        bridge = tools if isinstance(tools, ToolBridge) else ToolBridge(tools)
+        backend.bind_tools(bridge)  # raises UsageError where the backend has no tool channel
+    policy = gate.policy if isinstance(gate, Gate) else Gate(gate).policy
+    if bridge is not None and policy.seal:
+        policy = policy.extend(
+            unsafe=bridge.names(read_only=False),
+            safe=bridge.names(read_only=True),
+            category="a tool that acts",
+        )
     state = _Run(
         source,
         backend,
         mode=mode,
         on_error=on_error,
-        gate=Gate(gate.policy if isinstance(gate, Gate) else gate),  # fresh imports per run
+        gate=Gate(policy),  # fresh imports per run
         extract=extract or source.format,
         blocks=blocks,
         timeout_s=timeout_s,
+        display=display,
+        bridge=bridge,
+        speculate=speculate and mode == "eager",
     )
-    return await state.go(startup_s, modules, cell)
+    state.on_batch = on_batch
+    try:
+        return await state.go(startup_s, modules, cell)
+    finally:
+        if tools is not None:
+            backend.bind_tools(previous)
 
 
 def run_sync(
@@ -107,6 +182,9 @@ def run_sync(
     blocks: Literal["all", "first"] = "all",
     timeout_s: float | None = None,
     prefetch: Sequence[str] = (),
+    display: Display = "script",
+    tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
+    speculate: bool = True,
 ) -> RunResult:
     """Blocking :func:`run`: starts ``backend``, runs, and closes it (one event loop per call)."""
 
@@ -122,6 +200,9 @@ def run_sync(
                 blocks=blocks,
                 timeout_s=timeout_s,
                 prefetch=prefetch,
+                display=display,
+                tools=tools,
+                speculate=speculate,
             )
 
     return asyncio.run(main())
@@ -141,14 +222,29 @@ class _Run:
         extract: Format,
         blocks: Literal["all", "first"],
         timeout_s: float | None,
+        display: Display = "script",
+        bridge: ToolBridge | None = None,
+        speculate: bool = False,
     ) -> None:
         self.source = source
+        self.bridge = bridge
+        self.speculator = (
+            Speculator(bridge.names(read_only=True), bridge.result_of)
+            if bridge is not None and speculate and bridge.names(read_only=True)
+            else None
+        )
+        self.display: Display = display
         self.backend = backend
         self.gate = gate
         self.extractor = make_extractor(extract, tool_argument=source.tool_argument, blocks=blocks)
         self.chunker = Chunker()
         self.timeout_s = timeout_s
-        self.sched = Scheduler(mode=mode, on_error=on_error)
+        self.sched = Scheduler(mode=mode, on_error=on_error, cells=display == "notebook")
+        #: Notebook display: the open cell's IPython syntax transformer, and where the cell
+        #: starts in the (transformed) program text.
+        self.syntax = CellSyntax() if display == "notebook" else None
+        self.program: list[str] = []
+        self.cell_start = 0
         self.t0 = 0.0
         self.events: list[Event] = []
         self.code: list[str] = []
@@ -159,6 +255,9 @@ class _Run:
         self.wake = asyncio.Event()
         self.producer: asyncio.Task[None] | None = None
         self.prefetch_s: float | None = None
+        self.tool_stats = ToolStats()
+        self._stats_at_start = ToolStats()
+        self.on_batch: Callable[[Batch, ExecResult], None] | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -168,6 +267,18 @@ class _Run:
     async def go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         self.t0 = time.monotonic()
         self.events.append(RequestSent(0.0))
+        bridge = self.bridge
+        if bridge is None:
+            return await self._go(startup_s, modules, cell)
+        self._stats_at_start = dataclasses.replace(bridge.stats)
+        bridge.on_record, bridge.on_result = self._tool_called, self._peek
+        try:
+            return await self._go(startup_s, modules, cell)
+        finally:
+            bridge.on_record = bridge.on_result = None
+            await bridge.aclose()  # speculations of a run that failed: cancelled, too
+
+    async def _go(self, startup_s: float, modules: tuple[str, ...], cell: str) -> RunResult:
         try:
             async with asyncio.TaskGroup() as tg:
                 self.producer = tg.create_task(self._produce())
@@ -183,6 +294,9 @@ class _Run:
         self.events.append(RunFinished(end))
         if self.source_error is not None and self.source.tokens_generated == 0:
             raise self.source_error
+        if self.bridge is not None:
+            await self.bridge.aclose()  # misses counted before the metrics are made
+            self.tool_stats = _stats_since(self._stats_at_start, self.bridge.stats)
         return self._result(startup_s)
 
     # -- producer ---------------------------------------------------------------------------
@@ -206,6 +320,7 @@ class _Run:
                     break
             else:
                 self._take_code(self.extractor.close())
+                self._end_cell()
                 self._close_chunker()
         except asyncio.CancelledError:
             cancelled = True
@@ -223,7 +338,7 @@ class _Run:
                 GenerationEnded(self.gen_end, self.source.tokens_generated, cancelled)
             )
             # The end first: a cancellation during the close below must not lose it.
-            self.sched.generation_ended(self.gen_end, "".join(self.code))
+            self.sched.generation_ended(self.gen_end, "".join(self.program))
             self.wake.set()
             # Clean-up is shielded and bounded: closing a stream must never hang a run.
             aclose = getattr(stream, "aclose", None)
@@ -237,8 +352,31 @@ class _Run:
         if not code:
             return
         self.code.append(code)
+        if self.syntax is not None:
+            code = self.syntax.feed(code)
+        self._chunk(code)
+
+    def _chunk(self, code: str) -> None:
+        if not code:
+            return
+        self.program.append(code)
         if self.sched.takes_code:  # else (defer mode) keep generating, chunk nothing more
             self._cut(self.chunker.feed, code)
+
+    def _end_cell(self) -> None:
+        """A notebook cell ended (a block closed, or the stream): its rest, and its text."""
+        if self.syntax is None:
+            return
+        self._chunk(self.syntax.end())
+        self.syntax = CellSyntax()
+        program = "".join(self.program)
+        source = program[self.cell_start :]
+        first_line = program.count("\n", 0, self.cell_start) + 1
+        self.cell_start = len(program)
+        if self.sched.takes_code:
+            self._cut(self.chunker.flush)
+        self.sched.cell_ended(source, first_line)
+        self.wake.set()
 
     def _take_blocks(self, code: str, cuts: list[int]) -> None:
         """Code in which a block closed at ``cuts``: complete statements go at each cut."""
@@ -246,7 +384,9 @@ class _Run:
         for cut in cuts:
             self._take_code(code[start:cut])
             start = cut
-            if self.sched.takes_code:
+            if self.syntax is not None:
+                self._end_cell()
+            elif self.sched.takes_code:
                 self._cut(self.chunker.flush)
         self._take_code(code[start:])
 
@@ -260,6 +400,32 @@ class _Run:
             return
         if new:
             self._accept(new)
+        if self.speculator is not None:
+            self._peek()
+
+    # -- speculative tool calls -------------------------------------------------------------
+
+    def _peek(self) -> None:
+        """Start the final read-only calls in code not run yet: the statement being written
+        and the chunks waiting for the session."""
+        speculator, bridge = self.speculator, self.bridge
+        if speculator is None or bridge is None or not self.sched.takes_code:
+            return
+        texts = [c.code for c in self.sched.pending]
+        texts.append(self.chunker.pending)
+        for text in texts:
+            if "(" not in text:
+                continue
+            for call in speculator.calls(text):
+                if bridge.speculate(call.name, list(call.args), call.kwargs):
+                    self.events.append(SpeculationStarted(self.now(), call.name))
+
+    def _tool_called(self, record: ToolCallRecord) -> None:
+        t = record.started - self.t0
+        self.events.append(
+            ToolCalled(t, record.name, record.waited_s, record.ok, record.speculated)
+        )
+        self._peek()  # a result may make later calls' arguments final
 
     def _close_chunker(self) -> None:
         if not self.sched.takes_code:
@@ -295,6 +461,8 @@ class _Run:
         tokens = self.source.tokens_generated
         for chunk in chunks:
             assert isinstance(chunk, Chunk)
+            if self.speculator is not None:
+                self.speculator.learn(chunk.code)
             t = self.now()
             events.append(
                 ChunkClosed(t, chunk.index, chunk.start_line, chunk.end_line, tokens, chunk.end)
@@ -327,6 +495,9 @@ class _Run:
             plan = sched.next_batch(self.now())
             if plan is None:
                 if sched.done:
+                    closing = sched.closing_step(self.now())
+                    if closing is not None:
+                        await self._invoke(closing)
                     return
                 self.wake.clear()  # no await since the check: no wake-up can be lost
                 await self.wake.wait()
@@ -338,8 +509,10 @@ class _Run:
         dispatched = self.now()
         self.events.append(BatchDispatched(dispatched, index, tuple(c.index for c in plan.chunks)))
         try:
+            # A script's invocations say nothing of cells (backends written before cells).
+            extra = {} if plan.cell is None else {"cell": plan.cell}
             result = await self.backend.execute(
-                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s
+                plan.code, first_line=plan.first_line, timeout_s=self.timeout_s, **extra
             )
         except EagerError as exc:  # the session itself failed: report it, lose nothing
             result = ExecResult(error=ExecError(type(exc).__name__, str(exc), kind="crash"))
@@ -347,6 +520,8 @@ class _Run:
         self.events.append(BatchFinished(finished, index, finished - dispatched, result.ok))
         if self.sched.finished(plan, result, dispatched_s=dispatched, finished_s=finished):
             self._stop_generation()
+        if self.on_batch is not None:
+            self.on_batch(self.sched.batches[-1], result)
 
     def _fail(self, error: ExecError, chunk: int | None) -> None:
         if self.sched.fail(error, chunk, self.now()):
@@ -381,9 +556,16 @@ class _Run:
             tokens_total=self.source.tokens_total,
             startup_s=startup_s,
             prefetch_s=self.prefetch_s,
+            tool_calls=self.tool_stats.calls,
+            tool_s=self.tool_stats.tool_s,
+            spec_started=self.tool_stats.spec_started,
+            spec_hits=self.tool_stats.spec_hits,
+            spec_misses=self.tool_stats.spec_misses,
+            spec_hidden_s=self.tool_stats.spec_hidden_s,
         )
         results = sched.results
-        outputs: list[RichOutput] = [o for r in results for o in r.outputs]
+        log = _log(results, sched.error)
+        outputs = [item for item in log if isinstance(item, RichOutput)]
         turn = self.source.turn
         return RunResult(
             mode=sched.mode,
@@ -400,6 +582,34 @@ class _Run:
             metrics=metrics,
             outputs=tuple(outputs),
             truncated=any(r.truncated for r in results),
+            log=log,
+            display=self.display,
             stop_reason=turn.stop_reason if turn is not None else None,
             refusal=turn.refusal if turn is not None else None,
         )
+
+
+def _stats_since(before: ToolStats, now: ToolStats) -> ToolStats:
+    """This run's share of a bridge's counters."""
+    return ToolStats(
+        calls=now.calls - before.calls,
+        tool_s=now.tool_s - before.tool_s,
+        spec_started=now.spec_started - before.spec_started,
+        spec_hits=now.spec_hits - before.spec_hits,
+        spec_misses=now.spec_misses - before.spec_misses,
+        spec_hidden_s=now.spec_hidden_s - before.spec_hidden_s,
+    )
+
+
+def _log(results: Sequence[ExecResult], error: ExecError | None) -> tuple[LogItem, ...]:
+    """Everything the run showed, in order (a notebook's output list), then its error."""
+    items: list[LogItem] = []
+    for r in results:
+        if r.log:
+            items.extend(r.log)
+        else:  # no rich output in this invocation: its streams (stdout first)
+            items += [StreamText("stdout", r.stdout), StreamText("stderr", r.stderr)]
+            items.extend(r.outputs)
+    if error is not None and not any(isinstance(i, ExecError) for i in items):
+        items.append(error)
+    return merge_log(items)

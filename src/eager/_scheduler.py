@@ -12,7 +12,10 @@ DESIGN.md §1, §4 and §5 lives here:
   whole program compiled; the batch holding sealed chunks is ready no earlier than that;
 * **early interruption**: the first error drops every pending chunk and, with
   ``on_error="interrupt"`` in eager mode while generation goes on, cancels generation;
-* **the failing chunk** of a batch: the chunk holding the error's top-level statement.
+* **the failing chunk** of a batch: the chunk holding the error's top-level statement;
+* **notebook cells** (``cells=True``): a batch never spans two cells; the first batch of a
+  cell begins it, the one holding its last chunk ends it once the cell is known to have ended
+  (else a finishing step with no code follows); serial mode runs each cell whole, in order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Literal
 
 from ._chunker import Chunk
 from ._result import Batch, ExecError, ExecResult, GateDecision, Mode
+from .backends._base import CellStep
 
 __all__ = ["BatchPlan", "OnError", "Scheduler"]
 
@@ -43,6 +47,18 @@ class BatchPlan:
     code: str
     first_line: int
     ready_s: float
+    #: Where the batch stands in its notebook cell (None: a script).
+    cell: CellStep | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """An ended notebook cell: its chunks ``[first, end)``, its text and first line."""
+
+    first: int
+    end: int
+    source: str
+    first_line: int
 
 
 def _is_clean_exit(error: ExecError | None) -> bool:
@@ -60,8 +76,19 @@ class Scheduler:
     the caller must cancel it.
     """
 
-    def __init__(self, *, mode: Mode = "eager", on_error: OnError = "interrupt") -> None:
+    def __init__(
+        self, *, mode: Mode = "eager", on_error: OnError = "interrupt", cells: bool = False
+    ) -> None:
         self.mode: Mode = mode
+        #: Notebook display: chunks belong to cells, shown as IPython shows them.
+        self.notebook = cells
+        #: The cells ended so far, in order.
+        self.cells: list[_Cell] = []
+        #: The cell of each chunk (by chunk index).
+        self.cell_of: dict[int, int] = {}
+        #: The cell begun in the session and not finished (None: none).
+        self.open_cell: int | None = None
+        self._next_serial_cell = 0
         self.on_error: OnError = on_error
         self.chunks: list[Chunk] = []
         self.decisions: list[GateDecision] = []
@@ -118,6 +145,7 @@ class Scheduler:
         Returns the decision (None in serial mode, where nothing is classified).
         """
         self.chunks.append(chunk)
+        self.cell_of[chunk.index] = len(self.cells)
         if self.mode == "serial":
             return None
         if self.sealed_at is not None:
@@ -135,6 +163,11 @@ class Scheduler:
         if self.error is None and not self.exited:
             self.pending.append(chunk)
         return decision
+
+    def cell_ended(self, source: str, first_line: int) -> None:
+        """The current notebook cell ended: its text ``source`` starts at ``first_line``."""
+        first = self.cells[-1].end if self.cells else 0
+        self.cells.append(_Cell(first, len(self.chunks), source, first_line))
 
     def program_compiled(self) -> None:
         """The whole program is known and compiles: sealed chunks may run after generation."""
@@ -192,13 +225,20 @@ class Scheduler:
     def next_batch(self, t: float) -> BatchPlan | None:
         """What the idle backend should run now (at ``t``), removed from pending; or None."""
         if self.mode == "serial":
-            return self._serial_batch(t)
+            return self._serial_cell(t) if self.notebook else self._serial_batch(t)
         if self.error is not None or self.exited:
             return None
+        finish = self._finish_cell(t)
+        if finish is not None:
+            return finish
         free = self.pending
         if self.sealed_at is not None and not (self.gen_ended and self.program_ok):
             free = [c for c in free if c.index < self.sealed_at]
-        if not self.gen_ended:
+        cell = self.cell_of.get(free[0].index) if self.notebook and free else None
+        if cell is not None:  # a batch never spans two cells
+            same = next((i for i, c in enumerate(free) if self.cell_of[c.index] != cell), None)
+            free = free if same is None else free[:same]
+        if not self.gen_ended and not (cell is not None and cell < len(self.cells)):
             last = max((i for i, c in enumerate(free) if c.index not in self.deferred), default=-1)
             free = free[: last + 1]
         if not free:
@@ -209,7 +249,50 @@ class Scheduler:
         if self.sealed_at is not None and batch[-1].index >= self.sealed_at:
             ready = max(ready, self.gen_end_s or ready)  # released by the gate, not before
         code = "".join(c.code for c in batch)
-        return BatchPlan(batch, code, batch[0].start_line, ready)
+        step = None if cell is None else self._cell_step(cell, batch)
+        return BatchPlan(batch, code, batch[0].start_line, ready, step)
+
+    def _cell_step(self, cell: int, batch: tuple[Chunk, ...]) -> CellStep:
+        begin = self.open_cell != cell
+        self.open_cell = cell
+        ended = cell < len(self.cells) and batch[-1].index + 1 >= self.cells[cell].end
+        if not ended:
+            return CellStep(begin=begin)
+        self.open_cell = None
+        return CellStep(begin=begin, end=True, source=self.cells[cell].source)
+
+    def _finish_cell(self, t: float) -> BatchPlan | None:
+        """The open cell ended after its last chunk ran: a step that only finishes it."""
+        cell = self.open_cell
+        if cell is None or cell >= len(self.cells):
+            return None
+        if any(self.cell_of[c.index] == cell for c in self.pending):
+            return None
+        self.open_cell = None
+        return BatchPlan((), "", 1, t, CellStep(end=True, source=self.cells[cell].source))
+
+    def closing_step(self, t: float) -> BatchPlan | None:
+        """After the run's last batch: a step closing a cell left open (the stream broke, or a
+        syntax error was found outside the session); None when no cell is open."""
+        cell, self.open_cell = self.open_cell, None
+        if cell is None:
+            return None
+        source = self.cells[cell].source if cell < len(self.cells) else ""
+        failed = self.error is not None or cell >= len(self.cells)
+        return BatchPlan((), "", 1, t, CellStep(end=True, source=source, failed=failed))
+
+    def _serial_cell(self, t: float) -> BatchPlan | None:
+        """Serial notebook: the next ended cell, whole, once generation ended."""
+        if not self.gen_ended or self.error is not None or self.exited:
+            return None
+        while self._next_serial_cell < len(self.cells):
+            cell = self.cells[self._next_serial_cell]
+            self._next_serial_cell += 1
+            if cell.source.strip():
+                chunks = tuple(self.chunks[cell.first : cell.end])
+                step = CellStep(begin=True, end=True, source=cell.source)
+                return BatchPlan(chunks, cell.source, cell.first_line, t, step)
+        return None
 
     def _serial_batch(self, t: float) -> BatchPlan | None:
         if self._serial_sent or not self.gen_ended or self.error is not None:
@@ -226,6 +309,8 @@ class Scheduler:
         ids = tuple(c.index for c in plan.chunks)
         index = len(self.batches)
         self.results.append(result)
+        if result.error is not None:
+            self.open_cell = None  # the session closed the cell itself
         self.batches.append(
             Batch(
                 index,

@@ -39,6 +39,11 @@ FIX = "Dividing by zero; fix it.\n```python\ny = x * 2\nprint(y)\n```\n"
 ANSWER = "I now know the final answer.\nFinal Answer: 42"
 
 
+def _history(model: ScriptedModel, k: int) -> list[dict[str, Any]]:
+    """The conversation of request ``k`` without the (default) system prompt."""
+    return [m for m in model.requests[k]["messages"] if m["role"] != "system"]
+
+
 @pytest.fixture
 async def repl() -> AsyncIterator[ReplBackend]:
     async with ReplBackend(timeout_s=30) as backend:
@@ -54,15 +59,27 @@ async def test_a_failing_turn_is_cut_early_and_repaired_from_the_partial_code() 
     metrics = first.runs[0].metrics
     assert metrics.tokens_generated < metrics.tokens_total  # type: ignore[operator]
     # The second request holds the code up to the error (fence closed), then the error.
-    sent = model.requests[1]["messages"]
+    sent = _history(model, 1)
     assert (
         sent[1]["content"]
         == "Load and compute.\n```python\nx = 21\nprint('x is', x)\ny = x / 0\n```"
     )
     assert "never" not in sent[1]["content"]
+    # Notebook display: the printed text, then the traceback, as a notebook shows them.
+    assert sent[2]["content"].startswith("x is 21\n")
+    assert "line 3" in sent[2]["content"]
+    assert sent[2]["content"].endswith("ZeroDivisionError: division by zero")
+    assert result.turns[1].runs[0].stdout == "42\n"  # x survived the failed turn
+
+
+async def test_a_script_display_agent_keeps_the_labelled_observation() -> None:
+    model = ScriptedModel([FAILING, FIX, ANSWER])
+    agent = Agent(model=model, backend=FakeBackend(), display="script")
+    result = await agent.run("What is 2x?")
+    assert result.answer == "42" and result.turns[0].runs[0].display == "script"
+    sent = _history(model, 1)
     assert "ZeroDivisionError at line 3" in sent[2]["content"]
     assert "stdout:\nx is 21\n" in sent[2]["content"]
-    assert result.turns[1].runs[0].stdout == "42\n"  # x survived the failed turn
 
 
 async def test_full_repair_lets_the_turn_finish_runs_nothing_more_and_keeps_the_whole_program() -> (
@@ -76,7 +93,7 @@ async def test_full_repair_lets_the_turn_finish_runs_nothing_more_and_keeps_the_
     run = first.runs[0]
     assert run.metrics.tokens_generated == run.metrics.tokens_total
     assert "never" not in run.stdout
-    assert model.requests[1]["messages"][1]["content"] == FAILING
+    assert _history(model, 1)[1]["content"] == FAILING
     assert result.answer == "42"
 
 
@@ -101,11 +118,11 @@ async def test_several_code_calls_in_one_turn_run_in_order_each_with_its_own_res
     results = [m for m in result.messages if isinstance(m, ToolResult)]
     assert [(r.call_id, r.text) for r in results] == [
         ("a", "(no output)"),
-        ("b", "stdout:\n6\n"),
-        ("c", "stdout:\n3\n"),
+        ("b", "6\n"),
+        ("c", "3\n"),
     ]
     assert [r.stdout for r in result.turns[0].runs] == ["", "6\n", "3\n"]
-    sent = model.requests[1]["messages"]
+    sent = _history(model, 1)
     assert [c["id"] for c in sent[1]["tool_calls"]] == ["a", "b", "c"]
 
 
@@ -132,9 +149,9 @@ async def test_a_cut_code_call_goes_back_as_valid_json_with_the_code_up_to_the_e
     model = ScriptedModel(turns, code="tool")
     result = await Agent(model=model, backend=FakeBackend()).run("t")
     assert result.turns[0].interrupted
-    (call,) = model.requests[1]["messages"][1]["tool_calls"]  # the unwritten call is dropped
+    (call,) = _history(model, 1)[1]["tool_calls"]  # the unwritten call is dropped
     assert json.loads(call["function"]["arguments"]) == {"code": "a = 5\nb = a / 0\n"}
-    assert model.requests[1]["messages"][2]["tool_call_id"] == "a"
+    assert _history(model, 1)[2]["tool_call_id"] == "a"
 
 
 async def test_final_answer_in_code_ends_the_loop_and_stops_generation() -> None:
@@ -249,7 +266,7 @@ async def test_a_mid_stream_syntax_error_interrupts_and_is_repaired() -> None:
     model = ScriptedModel([bad, "```python\nif x:\n    print(x)\n```\n", ANSWER])
     result = await Agent(model=model, backend=FakeBackend()).run("t")
     assert result.turns[0].interrupted and "SyntaxError" in (result.turns[0].error or "")
-    assert model.requests[1]["messages"][1]["content"].endswith("if x\n```")
+    assert _history(model, 1)[1]["content"].endswith("if x\n```")
     assert result.turns[1].runs[0].stdout == "1\n"
 
 
@@ -281,10 +298,11 @@ async def test_on_a_jupyter_kernel_errors_and_rich_outputs_go_back_to_the_model(
         result = await Agent(model=ScriptedModel(turns), backend=kernel).run("t")
     assert (result.answer, result.stop) == ("7", "final_answer")
     first = result.messages[2]
-    assert isinstance(first, UserMessage) and "ZeroDivisionError at line 2" in first.text
+    assert isinstance(first, UserMessage) and "ZeroDivisionError" in first.text
+    assert "line 2" in first.text
     assert "w39" not in result.turns[0].runs[0].stdout
     second = result.messages[4]
-    assert isinstance(second, UserMessage) and second.text == "output 1: text/plain\n7"
+    assert isinstance(second, UserMessage) and second.text == "7"  # display()'s text/plain
 
 
 async def test_a_seal_holds_effects_back_and_the_model_hears_what_never_ran() -> None:
@@ -315,6 +333,6 @@ async def test_a_stream_that_breaks_mid_turn_goes_back_repaired_and_the_loop_goe
     model = _BreakingModel([FAILING.replace("y = x / 0\n", ""), FIX, ANSWER], n=25)
     result = await Agent(model=model, backend=FakeBackend()).run("t")
     assert result.answer == "42"
-    sent = model.requests[1]["messages"]
+    sent = _history(model, 1)
     assert sent[1]["content"].endswith("```") and sent[1]["content"].count("```") == 2
     assert "stream broke" in sent[2]["content"]

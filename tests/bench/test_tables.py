@@ -48,8 +48,9 @@ def test_failing_runs_give_per_run_medians_and_quartiles_per_error_source() -> N
 def test_paper_cells_are_quoted_only_where_the_paper_gives_them() -> None:
     assert paper_nel("dabench-tablellm", "repl", 200) == "91.6%"
     assert paper_nel("dabench-tablegpt2", "repl", 20) == "93.8%"
-    assert paper_nel("dabench-tablellm", "jupyter", 200) == "n/a"
-    assert paper_nel("gitchameleon", "repl", 50) == "n/a"
+    assert paper_nel("dabench-tablellm", "jupyter", 200) == "90.6%"
+    assert paper_nel("gitchameleon", "repl-sandbox", 50) == "100.0%"
+    assert paper_nel("dabench-gpt4o-mini", "repl", 50) == "n/a"  # agent cells: Table 2's row
     assert paper_nel("dabench-tablellm", "repl", 70) == "n/a"
 
 

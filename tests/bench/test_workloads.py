@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import random
 import re
 
@@ -155,10 +156,15 @@ def test_the_output_tail_is_cut_at_its_own_line_only() -> None:
 
 
 @needs_data
-def test_gitchameleon_runs_gold_code_then_its_test_and_skips_missing_libraries() -> None:
+def test_gitchameleon_replays_the_gold_code_alone_and_the_variant_appends_its_test() -> None:
     every = load_report("gitchameleon", check_libraries=False)
-    assert len(every.tasks) == 328 and not every.skipped
-    assert all(t.must_pass and t.format == "code" for t in every.tasks)
+    tested = load_report("gitchameleon-tests", check_libraries=False)
+    assert len(every.tasks) == len(tested.tasks) == 328 and not every.skipped
+    for gold, with_test in zip(every.tasks, tested.tasks, strict=True):
+        assert gold.must_pass and gold.format == "code" and with_test.must_pass
+        assert (gold.workload, with_test.workload) == ("gitchameleon", "gitchameleon-tests")
+        assert with_test.answers[0].startswith(gold.answers[0].rstrip("\n"))
+        assert len(with_test.answers[0]) > len(gold.answers[0])
     checked = load_report("gitchameleon")
     assert len(checked.tasks) + len(checked.skipped) == 328
     assert all(s.reason.startswith("missing libraries: ") for s in checked.skipped)
@@ -199,20 +205,28 @@ def _repl(job: object, workdir: str) -> Backend:
 
 async def test_a_gold_program_failing_under_installed_libraries_is_skipped_with_why() -> None:
     good = Task(
-        "w", "1", ("import math\nassert math.isclose(math.pi, 3.14159, rel_tol=1e-5)\n",), "code"
+        "w",
+        "1",
+        ("import math\nassert math.isclose(math.pi, 3.14159, rel_tol=1e-5)\n",),
+        "code",
+        must_pass=True,
     )
-    bad = Task("w", "2", ("x = 1\nassert x == 2, 'test'\n",), "code")
-    assert await precheck(good, make=_repl) is None
+    bad = dataclasses.replace(good, task_id="2", answers=("x = 1\nassert x == 2, 'test'\n",))
+    assert await precheck(good, make=_repl) == dataclasses.replace(good, checked=(None,))
     skip = await precheck(bad, make=_repl)
     assert skip == Skip("w", "2", "fails under the installed libraries: AssertionError")
 
 
-def test_the_accept_hook_skips_what_it_refuses() -> None:
-    report = load_report(
-        "demo", accept=lambda t: Skip(t.workload, t.task_id, "no") if "churn" in t.task_id else None
-    )
+def test_the_check_hook_skips_what_it_refuses_and_keeps_what_it_annotates() -> None:
+    def check(t: Task) -> Task | Skip:
+        if "churn" in t.task_id:
+            return Skip(t.workload, t.task_id, "no")
+        return dataclasses.replace(t, checked=(None,))
+
+    report = load_report("demo", check=check)
     assert report.reasons() == {"no": 1}
-    assert all("churn" not in t.task_id for t in report.tasks)
+    assert report.tasks and all("churn" not in t.task_id for t in report.tasks)
+    assert all(t.checked == (None,) for t in report.tasks)
 
 
 def test_injection_lands_in_the_answer_where_the_extractor_reads_it() -> None:

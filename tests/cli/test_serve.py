@@ -15,7 +15,7 @@ LINES = [f"v{i} = {i} * 3\nprint('value', v{i})\n" for i in range(30)]
 # A NameError a third of the way into a 61-line program.
 FAILING = "".join(LINES[:10]) + "print(not_defined_anywhere)\n" + "".join(LINES[10:])
 FAIL_LINE = 21
-GOOD = "import math\nfor i in range(3):\n    print(i, math.sqrt(i * i))\nprint('end')\n"
+GOOD = 'import math\nfor i in range(3):\n    print(i, math.sqrt(i * i))\nprint("end")\n'
 CHAT = f"Here it is:\n\n```python\n{GOOD}```\n"
 
 
@@ -48,7 +48,7 @@ def test_a_chat_answer_runs_in_both_modes_with_the_same_output(served: Served) -
     results = json.loads(done.stdout)
     assert results["eager"]["stdout"] == results["serial"]["stdout"] == "0 0.0\n1 1.0\n2 2.0\nend\n"
     records = served.records()
-    assert [r["disconnected"] for r in records] == [False, False]
+    assert [r["disconnected"] for r in records] == [False]  # one generation for both modes
 
 
 def test_an_unknown_model_is_one_clear_line(served: Served) -> None:
@@ -62,8 +62,12 @@ def test_an_unknown_model_is_one_clear_line(served: Served) -> None:
 def test_ask_shows_text_output_and_timing(served: Served) -> None:
     done = eager("ask", "--base-url", served.url, "--model", "good", "print some roots")
     assert done.returncode == 0, done.stderr
-    assert "Here it is:" in done.stdout and "2 2.0\nend" in done.stdout
-    assert "end to end" in done.stdout
+    out = done.stdout
+    assert "Here it is:" in out
+    # Each statement's output under the statement, labelled with its lines.
+    assert out.index("for i in range(3)") < out.index("▶ lines 2-3") < out.index("    2 2.0\n")
+    assert out.index('print("end")') < out.index("    end\n")
+    assert "end to end" in out
 
 
 def test_ask_on_an_error_shows_the_partial_program_and_the_error(served: Served) -> None:
@@ -150,3 +154,18 @@ def test_served_trajectories_answer_turn_by_turn_to_the_right_key_only(
         ("anthropic", 2, 200),
         ("anthropic", 3, 400),
     ]
+
+
+def test_both_modes_from_an_endpoint_share_one_answer_read_to_its_end(served: Served) -> None:
+    done = eager("run", "--base-url", served.url, "--model", "failing", "--mode", "both", "--json")
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)
+    eager_r, serial_r = results["eager"], results["serial"]
+    assert eager_r["interrupted"] and eager_r["tokens_generated"] < serial_r["tokens_generated"]
+    # The serial run replays the whole answer, also the part eager never needed.
+    assert serial_r["code"] == FAILING and serial_r["tokens_generated"] == serial_r["tokens_total"]
+    for r in (eager_r, serial_r):
+        assert r["error"]["ename"] == "NameError" and r["error"]["lineno"] == FAIL_LINE
+    assert eager_r["stdout"] == serial_r["stdout"]
+    (record,) = served.records()  # one generation, read to its end
+    assert record["disconnected"] is False and record["tokens_sent"] == record["tokens_total"]

@@ -12,7 +12,7 @@ pytest.importorskip("smolagents")
 
 from smolagents import CodeAgent, OpenAIServerModel, tool
 
-from eager.integrations.smolagents import EagerExecutor, EagerModel
+from eager.integrations.smolagents import EagerExecutor, EagerModel, ExecutionFailed
 from eager.server import Answer, Recording, ReplayServer
 
 TAIL = "".join(f"w{i} = {i} * 2\n" for i in range(60))
@@ -117,3 +117,121 @@ async def test_a_failing_step_stops_the_model_early_and_memory_keeps_the_partial
     assert executor.runs[0].interrupted and executor.runs[1].ok is False
     logs = agent.memory.steps[2].observations
     assert "doubling" in logs
+
+
+# Notebook display (the default): a step's last expression is its output; figures are images.
+
+VALUE = (
+    "Thought: the squares, shown.\n<code>\nsquares = [i * i for i in range(5)]\n"
+    "print('made')\nsum(squares)\n</code>",
+    "Thought: done.\n<code>\nfinal_answer(squares[-1])\n</code>",
+)
+QUIET = (
+    "Thought: quiet.\n<code>\nsquares = [i * i for i in range(5)]\nsum(squares);\n</code>",
+    "Thought: done.\n<code>\nfinal_answer(squares[-1])\n</code>",
+)
+MID = (
+    "Thought: a value mid-step shows nothing.\n<code>\nx = 3\nx\ny = x + 1\n</code>",
+    "Thought: done.\n<code>\nfinal_answer(y)\n</code>",
+)
+PLOT = (
+    "Thought: plot.\n<code>\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n"
+    "plt.title('t')\n</code>",
+    "Thought: done.\n<code>\nfinal_answer('drawn')\n</code>",
+)
+
+
+@pytest.fixture
+async def notebook_server() -> AsyncIterator[ReplayServer]:
+    recordings = {
+        name: Recording(name, tuple(Answer(name, t, "chat") for t in turns))
+        for name, turns in (("value", VALUE), ("quiet", QUIET), ("mid", MID), ("plot", PLOT))
+    }
+    async with ReplayServer(recordings, tps=400, ttft_s=0.0) as srv:
+        yield srv
+
+
+def _notebook_agent(server: ReplayServer, name: str, **options: Any) -> tuple[CodeAgent, Any]:
+    model = OpenAIServerModel(model_id=name, api_base=server.base_url, api_key="test")
+    if options.pop("local", False):
+        agent = CodeAgent(tools=[], model=model, stream_outputs=True, verbosity_level=0)
+        return agent, None
+    executor = EagerExecutor(**options)
+    agent = CodeAgent(
+        tools=[],
+        model=EagerModel(model, executor),
+        executor=executor,
+        stream_outputs=True,
+        verbosity_level=0,
+        step_callbacks=[executor.step_callback],
+    )
+    return agent, executor
+
+
+async def _run(agent: CodeAgent) -> Any:
+    try:
+        return await asyncio.to_thread(agent.run, "task", max_steps=3)
+    finally:
+        agent.cleanup()
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+async def test_a_step_s_last_expression_reaches_memory_as_with_smolagents_own_executor(
+    notebook_server: ReplayServer, mode: str
+) -> None:
+    local, _ = _notebook_agent(notebook_server, "value", local=True)
+    agent, executor = _notebook_agent(notebook_server, "value", mode=mode)
+    assert await _run(local) == await _run(agent) == 16
+    ours, theirs = agent.memory.steps[1], local.memory.steps[1]
+    assert ours.action_output == theirs.action_output == 30
+    assert ours.observations == theirs.observations
+    assert ours.observations == "Execution logs:\nmade\nLast output from code snippet:\n30"
+    assert executor.images == [] and ours.observations_images is None
+
+
+async def test_a_step_ending_in_a_semicolon_or_a_statement_shows_no_value(
+    notebook_server: ReplayServer,
+) -> None:
+    for name, answer in (("quiet", 16), ("mid", 4)):
+        agent, _ = _notebook_agent(notebook_server, name)
+        assert await _run(agent) == answer
+        assert agent.memory.steps[1].action_output is None
+
+
+async def test_a_script_display_executor_shows_no_value(notebook_server: ReplayServer) -> None:
+    agent, _ = _notebook_agent(notebook_server, "value", display="script")
+    assert await _run(agent) == 16
+    assert agent.memory.steps[1].action_output is None
+
+
+async def test_a_figure_drawn_over_several_statements_is_one_image_in_memory(
+    notebook_server: ReplayServer,
+) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    agent, _ = _notebook_agent(notebook_server, "plot")
+    assert await _run(agent) == "drawn"
+    step = agent.memory.steps[1]
+    assert repr(step.action_output) == "Text(0.5, 1.0, 't')"  # the value of the last line
+    assert step.observations.startswith("Execution logs:\n<Figure size 640x480 with 1 Axes>\n")
+    (image,) = step.observations_images
+    assert image.format == "PNG" and image.size[0] > 100
+    assert plt.get_fignums() == before  # shown figures are closed, as inline closes them
+    assert agent.memory.steps[2].observations_images is None  # the final step showed none
+    messages = step.to_messages()
+    assert any(part.get("type") == "image" for m in messages for part in m.content)
+
+
+def test_an_error_in_the_last_expression_reads_as_the_model_wrote_it() -> None:
+    executor = EagerExecutor()
+    try:
+        with pytest.raises(ExecutionFailed) as failed:
+            executor("x = 1\nx / 0\n")
+    finally:
+        executor.cleanup()
+    text = str(failed.value)
+    assert "ZeroDivisionError at line 2" in text and "    x / 0\n" in text
+    assert "__eager_value__" not in text

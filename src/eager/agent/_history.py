@@ -3,7 +3,8 @@
 A conversation is a list of :data:`Message`: the task (:class:`UserMessage`), each assistant
 turn (:class:`AssistantMessage`: its text and code tool calls) and each observation (a
 :class:`ToolResult` answering a tool call by id, or a :class:`UserMessage` after fenced code).
-:mod:`._encode` turns it into the messages of each protocol.
+An observation may carry images (:class:`ImagePart`: figures and other pictures the code
+displayed), after its text. :mod:`._encode` turns it into the messages of each protocol.
 
 Repair from partial code (the paper's "partial" protocol): when a turn failed and generation
 was cut, :func:`partial_turn` keeps what was generated up to the failing statement (code the
@@ -15,6 +16,8 @@ Without a known failing line, an incomplete last line of code is dropped.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from ..sources._base import ToolCall, Turn
 
 __all__ = [
     "AssistantMessage",
+    "ImagePart",
     "Message",
     "ToolResult",
     "UserMessage",
@@ -39,11 +43,60 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image shown to the model: ``mime`` (``image/png``, ``image/jpeg``, ...), ``data`` its
+    base64 payload (as in a notebook's MIME bundle), ``path`` where the backend saved it."""
+
+    mime: str
+    data: str
+    path: str | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        """The image's size in bytes (decoded)."""
+        b64 = "".join(self.data.split())
+        return max(0, len(b64) * 3 // 4 - (len(b64) - len(b64.rstrip("="))))
+
+    @property
+    def data_url(self) -> str:
+        """The image as a ``data:`` URL (what OpenAI's ``image_url`` / ``input_image`` take)."""
+        return f"data:{self.mime};base64,{self.b64}"
+
+    @property
+    def b64(self) -> str:
+        """The base64 payload without line breaks (Anthropic's ``source.data``)."""
+        return "".join(self.data.split())
+
+    def describe(self) -> str:
+        """``image/png, 23.1 kB, saved to PATH``: how the text names it."""
+        where = f", saved to {self.path}" if self.path else ""
+        return f"{self.mime}, {format_bytes(self.size_bytes)}{where}"
+
+    def decoded(self) -> bytes:
+        """The image's bytes (empty when the payload is not valid base64)."""
+        try:
+            return base64.b64decode(self.b64, validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+
+
+def format_bytes(n: int) -> str:
+    """``812 B``, ``23.1 kB``, ``2.4 MB``."""
+    if n < 1000:
+        return f"{n} B"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1_000_000:.1f} MB"
+
+
+@dataclass(frozen=True, slots=True)
 class UserMessage:
-    """A user message: the task, or the observation of fenced code (``observation=True``)."""
+    """A user message: the task, or the observation of fenced code (``observation=True``),
+    with the images it shows after its text."""
 
     text: str
     observation: bool = False
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +113,13 @@ class AssistantMessage:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """The observation of one tool call, answering it by ``call_id``."""
+    """The observation of one tool call, answering it by ``call_id``, with its images."""
 
     call_id: str
     name: str
     text: str
     kind: Literal["function", "custom"] = "function"
+    images: tuple[ImagePart, ...] = ()
 
 
 #: One entry of a conversation.

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from .._errors import EagerError, ExtractionError
-from .._result import RunResult
+from .._result import Display, ExecError, RunResult
 from .._run import run
 from ..backends._base import Backend
 from ..sources._base import LIMIT_STOPS, ScriptedSource, ToolCall, Turn
@@ -48,7 +48,8 @@ from ._history import (
     partial_turn,
 )
 from ._model import Model
-from ._observe import observe
+from ._observe import Observation, observation
+from ._prompt import system_prompt
 from ._records import (
     FINAL_ANSWER_SETUP,
     AgentConfig,
@@ -66,7 +67,11 @@ class Agent:
     """A code agent: ``model`` turns over one ``backend`` session (see the module doc).
 
     The backend is started by :meth:`run` and left running (the caller closes it). ``system``
-    is the system prompt; ``on_event`` receives :class:`~eager.agent.AgentEvent` s live.
+    is the system prompt: None (default) builds the default one for the model's code style
+    and protocol (:func:`~eager.agent.system_prompt`: how code runs, what is shown, how to
+    finish), ``""`` sends none. ``on_event`` receives :class:`~eager.agent.AgentEvent` s live.
+    ``display`` is how each turn's code is shown (:func:`eager.run`): ``"notebook"`` (a cell's
+    last expression, ``display()`` and figures; the observation carries images) or ``"script"``.
     ``messages`` and ``turns`` hold the whole conversation and every turn, also while running.
     """
 
@@ -78,16 +83,30 @@ class Agent:
         config: AgentConfig | None = None,
         system: str | None = None,
         on_event: Callable[[AgentEvent], None] | None = None,
+        display: Display = "notebook",
     ) -> None:
         self.model = model
+        self.display: Display = display
         self.backend = backend
         self.config = config or AgentConfig()
-        self.system = system
+        self.system = self.default_system() if system is None else (system or None)
         self.on_event = on_event
         self.messages: list[Message] = []
         self.turns: list[AgentTurn] = []
         self._t0 = time.monotonic()
         self._setup_done = False
+
+    def default_system(self) -> str:
+        """The default system prompt for this agent's model (code style, tool, protocol)."""
+        model = self.model
+        return system_prompt(
+            code=model.code,
+            display=self.display,
+            protocol=model.protocol,
+            tool_name=model.tool_name,
+            tool_argument=model.tool_argument,
+            final_answer=self.config.final_answer,
+        )
 
     def _emit(self, event: AgentEvent) -> None:
         if self.on_event is not None:
@@ -159,6 +178,7 @@ class Agent:
                 on_error="interrupt" if cfg.repair == "partial" else "defer",
                 gate=cfg.gate,
                 timeout_s=cfg.timeout_s,
+                display=self.display,
             )
         except ExtractionError:
             if source.turn.tool_calls:
@@ -180,11 +200,12 @@ class Agent:
         cut = _was_cut(first) or not _well_formed(said)
         text = partial_turn(said, keep_lines=_kept_lines(first)).text if cut else said.text
         message = AssistantMessage(text, cut=cut)
-        observation = UserMessage(self._observe(first), observation=True)
-        self.messages += [message, observation]
+        seen = self._observe(first)
+        observed = UserMessage(seen.text, observation=True, images=seen.images)
+        self.messages += [message, observed]
         answer = self._final(first)
         return self._turn_record(
-            index, said, message, (first,), (observation,), started, first, answer
+            index, said, message, (first,), (observed,), started, first, answer
         )
 
     async def _tool_turn(
@@ -210,6 +231,7 @@ class Agent:
         runs = [first]
         results: list[Message] = [self._tool_result(calls[0], self._observe(first))]
         failed = first.error is not None
+        text: str | Observation
         for call in calls[1:]:
             if failed:
                 text = "Not run: an earlier code call of this turn failed."
@@ -227,6 +249,7 @@ class Agent:
                         mode=cfg.mode,
                         gate=cfg.gate,
                         timeout_s=cfg.timeout_s,
+                        display=self.display,
                     )
                     runs.append(result)
                     failed = result.error is not None
@@ -239,16 +262,21 @@ class Agent:
             index, said, message, tuple(runs), tuple(results), started, first, answer
         )
 
-    def _observe(self, result: RunResult) -> str:
+    def _observe(self, result: RunResult) -> Observation:
         error = result.error
         if self.config.final_answer and error is not None and error.ename == "FinalAnswer":
-            head = observe(replace(result, error=None), self.config.budget)
-            return f"{head}\nfinal_answer: {error.evalue}" if result.stdout else error.evalue
-        return observe(result, self.config.budget)
+            log = tuple(i for i in result.log if not isinstance(i, ExecError))
+            head = observation(replace(result, error=None, log=log), self.config.budget)
+            if not (result.stdout or result.outputs):
+                return Observation(error.evalue)
+            return replace(head, text=f"{head.text}\nfinal_answer: {error.evalue}")
+        return observation(result, self.config.budget)
 
     @staticmethod
-    def _tool_result(call: ToolCall, text: str) -> ToolResult:
-        return ToolResult(call.id, call.name, text, call.kind)
+    def _tool_result(call: ToolCall, seen: str | Observation) -> ToolResult:
+        if isinstance(seen, str):
+            return ToolResult(call.id, call.name, seen, call.kind)
+        return ToolResult(call.id, call.name, seen.text, call.kind, seen.images)
 
     def _final(self, result: RunResult) -> str | None:
         error = result.error

@@ -31,13 +31,17 @@ class Model(abc.ABC):
     """Opens one streamed assistant turn per call (a model client for an agent).
 
     ``protocol`` names how the conversation is encoded; ``code`` how the model carries code;
-    ``tool_name`` / ``tool_argument`` name the code tool and its string argument.
+    ``tool_name`` / ``tool_argument`` name the code tool and its string argument; ``images``:
+    send the images of observations as image parts (False for a model that takes text only:
+    the observation's text names them), at most ``max_images`` per request (the most recent).
     """
 
     protocol: Protocol = "chat"
     code: CodeStyle = "fence"
     tool_name: str = "python"
     tool_argument: str = "code"
+    images: bool = True
+    max_images: int | None = 50
 
     def __init__(
         self,
@@ -46,6 +50,8 @@ class Model(abc.ABC):
         protocol: Protocol = "chat",
         tool_name: str = "python",
         tool_argument: str = "code",
+        images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise UsageError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -55,6 +61,8 @@ class Model(abc.ABC):
         self.protocol = protocol
         self.tool_name = tool_name
         self.tool_argument = tool_argument
+        self.images = images
+        self.max_images = max_images
 
     @abc.abstractmethod
     def open(self, messages: Sequence[Message], *, system: str | None = None) -> Source:
@@ -122,9 +130,16 @@ class ScriptedModel(Model):
         tool_name: str = "python",
         tool_argument: str = "code",
         delay_s: float = 0.0,
+        images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         super().__init__(
-            code=code, protocol=protocol, tool_name=tool_name, tool_argument=tool_argument
+            code=code,
+            protocol=protocol,
+            tool_name=tool_name,
+            tool_argument=tool_argument,
+            images=images,
+            max_images=max_images,
         )
         self.turns = [t if isinstance(t, Turn) else Turn(text=t) for t in turns]
         self.delay_s = delay_s
@@ -136,7 +151,15 @@ class ScriptedModel(Model):
         k = sum(isinstance(m, AssistantMessage) for m in messages)
         if k >= len(self.turns):
             raise UsageError(f"the scripted model has {len(self.turns)} turns; turn {k + 1} asked")
-        self.requests.append(encode(self.protocol, messages, system=system))
+        self.requests.append(
+            encode(
+                self.protocol,
+                messages,
+                system=system,
+                images=self.images,
+                max_images=self.max_images,
+            )
+        )
         return _ScriptedTurn(
             self.turns[k], code=self.code, argument=self.tool_argument, delay_s=self.delay_s
         )
@@ -160,9 +183,16 @@ class EndpointModel(Model):
         tool_name: str = "python",
         tool_argument: str = "code",
         source_options: dict[str, Any] | None = None,
+        images: bool = True,
+        max_images: int | None = 50,
     ) -> None:
         super().__init__(
-            code=code, protocol=protocol, tool_name=tool_name, tool_argument=tool_argument
+            code=code,
+            protocol=protocol,
+            tool_name=tool_name,
+            tool_argument=tool_argument,
+            images=images,
+            max_images=max_images,
         )
         self.base_url = base_url
         self.model = model
@@ -172,7 +202,9 @@ class EndpointModel(Model):
         """A source for the next turn, in this model's protocol."""
         from ..sources import AnthropicSource, OpenAIResponsesSource, OpenAISource
 
-        body = encode(self.protocol, messages, system=system)
+        body = encode(
+            self.protocol, messages, system=system, images=self.images, max_images=self.max_images
+        )
         if self.protocol == "responses":
             body = {"input": body["input"], "system": body.get("instructions")}
         fmt: Format = "tool" if self.code == "tool" else "chat"

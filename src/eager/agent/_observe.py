@@ -1,13 +1,24 @@
-"""What the model sees after its code ran: the observation text of a run (pure).
+"""What the model sees after its code ran: the observation of a run, text and images (pure).
 
-The observation is what a good code interpreter returns: ``stdout:`` and ``stderr:`` each cut
-to :attr:`ObservationBudget.max_chars` (head and tail kept, the cut marked ``[... N characters
-cut ...]``), the rich outputs named (MIME type, saved path, a short text form), the error with
-lines of the program (the code of this turn, its blocks or calls joined), and one sentence
-for what the error means for the session: stopped by the timeout, the session crashed (state
-lost), or statements held back by the gate (a seal) that never ran because the program did not
-complete. An interruption adds nothing here: the history's repaired turn ends at the failing
-statement, so eager and serial agents get the same observation for the same execution.
+**Notebook display** (``RunResult.display == "notebook"``): the observation is what a notebook
+shows under the cell, in order, as text: printed text (stdout and stderr as they came), the
+``text/plain`` of each displayed value (the cell's value and ``display()`` outputs alike), then
+the error's traceback, joined by newlines (as code interpreters such as InfiAgent's DA-Agent
+render a Jupyter cell). Each text is cut to :attr:`ObservationBudget.max_chars`. An image
+(``image/png``, ``image/jpeg``, ...) is named in place (``[image 1: image/png, 23.1 kB, saved to
+PATH]``) and goes to the model as an image part (:class:`~eager.agent.ImagePart`), within the
+budget's image bounds; one it leaves out is named with why.
+
+**Script display**: ``stdout:`` and ``stderr:`` each cut to :attr:`ObservationBudget.max_chars`
+(head and tail kept, the cut marked ``[... N characters cut ...]``), the rich outputs named
+(MIME type, saved path, a short text form; images sent as in notebook display), the error with
+lines of the program (the code of this turn, its blocks or calls joined).
+
+Both end with one sentence for what the error means for the session: stopped by the timeout,
+the session crashed (state lost), or statements held back by the gate (a seal) that never ran
+because the program did not complete. An interruption adds nothing here: the history's repaired
+turn ends at the failing statement, so eager and serial agents get the same observation for the
+same execution.
 """
 
 from __future__ import annotations
@@ -15,9 +26,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._errors import UsageError
-from .._result import ExecError, RunResult
+from .._result import ExecError, RichOutput, RunResult, StreamText
+from ._history import ImagePart, format_bytes
 
-__all__ = ["ObservationBudget", "cut_middle", "describe_error", "observe"]
+__all__ = [
+    "IMAGE_TYPES",
+    "Observation",
+    "ObservationBudget",
+    "cut_middle",
+    "describe_error",
+    "observation",
+    "observe",
+]
+
+#: Image types a model takes as an image part, in order of preference within one bundle
+#: (SVG and other types are named only).
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 #: The marker left where text was cut (``{n}``: characters removed).
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
@@ -28,20 +52,37 @@ class ObservationBudget:
     """How much of a run's output goes back to the model.
 
     ``max_chars``: characters kept of each of stdout, stderr and the traceback (head and tail,
-    ``head_fraction`` of it from the head); ``max_outputs``: rich outputs named (the rest
-    counted); ``max_output_text_chars``: characters of each rich output's text form shown.
+    ``head_fraction`` of it from the head; in notebook display also of each displayed value's
+    text); ``max_outputs``: rich outputs shown (the rest counted); ``max_output_text_chars``:
+    characters of each rich output's text form named in script display. Images: at most
+    ``max_images`` per observation, each at most ``max_image_bytes`` (decoded) and all together
+    at most ``max_total_image_bytes``; an image over a bound is named, not sent.
     """
 
     max_chars: int = 4000
     head_fraction: float = 0.6
     max_outputs: int = 10
     max_output_text_chars: int = 500
+    max_images: int = 4
+    max_image_bytes: int = 2_000_000
+    max_total_image_bytes: int = 5_000_000
 
     def __post_init__(self) -> None:
         if self.max_chars < 1:
             raise UsageError(f"max_chars must be >= 1, not {self.max_chars!r}")
         if not 0.0 <= self.head_fraction <= 1.0:
             raise UsageError(f"head_fraction must be in [0, 1], not {self.head_fraction!r}")
+        for name in ("max_images", "max_image_bytes", "max_total_image_bytes"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the model sees of one run: ``text``, then ``images`` (each named in the text)."""
+
+    text: str
+    images: tuple[ImagePart, ...] = ()
 
 
 def cut_middle(text: str, max_chars: int, head_fraction: float = 0.6) -> str:
@@ -75,28 +116,20 @@ _KIND_NOTES = {
 
 
 def observe(result: RunResult, budget: ObservationBudget | None = None) -> str:
-    """The observation of one run (see the module doc)."""
+    """The observation text of one run (see the module doc); images are named in it."""
+    return observation(result, budget).text
+
+
+def observation(result: RunResult, budget: ObservationBudget | None = None) -> Observation:
+    """The observation of one run: its text and the images sent with it (module doc)."""
     b = budget or ObservationBudget()
-    parts: list[str] = []
-    if result.stdout:
-        parts.append("stdout:\n" + cut_middle(result.stdout, b.max_chars, b.head_fraction))
-    if result.stderr:
-        parts.append("stderr:\n" + cut_middle(result.stderr, b.max_chars, b.head_fraction))
-    for i, out in enumerate(result.outputs[: b.max_outputs], 1):
-        kinds = ", ".join(k for k in out.data if k != "text/plain") or "text/plain"
-        label = f"output {i}: {kinds}" + (f" saved to {out.path}" if out.path else "")
-        text = out.data.get("text/plain", "")
-        if text:
-            label += "\n" + cut_middle(text, b.max_output_text_chars, b.head_fraction)
-        parts.append(label)
-    if len(result.outputs) > b.max_outputs:
-        parts.append(f"({len(result.outputs) - b.max_outputs} more outputs not shown)")
+    images = _Images(b)
+    if result.display == "notebook":
+        parts = _notebook_parts(result, b, images)
+    else:
+        parts = _script_parts(result, b, images)
     error = result.error
     if error is not None:
-        text = "error: " + describe_error(error)
-        if error.traceback.strip():
-            text += "\n" + cut_middle(error.traceback.rstrip("\n"), b.max_chars, b.head_fraction)
-        parts.append(text)
         note = _KIND_NOTES.get(error.kind)
         if note:
             parts.append(note)
@@ -108,7 +141,124 @@ def observe(result: RunResult, budget: ObservationBudget | None = None) -> str:
         )
     if not parts:
         parts.append("(no output)" if result.code.strip() else "(no code)")
-    return "\n".join(parts)
+    return Observation("\n".join(parts), tuple(images.kept))
+
+
+def _script_parts(result: RunResult, b: ObservationBudget, images: _Images) -> list[str]:
+    """``stdout:``, ``stderr:``, the rich outputs named, ``error:`` with its traceback."""
+    parts: list[str] = []
+    if result.stdout:
+        parts.append("stdout:\n" + cut_middle(result.stdout, b.max_chars, b.head_fraction))
+    if result.stderr:
+        parts.append("stderr:\n" + cut_middle(result.stderr, b.max_chars, b.head_fraction))
+    for i, out in enumerate(result.outputs[: b.max_outputs], 1):
+        kinds = ", ".join(k for k in out.data if k != "text/plain") or "text/plain"
+        label = f"output {i}: {kinds}" + (f" saved to {out.path}" if out.path else "")
+        text = out.data.get("text/plain", "")
+        if text:
+            label += "\n" + cut_middle(text, b.max_output_text_chars, b.head_fraction)
+        image = images.take(out)
+        if image:
+            label += "\n" + image
+        parts.append(label)
+    if len(result.outputs) > b.max_outputs:
+        parts.append(f"({len(result.outputs) - b.max_outputs} more outputs not shown)")
+    error = result.error
+    if error is not None:
+        text = "error: " + describe_error(error)
+        if error.traceback.strip():
+            text += "\n" + cut_middle(error.traceback.rstrip("\n"), b.max_chars, b.head_fraction)
+        parts.append(text)
+    return parts
+
+
+def _notebook_parts(result: RunResult, b: ObservationBudget, images: _Images) -> list[str]:
+    """The cell's output list as text, in order (module doc)."""
+    parts: list[str] = []
+    shown = 0
+    errors = 0
+    for item in _log_of(result):
+        if isinstance(item, StreamText):
+            parts.append(cut_middle(item.text, b.max_chars, b.head_fraction))
+        elif isinstance(item, RichOutput):
+            shown += 1
+            if shown > b.max_outputs:
+                continue
+            text = item.text
+            lines = [cut_middle(text, b.max_chars, b.head_fraction)] if text else []
+            image = images.take(item)
+            if image:
+                lines.append(image)
+            elif not text:
+                lines.append(f"[{', '.join(item.data) or 'empty output'}]")
+            parts.append("\n".join(lines))
+        else:
+            errors += 1
+            parts.append(_error_text(item, b))
+    if shown > b.max_outputs:
+        parts.append(f"({shown - b.max_outputs} more outputs not shown)")
+    if result.error is not None and not errors:
+        parts.append(_error_text(result.error, b))
+    return parts
+
+
+def _log_of(result: RunResult) -> tuple[StreamText | RichOutput | ExecError, ...]:
+    """The run's output log; for a result without one: stdout, stderr, outputs, error."""
+    if result.log:
+        return result.log
+    fallback: list[StreamText | RichOutput | ExecError] = []
+    if result.stdout:
+        fallback.append(StreamText("stdout", result.stdout))
+    if result.stderr:
+        fallback.append(StreamText("stderr", result.stderr))
+    fallback.extend(result.outputs)
+    return tuple(fallback)
+
+
+def _error_text(error: ExecError, b: ObservationBudget) -> str:
+    """The error as a notebook shows it: its traceback, after ``Name at line N: value`` when
+    the traceback does not name the error (a syntax error found while streaming)."""
+    traceback = error.traceback.rstrip("\n")
+    if traceback.strip() and error.ename in traceback:
+        return cut_middle(traceback, b.max_chars, b.head_fraction)
+    head = describe_error(error)
+    if traceback.strip():
+        head += "\n" + cut_middle(traceback, b.max_chars, b.head_fraction)
+    return head
+
+
+class _Images:
+    """Picks the images of an observation within the budget and names each in the text."""
+
+    def __init__(self, budget: ObservationBudget) -> None:
+        self.budget = budget
+        self.kept: list[ImagePart] = []
+        self.total = 0
+
+    def take(self, out: RichOutput) -> str:
+        """The line naming ``out``'s image ("" when it has none), keeping it if it fits."""
+        found = out.images
+        if not found:
+            return ""
+        mime = next((m for m in IMAGE_TYPES if m in found), None)
+        if mime is None:
+            kinds = ", ".join(found)
+            where = f", saved to {out.path}" if out.path else ""
+            return f"[{kinds}{where}: not shown (not an image type the model takes)]"
+        image = ImagePart(mime, found[mime], out.path)
+        b, size = self.budget, image.size_bytes
+        why = None
+        if len(self.kept) >= b.max_images:
+            why = f"over {b.max_images} images per observation"
+        elif size > b.max_image_bytes:
+            why = f"over {format_bytes(b.max_image_bytes)} per image"
+        elif self.total + size > b.max_total_image_bytes:
+            why = f"over {format_bytes(b.max_total_image_bytes)} of images per observation"
+        if why is not None:
+            return f"[{image.describe()}: not shown ({why})]"
+        self.kept.append(image)
+        self.total += size
+        return f"[image {len(self.kept)}: {image.describe()}]"
 
 
 def _never_ran(result: RunResult) -> tuple[int, int] | None:

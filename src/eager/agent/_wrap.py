@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
+from .._bridge import ToolBridge
 from .._result import ExecResult
-from ..backends._base import Backend
+from ..backends._base import Backend, CellStep
 from ..sources._base import Source, ToolCall, Turn
 
 # Internal to the agent loop (not exported): they only see through what they wrap.
@@ -98,6 +99,15 @@ class ObservedBackend(Backend):
         self._on_end = on_end
 
     @property
+    def bridge(self) -> ToolBridge | None:
+        """The wrapped session's tool bridge."""
+        return self.inner.bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Bind tools to the wrapped session."""
+        return self.inner.bind_tools(bridge)
+
+    @property
     def startup_s(self) -> float | None:
         return self.inner.startup_s
 
@@ -108,9 +118,18 @@ class ObservedBackend(Backend):
     async def _start(self) -> None:
         await self.inner.start()
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         self._on_start(code, first_line)
-        result = await self.inner.execute(code, first_line=first_line, timeout_s=timeout_s)
+        result = await self.inner.execute(
+            code, first_line=first_line, timeout_s=timeout_s, cell=cell
+        )
         self._on_end(result)
         return result
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Self
 
+from .._bridge import ToolBridge
 from .._errors import BackendError, UsageError
 from .._result import ExecResult
 
@@ -15,6 +17,7 @@ __all__ = [
     "RESTART_GRACE_S",
     "AsyncResource",
     "Backend",
+    "CellStep",
     "check_execute_args",
 ]
 
@@ -36,6 +39,26 @@ def check_execute_args(code: object, first_line: object, timeout_s: object = Non
         isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not timeout_s > 0
     ):
         raise UsageError(f"timeout_s must be positive or None, not {timeout_s!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CellStep:
+    """Where an invocation stands in a notebook cell (``display="notebook"``).
+
+    A cell runs as one or more invocations (its chunks and batches) and is shown as IPython
+    shows it run whole: ``begin`` opens it (the execution count advances, ``pre_run_cell``
+    fires, the per-request hooks are held back); each invocation keeps the value of a last
+    bare expression; ``end`` closes it after the invocation's code ran: the held value is
+    displayed (unless ``source``, the whole cell as it ran, ends with ``;``), ``_``/``Out``
+    advance, figures are flushed, ``post_run_cell`` fires. ``failed``: the cell ended with an
+    error found outside the session (a syntax error), so nothing is displayed. A backend
+    closes a cell by itself when its code raises.
+    """
+
+    begin: bool = False
+    end: bool = False
+    source: str = ""
+    failed: bool = False
 
 
 class AsyncResource(abc.ABC):
@@ -104,17 +127,27 @@ class Backend(AsyncResource):
         await self._start()
 
     async def execute(
-        self, code: str, *, first_line: int = 1, timeout_s: float | None = None
+        self,
+        code: str,
+        *,
+        first_line: int = 1,
+        timeout_s: float | None = None,
+        cell: CellStep | None = None,
     ) -> ExecResult:
         """Run ``code`` whose first line is line ``first_line`` of the program.
 
         Line numbers in errors and tracebacks refer to the whole program. ``timeout_s`` bounds
-        this invocation (None: the backend's default).
+        this invocation (None: the backend's default). ``cell``: the invocation is part of a
+        notebook cell (see :class:`CellStep`); None runs it as a script runs it.
         """
         check_execute_args(code, first_line, timeout_s)
+        if cell is not None and not isinstance(cell, CellStep):
+            raise UsageError(f"cell must be a CellStep or None, not {type(cell).__name__}")
         if self._closed:
             raise BackendError(f"the {self.name} backend is closed; call start() to open it again")
-        return await self._execute(code, first_line=first_line, timeout_s=timeout_s)
+        if cell is None:  # backends written before notebook cells take no ``cell``
+            return await self._execute(code, first_line=first_line, timeout_s=timeout_s)
+        return await self._execute(code, first_line=first_line, timeout_s=timeout_s, cell=cell)
 
     async def close(self) -> None:
         """Stop the session and release its resources (idempotent)."""
@@ -126,12 +159,37 @@ class Backend(AsyncResource):
         """Start the session (idempotent)."""
 
     @abc.abstractmethod
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         """Run checked arguments (see :meth:`execute`)."""
 
     @abc.abstractmethod
     async def _close(self) -> None:
         """Stop the session and release its resources (idempotent, bounded, never raises)."""
+
+    #: Whether the session's code can call host tools (see :meth:`bind_tools`).
+    supports_tools: ClassVar[bool] = False
+    _bridge: ToolBridge | None = None
+
+    @property
+    def bridge(self) -> ToolBridge | None:
+        """Where the session's tool calls go (None: no tools)."""
+        return self._bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Route the session's tool calls to ``bridge`` (its tools appear in the session as
+        functions before the next execution); returns the bridge bound before. None unbinds
+        (the stubs stay, and answer that no tools are bound)."""
+        if bridge is not None and not self.supports_tools:
+            raise UsageError(f"the {self.name} backend cannot call host tools")
+        previous, self._bridge = self._bridge, bridge
+        return previous
 
     @abc.abstractmethod
     async def interrupt(self) -> None:

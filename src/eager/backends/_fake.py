@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import contextlib
 import io
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -13,10 +14,19 @@ from types import FrameType
 from typing import Any
 
 from .._errors import UsageError
-from .._result import ExecError, ExecResult
-from ._base import Backend
-from ._interpreter import Interpreter
-from ._report import MAX_OUTPUT_BYTES, OutputCap, error_from_report, exec_result, timeout_error
+from .._result import ExecError, ExecResult, RichOutput
+from ._base import Backend, CellStep
+from ._interpreter import Interpreter, Notebook, bundle, install_tools, make_shell
+from ._report import (
+    MAX_OUTPUT_BYTES,
+    Captured,
+    OutputCap,
+    error_from_report,
+    exec_result,
+    output_record,
+    segmented_result,
+    timeout_error,
+)
 
 __all__ = ["FakeBackend", "FakeCall"]
 
@@ -30,15 +40,23 @@ class FakeCall:
 
 
 class _CappedText(io.StringIO):
-    """A text stream feeding an :class:`OutputCap` (what ``print`` writes, capped)."""
+    """A text stream feeding an :class:`OutputCap` (what ``print`` writes, capped); what it
+    received since the last :meth:`cut` is kept too (the text before a rich output)."""
 
     def __init__(self, cap: int | None) -> None:
         super().__init__()
         self.cap = OutputCap(cap)
+        self.since_cut = OutputCap(cap)
 
     def write(self, text: str) -> int:
         self.cap.add_text(text)
+        self.since_cut.add_text(text)
         return len(text)
+
+    def cut(self) -> Captured:
+        """What was written since the last cut."""
+        piece, self.since_cut = self.since_cut.freeze(), OutputCap(self.since_cut.cap)
+        return piece
 
 
 class FakeBackend(Backend):
@@ -64,6 +82,7 @@ class FakeBackend(Backend):
     """
 
     name = "fake"
+    supports_tools = True
 
     def __init__(
         self,
@@ -87,6 +106,8 @@ class FakeBackend(Backend):
         self.started = False
         self.startup_s = 0.0
         self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
+        self._notebook: Notebook | None = None
+        self._installed: str | None = None
         self._interrupted = asyncio.Event()
         #: Set while an execution is running (tests wait on it to interrupt at the right time).
         self.executing = asyncio.Event()
@@ -112,7 +133,14 @@ class FakeBackend(Backend):
             self.executing = asyncio.Event()  # bound to this start's event loop
         self.started = True
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         """Wait for a permit (``hold``), record the call, wait ``delay_s``, run ``code``."""
         if self.hold:
             self.entered.put_nowait(code)
@@ -136,15 +164,29 @@ class FakeBackend(Backend):
                     return ExecResult(error=error, duration_s=time.perf_counter() - t0)
             if not self.run_code:
                 return ExecResult(duration_s=time.perf_counter() - t0)
+            self._install_tools()
             remaining = None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
-            return self._run(code, first_line, limit, remaining, t0)
+            return self._run(code, first_line, limit, remaining, t0, cell)
         finally:
             self.executing.clear()
 
     def _run(
-        self, code: str, first_line: int, limit: float | None, remaining: float | None, t0: float
+        self,
+        code: str,
+        first_line: int,
+        limit: float | None,
+        remaining: float | None,
+        t0: float,
+        cell: CellStep | None,
     ) -> ExecResult:
         out, err = _CappedText(self.max_output_bytes), _CappedText(self.max_output_bytes)
+        segments: list[tuple[Captured, Captured, RichOutput | ExecError | None]] = []
+
+        def emit(output_type: str, data: Any, metadata: Any, count: Any) -> None:
+            record = {"output_type": output_type, "data": bundle(data), "metadata": metadata}
+            record["execution_count"] = count
+            segments.append((out.cut(), err.cut(), output_record(record)))
+
         timed_out = False
         program = self._interp.filename
 
@@ -165,7 +207,10 @@ class FakeBackend(Backend):
             if remaining is not None:
                 sys.settrace(tracer)
             try:
-                raw = self._interp.run(code, first_line)
+                if cell is None:
+                    raw = self._interp.run(code, first_line)
+                else:
+                    raw = self._cell_step(code, first_line, cell, emit)
             finally:
                 if remaining is not None:
                     sys.settrace(previous)
@@ -176,7 +221,37 @@ class FakeBackend(Backend):
             if timed_out and limit is not None and error.ename == "KeyboardInterrupt":
                 error = timeout_error(limit, where=error)
         duration_s = time.perf_counter() - t0
+        if segments:
+            segments.append((out.cut(), err.cut(), None))
+            return segmented_result(segments, error, duration_s, cap=self.max_output_bytes)
         return exec_result(out.cap.freeze(), err.cap.freeze(), error, duration_s)
+
+    def _cell_step(
+        self, code: str, first_line: int, cell: CellStep, emit: Any
+    ) -> dict[str, Any] | None:
+        try:
+            shell = make_shell(self.namespace, emit)  # this process's shell, bound to us
+        except ImportError as exc:
+            return {"ename": "ImportError", "evalue": str(exc), "kind": "runtime"}
+        if self._notebook is None or self._notebook.shell is not shell:
+            self._notebook = Notebook(self._interp, shell, hooks_per_request=False)
+            self._notebook.count = 0  # the process's shell counted other backends' cells
+        return self._notebook.step(code, first_line, cell.begin, cell.end, cell.source, cell.failed)
+
+    def _install_tools(self) -> None:
+        bridge = self._bridge
+        if bridge is None:
+            return
+        specs = json.dumps(bridge.specs, sort_keys=True)
+        if self._installed != specs:
+            install_tools(self._interp, bridge.specs, self._call_tool)
+            self._installed = specs
+
+    def _call_tool(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bridge = self._bridge
+        if bridge is None:
+            return {"error": {"type": "RuntimeError", "message": "no tools are bound"}}
+        return bridge.handle_blocking(name, args, kwargs)
 
     async def interrupt(self) -> None:
         """Stop the ``delay_s`` wait of the running execution (code itself runs to its end)."""
@@ -186,6 +261,8 @@ class FakeBackend(Backend):
     async def reset(self) -> None:
         """Give the code a fresh namespace."""
         self._interp.reset()
+        if self._notebook is not None:
+            self._notebook.reset()
 
     async def _close(self) -> None:
         """Nothing to release: the namespace stays until the backend is dropped."""

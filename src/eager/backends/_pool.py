@@ -9,9 +9,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
+from .._bridge import ToolBridge
 from .._errors import BackendError, BackendStartError, PoolExhaustedError, UsageError
 from .._result import ExecResult
-from ._base import AsyncResource, Backend
+from ._base import AsyncResource, Backend, CellStep
 from ._pool_config import PoolConfig, PoolStats, ReturnPolicy
 
 __all__ = ["CLOSE_TIMEOUT_S", "SessionPool"]
@@ -34,6 +35,15 @@ class _Lease(Backend):
         self.broken = False
         self.returned = False
 
+    @property
+    def bridge(self) -> ToolBridge | None:
+        """The wrapped session's tool bridge."""
+        return self.inner.bridge
+
+    def bind_tools(self, bridge: ToolBridge | None) -> ToolBridge | None:
+        """Bind tools to the wrapped session."""
+        return self.inner.bind_tools(bridge)
+
     def _check(self) -> None:
         if self.returned:
             raise BackendError("this session went back to the pool; check out another one")
@@ -41,10 +51,19 @@ class _Lease(Backend):
     async def _start(self) -> None:
         self._check()
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         self._check()
         try:
-            result = await self.inner.execute(code, first_line=first_line, timeout_s=timeout_s)
+            result = await self.inner.execute(
+                code, first_line=first_line, timeout_s=timeout_s, cell=cell
+            )
         except BaseException:
             self.broken = True  # cancelled or failed mid-execution: the session is suspect
             raise

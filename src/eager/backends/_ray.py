@@ -20,7 +20,7 @@ from .._errors import (
     UsageError,
 )
 from .._result import ExecError, ExecResult
-from ._base import Backend
+from ._base import Backend, CellStep
 from .repl import ReplBackend
 
 __all__ = ["RAY_CALL_GRACE_S", "RayBackend"]
@@ -52,8 +52,12 @@ class _SessionActor:
         await self.backend.start()
         return self.backend.startup_s
 
-    async def execute(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
-        return await self.backend.execute(code, first_line=first_line, timeout_s=timeout_s)
+    async def execute(
+        self, code: str, first_line: int, timeout_s: float | None, cell: CellStep | None = None
+    ) -> ExecResult:
+        return await self.backend.execute(
+            code, first_line=first_line, timeout_s=timeout_s, cell=cell
+        )
 
     async def interrupt(self) -> None:
         # Runs in the "control" concurrency group (its own thread): never queued behind an
@@ -177,11 +181,18 @@ class RayBackend(Backend):
         self.starts += 1
         return actor
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         limit = self.timeout_s if timeout_s is None else timeout_s
         actor = self._actor if self._actor is not None else await self._start_actor()
         t0 = time.perf_counter()
-        ref = actor.execute.remote(code, first_line, timeout_s)
+        ref = actor.execute.remote(code, first_line, timeout_s, cell)
         bound = None if limit is None else limit + self.restart_grace_s + RAY_CALL_GRACE_S
         self._executing = True
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from .._result import ExecError, ExecResult, RichOutput
+from .._result import ExecError, ExecResult, LogItem, RichOutput, StreamText
 
 __all__ = [
     "MAX_OUTPUT_BYTES",
@@ -15,6 +17,9 @@ __all__ = [
     "clean_text",
     "error_from_report",
     "exec_result",
+    "output_record",
+    "rich_output",
+    "segmented_result",
     "timeout_error",
 ]
 
@@ -111,6 +116,73 @@ def exec_result(
         outputs=outputs,
         duration_s=duration_s,
         truncated=stdout.truncated or stderr.truncated,
+    )
+
+
+#: A stand-in in a session's output records: where the invocation's error showed.
+ERROR_MARK = ExecError("", "")
+
+
+def output_record(record: Mapping[str, Any]) -> RichOutput | ExecError:
+    """What a session's output record stands for: a rich output, or :data:`ERROR_MARK` for
+    the record marking where the error showed."""
+    if record.get("output_type") == "error":
+        return ERROR_MARK
+    return rich_output(record)
+
+
+def rich_output(record: Mapping[str, Any]) -> RichOutput:
+    """The :class:`RichOutput` of an output record (``output_type``, ``data``, ...)."""
+    data = record.get("data")
+    metadata = record.get("metadata")
+    count = record.get("execution_count")
+    kind: Literal["display_data", "execute_result"] = (
+        "execute_result" if record.get("output_type") == "execute_result" else "display_data"
+    )
+    return RichOutput(
+        data={str(k): clean_text(str(v)) for k, v in (data or {}).items()}
+        if isinstance(data, dict)
+        else {},
+        output_type=kind,
+        execution_count=count if isinstance(count, int) and kind == "execute_result" else None,
+        metadata=dict(metadata) if isinstance(metadata, dict) else {},
+    )
+
+
+def segmented_result(
+    segments: Sequence[tuple[Captured, Captured, RichOutput | ExecError | None]],
+    error: ExecError | None,
+    duration_s: float,
+    *,
+    cap: int | None,
+) -> ExecResult:
+    """An invocation whose output came in pieces: the text printed before each rich output
+    (stdout, stderr, the output; the last piece has none), kept in order in ``log``. A piece
+    may end with the invocation's error instead (the session marks where it showed): it
+    takes the place of that marker."""
+    out, err = OutputCap(cap), OutputCap(cap)
+    log: list[LogItem] = []
+    outputs: list[RichOutput] = []
+    for seg_out, seg_err, rich in segments:
+        out.add_captured(seg_out)
+        err.add_captured(seg_err)
+        log.append(StreamText("stdout", seg_out.text()))
+        log.append(StreamText("stderr", seg_err.text()))
+        if isinstance(rich, ExecError):
+            if error is not None:
+                log.append(error)
+        elif rich is not None:
+            log.append(rich)
+            outputs.append(rich)
+    stdout, stderr = out.freeze(), err.freeze()
+    return ExecResult(
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        error=error,
+        outputs=tuple(outputs),
+        duration_s=duration_s,
+        truncated=stdout.truncated or stderr.truncated,
+        log=tuple(i for i in log if not isinstance(i, StreamText) or i.text),
     )
 
 

@@ -6,12 +6,18 @@ twice, once per mode, each on a new session that is started and set up before th
 first alternates from job to job. The ``injected`` variant misspells a name in one seeded cell
 (see :mod:`eager.bench.inject`) and stops the task after it: the failure path.
 
+Every task is first run once serially on a plain REPL (:func:`precheck`), untimed; an answer
+that ran clean there but fails in the measured setting (a sandbox that cannot see the table, a
+kernel without the library) is a *set-up error*: recorded with its error, never counted as a
+failing run.
+
 Sessions come from a :data:`BackendFactory` the caller passes in (the CLI maps backend names
 to classes); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import statistics
@@ -24,7 +30,7 @@ from typing import Any, Literal
 from .._errors import EagerError
 from .._events import ChunkClosed
 from .._extract import Format
-from .._result import Mode, RunResult
+from .._result import Display, Mode, RunResult
 from ..backends._base import Backend
 from ..latency import predict_from_result
 from ..sources._replay import ReplaySource
@@ -42,6 +48,7 @@ __all__ = [
     "precheck",
     "run_job",
     "run_label",
+    "setup_error",
 ]
 
 #: ``"recorded"`` replays the answers as recorded; ``"injected"`` adds one seeded error.
@@ -87,6 +94,8 @@ class Job:
     prefetch: bool = False
     #: A label of the timing setting (e.g. ``"ideal"``, ``"realistic"``), kept in the records.
     setting: str = ""
+    #: What a cell shows (``run(display=...)``): whole-program workloads are scripts.
+    display: Display = "script"
 
     @property
     def format(self) -> Format:
@@ -121,6 +130,7 @@ def make_jobs(
     stream: Stream = "answer",
     prefetch: bool = False,
     setting: str = "",
+    display: Display = "script",
 ) -> list[Job]:
     """Every (task, backend, tps, repeat, variant), serial-first alternating."""
     jobs: list[Job] = []
@@ -146,6 +156,7 @@ def make_jobs(
                                 stream=stream,
                                 prefetch=prefetch,
                                 setting=setting,
+                                display=display,
                             )
                         )
     return jobs
@@ -178,8 +189,7 @@ async def _session(
     from .._run import run
 
     with tempfile.TemporaryDirectory(prefix="eager-bench-") as workdir:
-        for name, target in job.task.files.items():
-            os.symlink(target, Path(workdir) / name)
+        _link_files(job.task, workdir)
         backend = make(job, workdir)
         try:
             async with backend:
@@ -206,12 +216,19 @@ async def _session(
                         mode=mode,
                         on_error="interrupt",
                         timeout_s=job.timeout_s,
+                        display=job.display,
                         **extra,
                     )
                     results.append((result, source))
                 return results, None
         except EagerError as exc:
             return [], f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _link_files(task: Task, workdir: str) -> None:
+    """The task's files, linked into its working directory under their names."""
+    for name, target in task.files.items():
+        os.symlink(os.path.abspath(target), Path(workdir) / name)
 
 
 def _setup_code(task: Task, workdir: str) -> str:
@@ -247,6 +264,22 @@ def _slim(result: RunResult) -> dict[str, Any]:
     return d
 
 
+def setup_error(
+    task: Task, cell: int, serial: RunResult, injection: Injection | None = None
+) -> str | None:
+    """Why a measured run of answer ``cell`` is a set-up error, or None.
+
+    It is one when the answer ran clean in the serial pre-check (``task.checked``) but its
+    measured serial run failed, other than with the injected ``NameError``.
+    """
+    if cell >= len(task.checked) or task.checked[cell] is not None or serial.error is None:
+        return None
+    error = serial.error
+    if injection is not None and error.ename == "NameError" and injection.misspelt in error.evalue:
+        return None
+    return f"{error.ename}: {error.evalue}"[:200]
+
+
 def _record(
     job: Job,
     cell: int,
@@ -260,6 +293,7 @@ def _record(
     recorded_failed = task.failed[cell] if cell < len(task.failed) else None
     s_e2el, e_e2el = serial.metrics.e2el_s, eager.metrics.e2el_s
     s_nel, e_nel = serial.metrics.nel_s, eager.metrics.nel_s
+    broken = setup_error(task, cell, serial, injection)
     return {
         "workload": task.workload,
         "task": task.task_id,
@@ -291,8 +325,10 @@ def _record(
         "error": None if eager.error is None else eager.error.to_dict(),
         "serial_error": None if serial.error is None else serial.error.to_dict(),
         "ok": serial.ok and eager.ok,
-        "failing": not serial.ok,
+        "failing": not serial.ok and broken is None,
+        "setup_error": broken,
         "recorded_failed": recorded_failed,
+        "checked": task.checked[cell] if cell < len(task.checked) else "unchecked",
         "injection": None if injection is None else injection.to_dict(),
         "same_stdout": serial.stdout == eager.stdout,
         "nel_saving": (1.0 - e_nel / s_nel) if s_nel > 0 else None,
@@ -338,11 +374,14 @@ async def run_job(job: Job, *, make: BackendFactory) -> JobOutcome:
     return out
 
 
-async def precheck(task: Task, *, make: BackendFactory, backend: str = "repl") -> Skip | None:
-    """Run a gold program once, serially, untimed; a Skip with the reason when it fails.
+async def precheck(task: Task, *, make: BackendFactory, backend: str = "repl") -> Task | Skip:
+    """Run a task's answers once, serially, untimed, on a fresh session (a plain REPL).
 
-    Library versions differ from the benchmark's, so some gold programs fail their own test
-    here: they are counted out with the error, never hidden.
+    Returns the task with ``checked`` filled in (per answer, the error it raised or None), or,
+    for a gold program (``must_pass``) that fails, a Skip with the reason: library versions
+    differ from the benchmark's, so some gold programs fail their own test here; they are
+    counted out with the error, never hidden. Recorded answers that fail stay in: they are the
+    natural failing runs.
     """
     job = Job(
         task=task,
@@ -357,19 +396,31 @@ async def precheck(task: Task, *, make: BackendFactory, backend: str = "repl") -
         serial_first=True,
         timeout_s=PRECHECK_TIMEOUT_S,
     )
+    codes = task.codes()
+    checked: list[str | None] = []
     with tempfile.TemporaryDirectory(prefix="eager-precheck-") as workdir:
-        for name, target in task.files.items():
-            os.symlink(target, Path(workdir) / name)
+        _link_files(task, workdir)
         session = make(job, workdir)
         try:
             async with session:
                 setup = _setup_code(task, workdir)
-                for code in [setup, *task.codes()]:
+                done = await session.execute(setup, timeout_s=PRECHECK_TIMEOUT_S)
+                if done.error is not None:
+                    why = f"set-up fails: {done.error.ename}: {done.error.evalue}"[:200]
+                    return Skip(task.workload, task.task_id, why)
+                for code in codes:
                     done = await session.execute(code, timeout_s=PRECHECK_TIMEOUT_S)
-                    if done.error is not None:
-                        why = f"fails under the installed libraries: {done.error.ename}"
+                    error = done.error
+                    if error is not None and task.must_pass:
+                        why = f"fails under the installed libraries: {error.ename}"
                         return Skip(task.workload, task.task_id, why)
+                    checked.append(
+                        None if error is None else f"{error.ename}: {error.evalue}"[:200]
+                    )
         except EagerError as exc:
-            why = f"fails under the installed libraries: {type(exc).__name__}"
-            return Skip(task.workload, task.task_id, why)
-    return None
+            if task.must_pass:
+                why = f"fails under the installed libraries: {type(exc).__name__}"
+                return Skip(task.workload, task.task_id, why)
+            crash = f"{type(exc).__name__}: {exc}"[:200]
+            checked += [crash] * (len(codes) - len(checked))
+    return dataclasses.replace(task, checked=tuple(checked))

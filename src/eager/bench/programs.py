@@ -1,9 +1,11 @@
-"""Whole-program workloads: GitChameleon and BigCodeBench gold code with its tests, and chat answers.
+"""Whole-program workloads: GitChameleon and BigCodeBench gold code, and chat answers.
 
-A gold program is followed by its test and runs as one script (bare code): the session ends the
-run with an error when a test fails. Such tasks are ``must_pass``: the bench runs each once
-serially first and leaves out, with the reason, those that fail under the installed libraries
-(their versions differ from the benchmark's).
+``gitchameleon`` replays the gold code alone, as the paper did (its serial execution is the
+imports of the versioned library); ``gitchameleon-tests`` and ``bigcodebench`` append the test and
+run as one script (bare code): the session ends the run with an error when a test fails. Gold
+programs are ``must_pass``: the bench runs each once serially first and leaves out, with the
+reason, those that fail under the installed libraries (their versions differ from the
+benchmark's).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "bigcodebench_gpt4_turbo",
     "demo",
     "gitchameleon",
+    "gitchameleon_tests",
     "mbpp_chatgpt",
 ]
 
@@ -45,8 +48,7 @@ BCB_RUN_TESTS = (
 )
 
 
-def gitchameleon(data: Path) -> Iterator[Task | Skip]:
-    """The gold solutions (starting code + solution), each followed by its test."""
+def _gitchameleon(data: Path, workload: str, *, with_test: bool) -> Iterator[Task | Skip]:
     rows = read_data(data, _GITCHAMELEON / "dataset.jsonl")
     gold = {
         r["example_id"]: r["answer"]
@@ -56,17 +58,29 @@ def gitchameleon(data: Path) -> Iterator[Task | Skip]:
         task_id = str(row["example_id"])
         answer = gold.get(row["example_id"])
         if not answer or not answer.strip():
-            yield Skip("gitchameleon", task_id, "no gold solution")
+            yield Skip(workload, task_id, "no gold solution")
             continue
-        program = answer.rstrip("\n") + "\n\n" + row["test"].strip("\n") + "\n"
+        program = answer.strip("\n") + "\n"
+        if with_test:
+            program += "\n" + row["test"].strip("\n") + "\n"
         yield Task(
-            workload="gitchameleon",
+            workload=workload,
             task_id=task_id,
             answers=(program,),
             format="code",
             expected=f"{row['library']}=={row['version']}",
             must_pass=True,
         )
+
+
+def gitchameleon(data: Path) -> Iterator[Task | Skip]:
+    """The gold solutions (starting code + solution) alone, as the paper replays them."""
+    return _gitchameleon(data, "gitchameleon", with_test=False)
+
+
+def gitchameleon_tests(data: Path) -> Iterator[Task | Skip]:
+    """The gold solutions each followed by its test (the test runs after the last token)."""
+    return _gitchameleon(data, "gitchameleon-tests", with_test=True)
 
 
 def bigcodebench(data: Path) -> Iterator[Task | Skip]:

@@ -47,6 +47,9 @@ class Task:
     ``files`` are linked into the task's working directory under their names. ``must_pass``:
     a gold program, which the bench runs once serially first and leaves out (with the reason)
     when it fails under the installed libraries. ``notes`` say what the loader changed.
+    ``checked`` holds, per answer, the error its code raised in the bench's serial pre-check on a
+    plain REPL (``"NameError: …"``; None: it ran clean); empty when not pre-checked. A measured
+    run of an answer that ran clean there and fails is a set-up error, not a failing run.
     """
 
     workload: str
@@ -59,6 +62,7 @@ class Task:
     failed: tuple[bool | None, ...] = ()
     must_pass: bool = False
     notes: tuple[str, ...] = ()
+    checked: tuple[str | None, ...] = ()
 
     def codes(self) -> list[str]:
         """The code of each answer, as the runtime's extractor joins it."""
@@ -129,12 +133,16 @@ def _importable(name: str) -> bool:
 
 
 def default_data_dir() -> Path | None:
-    """``../shared/data`` next to the repository root (or the working directory), if present."""
+    """``shared/data`` beside the repository root (or the working directory), if present.
+
+    A git worktree one level further down (``wt/<name>``) finds the same folder one level up.
+    """
     here = Path(__file__).resolve()
     for base in (here.parents[3], Path.cwd()):
-        candidate = (base / ".." / "shared" / "data").resolve()
-        if candidate.is_dir():
-            return candidate
+        for up in (base, base.parent):
+            candidate = (up / ".." / "shared" / "data").resolve()
+            if candidate.is_dir():
+                return candidate
     return None
 
 

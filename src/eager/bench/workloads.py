@@ -46,6 +46,7 @@ WORKLOADS: dict[str, Callable[[Path], Iterator[Task | Skip]]] = {
     "dabench-tablegpt2": dabench.dabench_tablegpt2,
     "dabench-gpt4o-mini": dabench.dabench_gpt4o_mini,
     "gitchameleon": programs.gitchameleon,
+    "gitchameleon-tests": programs.gitchameleon_tests,
     "bigcodebench": programs.bigcodebench,
     "bigcodebench-gpt4-turbo": programs.bigcodebench_gpt4_turbo,
     "mbpp-chatgpt": programs.mbpp_chatgpt,
@@ -57,6 +58,7 @@ WHOLE_PROGRAMS: tuple[str, ...] = (
     "dabench-tablellm",
     "dabench-tablegpt2",
     "gitchameleon",
+    "gitchameleon-tests",
     "bigcodebench",
     "mbpp-chatgpt",
 )
@@ -85,12 +87,13 @@ def load_report(
     data_dir: Path | None = None,
     limit: int | None = None,
     check_libraries: bool = True,
-    accept: Callable[[Task], Skip | None] | None = None,
+    check: Callable[[Task], Task | Skip] | None = None,
 ) -> Loaded:
     """Load workload ``name`` up to ``limit`` runnable tasks, with every skip on the way.
 
     ``check_libraries`` skips tasks importing a module this interpreter cannot find;
-    ``accept`` may skip more (the bench's serial pre-check of gold programs).
+    ``check`` returns the task (possibly annotated, e.g. with the errors of the bench's serial
+    pre-check) or a skip (a gold program that fails under the installed libraries).
     """
     if name not in WORKLOADS:
         raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
@@ -105,14 +108,15 @@ def load_report(
             out.skipped.append(item)
             continue
         missing = missing_libraries(item) if check_libraries else []
-        refused = accept(item) if accept is not None and not missing else None
         if missing:
             reason = f"missing libraries: {', '.join(missing)}"
             out.skipped.append(Skip(item.workload, item.task_id, reason))
-        elif refused is not None:
-            out.skipped.append(refused)
+            continue
+        checked = check(item) if check is not None else item
+        if isinstance(checked, Skip):
+            out.skipped.append(checked)
         else:
-            out.tasks.append(item)
+            out.tasks.append(checked)
     return out
 
 

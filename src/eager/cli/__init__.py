@@ -1,9 +1,10 @@
 """The ``eager`` command line: one module per subcommand, each with ``register(subparsers)``.
 
-Exit status: 0 the program ran without error; 1 the program raised (a syntax error included);
-2 a usage error (a bad flag or argument: :class:`~eager.UsageError`); 3 any other Eager error
-(endpoint, source, backend, missing extra); 130 interrupted. Each error is one line on stderr,
-never a traceback.
+Exit status, the same with and without ``--json``: 0 the program ran without error; 1 the
+program raised (a syntax error included) or a model's answer held no code; 2 a usage error (a bad
+flag or argument, checked before anything starts: :class:`~eager.UsageError`); 3 any other Eager
+error (endpoint, source, backend, missing extra); 130 interrupted (Ctrl-C). Each error is one
+line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .._errors import EagerError, ProgramSyntaxError, UsageError
+from .._errors import EagerError, EndpointError, ProgramSyntaxError, UsageError
 
 __all__ = [
     "EXIT_EAGER_ERROR",
@@ -26,7 +27,7 @@ __all__ = [
 
 #: The program ran without error.
 EXIT_OK = 0
-#: The program raised (its error is printed as the run's result).
+#: The program raised (its error is printed as the run's result), or there was no code.
 EXIT_PROGRAM_FAILED = 1
 #: A bad flag or argument (:class:`~eager.UsageError`).
 EXIT_USAGE = 2
@@ -69,11 +70,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"eager: {type(exc).__name__}: {exc}")
         return EXIT_PROGRAM_FAILED
     except EagerError as exc:
-        _say(f"eager: {type(exc).__name__}: {exc}")
+        _say(f"eager: {type(exc).__name__}: {_cli_message(exc)}")
         return EXIT_EAGER_ERROR
     except KeyboardInterrupt:
         _say("eager: interrupted")
         return EXIT_INTERRUPTED
+
+
+#: What to check after an HTTP 401, in the command line's words.
+_KEY_HINT = (
+    "check the API key: --api-key, else $EAGER_API_KEY, else $OPENAI_API_KEY "
+    "($ANTHROPIC_API_KEY with --protocol anthropic)"
+)
+
+
+def _cli_message(exc: EagerError) -> str:
+    """The error's message, with the library's hint of a 401 said in command-line terms."""
+    message = str(exc)
+    if isinstance(exc, EndpointError) and exc.status == 401:
+        cut = message.find(" (check the API key")
+        if cut >= 0:
+            message = message[:cut]
+        return f"{message}; {_KEY_HINT}"
+    return message
 
 
 def _say(message: str) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import UsageError
@@ -13,7 +16,7 @@ from ..backends._base import Backend
 if TYPE_CHECKING:
     from ..backends._sandbox import SandboxPolicy
 
-__all__ = ["BACKENDS", "add_backend_options", "make_backend", "sandbox_wanted"]
+__all__ = ["BACKENDS", "add_backend_options", "make_backend", "sandbox_wanted", "session_folder"]
 
 
 def sandbox_wanted(args: argparse.Namespace) -> bool:
@@ -83,7 +86,12 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         choices=sorted(BACKENDS),
         help="execution session (default: repl, a persistent Python subprocess)",
     )
-    parser.add_argument("--cwd", default=None, help="working directory of the session")
+    parser.add_argument(
+        "--cwd",
+        default=None,
+        help="working folder of the session (an existing folder; default: the current folder, "
+        "or with the sandbox an empty private one: --cwd . gives it the current folder)",
+    )
     parser.add_argument(
         "--sandbox",
         action=argparse.BooleanOptionalAction,
@@ -122,3 +130,35 @@ def make_backend(args: argparse.Namespace) -> Backend:
             "use --backend repl or jupyter, or pass --no-sandbox to run without isolation"
         )
     return BACKENDS[args.backend](args)
+
+
+def session_folder(
+    args: argparse.Namespace, *, always: bool = True
+) -> tuple[Path | None, tempfile.TemporaryDirectory[str] | None]:
+    """The session's folder (``--cwd``, else a fresh temporary one) with copies of the
+    ``--file`` data files in it; sets ``args.cwd``. Checked before anything is copied.
+
+    ``always=False``: without ``--cwd`` and files, no folder is made (None: the backend's
+    default, the current folder or a sandbox's private one).
+    """
+    from ._checks import check_folder
+
+    check_folder(args.cwd)
+    files: list[str] = getattr(args, "file", [])
+    for name in files:
+        if not Path(name).is_file():
+            raise UsageError(f"--file {name}: no such file")
+    temp = None
+    if not always and not args.cwd and not files:
+        return None, None
+    if args.cwd:
+        folder = Path(args.cwd)
+    else:
+        temp = tempfile.TemporaryDirectory(prefix=f"eager-{getattr(args, 'command', 'session')}-")
+        folder = Path(temp.name)
+    for name in files:
+        src = Path(name)
+        if src.resolve() != (folder / src.name).resolve():
+            shutil.copy2(src, folder / src.name)
+    args.cwd = str(folder)
+    return folder, temp

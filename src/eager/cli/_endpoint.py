@@ -11,17 +11,21 @@ from typing import Any
 from .._errors import UsageError
 from .._extract import FORMATS, Format
 from ..agent._encode import PROTOCOLS
+from ..agent._prompt import files_line
 from ..sources._anthropic import AnthropicSource
 from ..sources._http import HTTPSource
 from ..sources._openai import OpenAISource
 from ..sources._responses import OpenAIResponsesSource
+from ._checks import non_negative_float, non_negative_int, positive_float, positive_int
 
 __all__ = [
     "DEFAULT_PROMPT",
     "PROTOCOLS",
     "add_endpoint_options",
     "api_key_of",
+    "check_endpoint_args",
     "make_endpoint_source",
+    "system_text",
 ]
 
 #: The user message when no ``--prompt`` is given (a replay server ignores it).
@@ -60,7 +64,17 @@ def add_endpoint_options(
     )
     if prompt:
         g.add_argument("--prompt", metavar="TEXT", help="the user message")
-    g.add_argument("--system", metavar="TEXT", help="a system message")
+    g.add_argument(
+        "--system",
+        metavar="TEXT",
+        help="the system prompt, replacing the default one (which says how the code runs and "
+        "how to answer); '' sends none",
+    )
+    g.add_argument(
+        "--system-append",
+        metavar="TEXT",
+        help="text added at the end of the system prompt (the default one, or --system)",
+    )
     if format:
         g.add_argument(
             "--format",
@@ -73,8 +87,10 @@ def add_endpoint_options(
     g.add_argument(
         "--tool-argument", default="code", help="its argument holding the code (default code)"
     )
-    g.add_argument("--max-tokens", type=int, metavar="N", help="max_tokens of the request")
-    g.add_argument("--temperature", type=float, metavar="T", help="temperature of the request")
+    g.add_argument("--max-tokens", type=positive_int, metavar="N", help="max_tokens of the request")
+    g.add_argument(
+        "--temperature", type=non_negative_float, metavar="T", help="temperature of the request"
+    )
     g.add_argument(
         "--header",
         action="append",
@@ -87,12 +103,80 @@ def add_endpoint_options(
         metavar="JSON",
         help="extra request fields as a JSON object, e.g. '{\"top_p\": 0.9}' (null removes one)",
     )
-    g.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
-    g.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
-    g.add_argument("--token-timeout", type=float, default=60.0, metavar="S", help="between tokens")
     g.add_argument(
-        "--retries", type=int, default=3, metavar="N", help="retries before the first token"
+        "--connect-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds to connect (default %(default)s)",
     )
+    g.add_argument(
+        "--first-token-timeout",
+        type=positive_float,
+        default=120.0,
+        metavar="S",
+        help="seconds to wait for the first token (default %(default)s)",
+    )
+    g.add_argument(
+        "--token-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds between two tokens (default %(default)s)",
+    )
+    g.add_argument(
+        "--retries",
+        type=non_negative_int,
+        default=3,
+        metavar="N",
+        help="retries before the first token (default %(default)s)",
+    )
+
+
+#: Endpoint options that mean nothing without ``--base-url`` (their default is None or empty).
+_NEEDS_BASE_URL = (
+    "model",
+    "prompt",
+    "system",
+    "system_append",
+    "api_key",
+    "max_tokens",
+    "temperature",
+    "extra_body",
+    "header",
+)
+
+
+def check_endpoint_args(args: argparse.Namespace, *, required: bool) -> None:
+    """Check the endpoint options before anything starts (:class:`~eager.UsageError`).
+
+    ``required``: the command needs a model (``ask``, ``chat``); else (``run``) the options
+    are an error without ``--base-url``, since nothing would read them.
+    """
+    if not getattr(args, "base_url", None):
+        if required:
+            raise UsageError("--base-url is required (e.g. http://127.0.0.1:8000/v1)")
+        for dest in _NEEDS_BASE_URL:
+            if getattr(args, dest, None):
+                flag = "--" + dest.replace("_", "-")
+                raise UsageError(f"{flag} is for a model endpoint: give --base-url too")
+        return
+    if not args.model:
+        raise UsageError("--model is required with --base-url")
+    _headers(args.header)
+    _extra_body(args.extra_body)
+
+
+def system_text(
+    args: argparse.Namespace, default: str | None, files: list[str] | tuple[str, ...] = ()
+) -> str | None:
+    """The system prompt: ``--system`` (then the ``files`` listed) or ``default``, and
+    ``--system-append``; None for none (``--system ''`` and nothing appended)."""
+    custom: str | None = getattr(args, "system", None)
+    parts = [default or ""] if custom is None else [custom, files_line(files)]
+    parts.append(getattr(args, "system_append", None) or "")
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text or None
 
 
 def api_key_of(args: argparse.Namespace) -> str | None:
@@ -145,7 +229,8 @@ def make_endpoint_source(
         raise UsageError("--model is required with --base-url")
     fmt: Format = getattr(args, "text_format", None) or "auto"
     protocol = getattr(args, "protocol", None) or "chat"
-    system = system or args.system
+    if system is None:
+        system = getattr(args, "system", None) or None
     if messages is None:
         user = prompt or getattr(args, "prompt", None) or DEFAULT_PROMPT
         messages = [{"role": "system", "content": system}] if system else []

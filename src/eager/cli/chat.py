@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
+import base64
+import binascii
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -22,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .._errors import UsageError
+from .._gate import Gate
 from .._policy import POLICIES
+from .._result import RichOutput
 from ..agent import (
     Agent,
     AgentConfig,
@@ -36,10 +38,21 @@ from ..agent import (
     ObservationBudget,
     TurnEnded,
     TurnStarted,
-    cut_middle,
+    system_prompt,
 )
-from ._backends import add_backend_options, make_backend
-from ._endpoint import _extra_body, _headers, add_endpoint_options, api_key_of
+from ._backends import add_backend_options, make_backend, sandbox_wanted, session_folder
+from ._checks import dumps, positive_float, positive_int
+from ._endpoint import (
+    _extra_body,
+    _headers,
+    add_endpoint_options,
+    api_key_of,
+    check_endpoint_args,
+    system_text,
+)
+from ._live import Output, Status, TextLines, first_statement_line, has_statements
+from ._render import LEGEND, cancelled_note, faster_by
+from .run import add_display_option
 
 __all__ = ["register"]
 
@@ -62,7 +75,8 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="a data file copied into the session's folder (repeatable)",
+        help="a data file copied into the session's folder (repeatable); the system prompt "
+        "names it",
     )
     p.add_argument(
         "--code",
@@ -70,19 +84,39 @@ def register(sub: Any) -> None:
         default="fence",
         help="how the model writes code: markdown fences (default) or a code tool",
     )
-    p.add_argument("--max-turns", type=int, default=10, help="most model turns (default 10)")
+    p.add_argument(
+        "--max-turns", type=positive_int, default=10, help="most model turns (default 10)"
+    )
     p.add_argument("--repair", choices=["partial", "full"], default="partial")
     p.add_argument("--mode", choices=["eager", "serial"], default="eager")
+    add_display_option(p, default="notebook")
     p.add_argument("--gate", default="default", help=f"gate policy: {', '.join(sorted(POLICIES))}")
-    p.add_argument("--timeout", type=float, default=60.0, help="per-invocation timeout, s")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        help="per-invocation timeout, s (default %(default)g)",
+    )
     p.add_argument(
         "--max-output-chars",
-        type=int,
+        type=positive_int,
         default=ObservationBudget().max_chars,
         metavar="N",
         help="characters of stdout/stderr/traceback the model sees (head and tail kept)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object, no live view")
+    p.add_argument(
+        "--outputs-dir",
+        metavar="DIR",
+        help="folder for the images the code shows, saved per turn (default: outputs/ in --cwd, "
+        "else a new temporary folder, kept; created at the first image)",
+    )
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="for scripts: print only the answer (errors on stderr), no live view",
+    )
     add_endpoint_options(p, prompt=False, format=False)
     add_backend_options(p)
     # Code from a model endpoint runs in the sandbox unless --no-sandbox (see sandbox_wanted).
@@ -91,10 +125,7 @@ def register(sub: Any) -> None:
 
 
 def _model(args: argparse.Namespace) -> EndpointModel:
-    if not args.base_url:
-        raise UsageError("--base-url is required (e.g. http://127.0.0.1:8000/v1)")
-    if not args.model:
-        raise UsageError("--model is required with --base-url")
+    check_endpoint_args(args, required=True)
     options: dict[str, Any] = {
         "api_key": api_key_of(args),
         "max_tokens": args.max_tokens,
@@ -120,92 +151,114 @@ def _model(args: argparse.Namespace) -> EndpointModel:
     )
 
 
-def _session_folder(
-    args: argparse.Namespace,
-) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
-    """The session's folder (``--cwd``, else a fresh temporary one) with the data files in it."""
-    temp = None
-    if args.cwd:
-        folder = Path(args.cwd)
-        folder.mkdir(parents=True, exist_ok=True)
-    else:
-        temp = tempfile.TemporaryDirectory(prefix="eager-chat-")
-        folder = Path(temp.name)
-    for name in args.file:
-        src = Path(name)
-        if not src.is_file():
-            raise UsageError(f"--file {name}: no such file")
-        shutil.copy2(src, folder / src.name)
-    args.cwd = str(folder)
-    return folder, temp
+def chat_system(args: argparse.Namespace) -> str | None:
+    """The system prompt ``chat`` sends: the default (how code runs, what is shown, the
+    ``--file`` names, how to finish) or ``--system``, and ``--system-append``."""
+    default = system_prompt(
+        code=args.code,
+        display="script" if getattr(args, "display", None) == "script" else "notebook",
+        files=args.file,
+        protocol=args.protocol,
+        tool_name=args.tool_name,
+        tool_argument=args.tool_argument,
+        network=False if sandbox_wanted(args) else None,
+    )
+    return system_text(args, default, args.file)
 
 
 class _Live:
-    """Prints an agent's events as they come."""
+    """Prints an agent's events as they come, with a status line while the model writes.
 
-    def __init__(self, console: Console, *, code: str) -> None:
-        self.console = console
+    The model's text is shown a line at a time; a turn's prose waits until its first code
+    fence (a turn without code is the answer, shown once at the end). Batches that are only
+    comments are not shown as runs.
+    """
+
+    def __init__(self, output: Output, status: Status, *, code: str) -> None:
+        self.output = output
+        self.status = status
         self.show_deltas = code == "fence"
-        self.held = ""  # the model's unfinished line: shown whole, never split by a run
+        self.text = TextLines(self._line)
+        self.waiting: list[str] = []  # a turn's prose before its first fence
+        self.fenced = False
+        self.turn = 0
+        self.tokens = 0
+        self.ran: list[tuple[int, int]] = []
 
-    def _newline(self) -> None:
-        """Show the held line (a turn's end, or before the next turn)."""
-        if self.held:
-            self.console.out(self.held, highlight=False, style="dim")
-            self.held = ""
+    def _line(self, line: str) -> None:
+        if not self.fenced and not line.lstrip().startswith(("```", "~~~")):
+            self.waiting.append(line)
+            return
+        if not self.fenced:
+            self.fenced = True
+            for held in self.waiting:
+                self.output.label(held, style="dim")
+            self.waiting = []
+        self.output.label(line, style="dim")
+
+    def _status(self, doing: str) -> None:
+        self.status.update(f"turn {self.turn}: {doing}")
 
     def __call__(self, event: AgentEvent) -> None:
-        c = self.console
+        out = self.output
         if isinstance(event, TurnStarted):
-            self._newline()
-            c.rule(f"turn {event.index + 1}", style="blue")
-        elif isinstance(event, ModelDelta) and self.show_deltas:
-            lines, _, self.held = (self.held + event.text).rpartition("\n")
-            if lines or event.text.endswith("\n"):
-                c.out(lines, highlight=False, style="dim")
+            self.turn, self.tokens, self.fenced, self.waiting = event.index + 1, 0, False, []
+            self.text = TextLines(self._line)
+            out.console.rule(f"turn {self.turn}", style="blue")
+            self._status("waiting for the model")
+        elif isinstance(event, ModelDelta):
+            self.tokens += 1
+            self._status(f"the model is writing · {self.tokens} tokens")
+            if self.show_deltas:
+                self.text.feed(event.text)
         elif isinstance(event, CodeStarted):
-            last = event.first_line + event.code.rstrip("\n").count("\n")
-            head = event.code.strip().splitlines()[0] if event.code.strip() else ""
-            c.print(Text(f"  ▶ lines {event.first_line}-{last}: {head[:70]}", style="cyan"))
+            if has_statements(event.code):
+                last = event.first_line + event.code.rstrip("\n").count("\n")
+                head = first_statement_line(event.code)
+                out.label(f"  ▶ lines {event.first_line}-{last}: {head[:70]}", style="cyan")
+                self.ran.append((self.turn, last))
         elif isinstance(event, CodeFinished):
             r = event.result
-            for stream, style in ((r.stdout, "green"), (r.stderr, "yellow")):
-                if stream:
-                    c.print(Text(_indent(stream), style=style))
-            for out in r.outputs:
-                text = out.data.get("text/plain", "")
-                rich = [k for k in out.data if k != "text/plain"]
-                if rich:
-                    where = f" saved to {out.path}" if out.path else ""
-                    c.print(Text(f"    [{', '.join(rich)}{where}]", style="green"))
-                elif text:
-                    c.print(Text(_indent(cut_middle(text, 1200)), style="green"))
+            out.result(r, indent="    ", styled=True)
             if r.error is not None and r.error.ename != "FinalAnswer":
                 line = f" at line {r.error.lineno}" if r.error.lineno else ""
-                c.print(Text(f"  ✗ {r.error.ename}{line}: {r.error.evalue}", style="bold red"))
+                out.label(f"  ✗ {r.error.ename}{line}: {r.error.evalue}", style="bold red")
         elif isinstance(event, TurnEnded):
-            self._newline()
             t = event.turn
-            if t.interrupted:
-                m = t.runs[0].metrics
-                of = f" of {m.tokens_total}" if m.tokens_total else ""
-                c.print(
-                    Text(
-                        f"  ⏹ generation stopped at the error after {m.tokens_generated}{of} "
-                        "tokens; the model repairs from the code up to it",
-                        style="yellow",
-                    )
-                )
+            if t.runs or not self.show_deltas:
+                self.text.flush()
+                for held in self.waiting:
+                    out.label(held, style="dim")
+            else:  # the answer turn: the prose before the answer, the answer comes at the end
+                self.text = TextLines(lambda line: None)
+                prose = _prose_before_answer(t.said.text)
+                if prose:
+                    out.label(prose, style="dim")
+            self.waiting = []
+            note = cancelled_note(t.runs[0]) if t.runs and t.interrupted else None
+            if note:
+                out.label(f"  ⏹ {note}; the model repairs from the code up to it", style="yellow")
+
+    def summary(self) -> str:
+        """What happened before a Ctrl-C, in one line."""
+        ran = f", code ran in {len(self.ran)} batches" if self.ran else ", no code ran"
+        return f"interrupted in turn {self.turn}{ran} (its output is above)"
 
 
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.rstrip("\n").split("\n"))
+_FINAL_MARKER = re.compile(r"final answer\s*:", re.IGNORECASE)
+
+
+def _prose_before_answer(text: str) -> str:
+    """The text of an answer turn before its ``Final Answer:`` marker ("" without one: the
+    whole text is the answer)."""
+    marks = list(_FINAL_MARKER.finditer(text))
+    return text[: marks[-1].start()].strip() if marks else ""
 
 
 def timing_table(result: AgentResult) -> Table:
-    """One row per turn: tokens, serial-equivalent time, actual time, and the change."""
+    """One row per turn: tokens, serial-equivalent time, actual time, and how much faster."""
     table = Table(title="per turn", title_justify="left")
-    for name in ("turn", "code", "tokens", "serial-equivalent", "actual", "change"):
+    for name in ("turn", "code", "tokens", "serial-equivalent", "actual", "faster by"):
         table.add_column(name, justify="left" if name in ("turn", "code") else "right")
     total_serial = total_actual = 0.0
     for t in result.turns:
@@ -222,9 +275,9 @@ def timing_table(result: AgentResult) -> Table:
             str(t.index + 1),
             status,
             tokens,
-            f"{t.serial_s:.2f} s",
+            f"{t.serial_s:.2f} s" if t.runs else "",
             f"{t.actual_s:.2f} s",
-            _change(t.serial_s, t.actual_s),
+            faster_by(t.serial_s, t.actual_s) if t.runs else "",
         )
     table.add_row(
         "all",
@@ -232,18 +285,57 @@ def timing_table(result: AgentResult) -> Table:
         str(result.tokens_generated),
         f"{total_serial:.2f} s",
         f"{total_actual:.2f} s",
-        _change(total_serial, total_actual),
+        faster_by(total_serial, total_actual) if any(t.runs for t in result.turns) else "",
         style="bold",
     )
     return table
 
 
-def _change(serial: float, actual: float) -> str:
-    return f"{(actual - serial) / serial:+.0%}" if serial > 0 else "-"
+#: File extensions of the image types saved.
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class _Images:
+    """Saves the images of each turn's rich outputs: ``turn{N}-{k}.{ext}`` in ``folder``
+    (created at the first image; a temporary one when none was given)."""
+
+    def __init__(self, folder: str | None, console: Console | None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.console = console
+        #: Each turn's rich outputs in JSON form (``path``: the saved image), by turn index.
+        self.outputs: dict[int, list[dict[str, object]]] = {}
+
+    def __call__(self, event: AgentEvent) -> None:
+        if isinstance(event, TurnEnded):
+            t = event.turn
+            found = [o for r in t.runs for o in r.outputs]
+            self.outputs[t.index] = [self._save(t.index, k, o) for k, o in enumerate(found, 1)]
+
+    def _save(self, turn: int, k: int, out: RichOutput) -> dict[str, object]:
+        record = out.to_dict()
+        mime = next((m for m in _EXTENSIONS if m in out.data), None)
+        if mime is None:
+            return record
+        try:
+            data = base64.b64decode("".join(out.data[mime].split()), validate=True)
+        except (binascii.Error, ValueError):
+            return record
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="eager-chat-outputs-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"turn{turn + 1}-{k}.{_EXTENSIONS[mime]}"
+        path.write_bytes(data)
+        record["path"] = str(path)
+        if self.console is not None:
+            self.console.print(Text(f"  ▣ {mime} saved to {path}", style="green"))
+        return record
 
 
 async def _go(
-    args: argparse.Namespace, model: EndpointModel, console: Console | None
+    args: argparse.Namespace,
+    model: EndpointModel,
+    live: _Live | None,
+    images: _Images | None = None,
 ) -> AgentResult:
     config = AgentConfig(
         max_turns=args.max_turns,
@@ -254,30 +346,67 @@ async def _go(
         budget=ObservationBudget(max_chars=args.max_output_chars),
     )
     backend = make_backend(args)
-    on_event = None if console is None else _Live(console, code=args.code)
-    async with backend:
-        agent = Agent(model=model, backend=backend, config=config, on_event=on_event)
+    status = live.status if live is not None else Status(enabled=False)
+
+    def on_event(event: AgentEvent) -> None:
+        if live is not None:
+            live(event)
+        if images is not None:
+            images(event)
+
+    async with status, backend:
+        agent = Agent(
+            model=model,
+            backend=backend,
+            config=config,
+            system=chat_system(args) or "",
+            on_event=on_event,
+            display=args.display,
+        )
         return await agent.run(args.question)
 
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``eager chat``."""
-    if args.max_turns < 1:
-        raise UsageError(f"--max-turns must be >= 1, got {args.max_turns}")
     model = _model(args)  # a bad endpoint option fails before any session starts
-    folder, temp = _session_folder(args)
+    Gate(args.gate)  # a bad policy name too
+    make_backend(args)  # and a backend that cannot be made so
+    folder, temp = session_folder(args)
+    quiet = args.json or args.quiet
+    console = Console(highlight=False)
+    live = None
+    if not quiet:
+        output = Output(console, Console(stderr=True, highlight=False), Status())
+        assert output.status is not None
+        live = _Live(output, output.status, code=args.code)
     try:
-        console = None if args.json else Console(highlight=False)
-        result = asyncio.run(_go(args, model, console))
+        outputs_dir = args.outputs_dir
+        if outputs_dir is None and temp is None and folder is not None:
+            outputs_dir = str(folder / "outputs")
+        images = _Images(outputs_dir, None if quiet else console)
+        result = asyncio.run(_go(args, model, live, images))
+    except KeyboardInterrupt:
+        if live is not None:
+            live.status.clear()
+            live.output.errors.print(Text(live.summary(), style="yellow"))
+        raise
     finally:
         if temp is not None:
             temp.cleanup()
     if args.json:
         record = result.to_dict()
         record["folder"] = None if temp is not None else str(folder)
-        sys.stdout.write(json.dumps(record) + "\n")
+        record["outputs_dir"] = None if images.folder is None else str(images.folder)
+        for turn in record["turns"]:  # type: ignore[attr-defined]
+            turn["outputs"] = images.outputs.get(turn["index"], [])
+        sys.stdout.write(dumps(record) + "\n")
+    elif args.quiet:
+        if result.answer is not None:
+            sys.stdout.write(result.answer + "\n")
+        else:
+            why = result.error or f"no answer after {len(result.turns)} turns ({result.stop})"
+            Console(stderr=True, highlight=False).print(Text(f"eager: {why}"))
     else:
-        assert console is not None
         console.rule("answer", style="blue")
         if result.answer is not None:
             console.print(Text(result.answer, style="bold"))
@@ -285,4 +414,13 @@ def main(args: argparse.Namespace) -> int:
             why = result.error or f"no answer after {len(result.turns)} turns ({result.stop})"
             console.print(Text(why, style="bold red"))
         console.print(timing_table(result))
+        if images.folder is not None:
+            console.print(Text(f"images saved in {images.folder}"))
+        console.print(
+            Text(
+                "serial-equivalent: the whole answer's generation, then its execution; actual: "
+                "this turn with its code run while it streamed · " + LEGEND.split(" · ")[-1],
+                style="dim",
+            )
+        )
     return 0 if result.answer is not None else 1

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from .. import latency as lat
 from .._errors import UsageError
+from ._checks import dumps, non_negative_float, positive_float
 
 __all__ = ["register"]
 
@@ -26,9 +26,13 @@ def register(sub: Any) -> None:
         description="Predict serial and eager latency, the bounds and the regime from the "
         "model's speed and the chunks' execution times (given, or measured with --calibrate).",
     )
-    p.add_argument("--tokens", type=float, help="tokens of the answer, L (default: sum of chunks)")
-    p.add_argument("--tps", type=float, default=50.0, help="tokens per second, v (default 50)")
-    p.add_argument("--ttft", type=float, default=0.0, help="time to first token F, s")
+    p.add_argument(
+        "--tokens", type=positive_float, help="tokens of the answer, L (default: sum of chunks)"
+    )
+    p.add_argument(
+        "--tps", type=positive_float, default=50.0, help="tokens per second, v (default 50)"
+    )
+    p.add_argument("--ttft", type=non_negative_float, default=0.0, help="time to first token F, s")
     p.add_argument("--exec", dest="exec_s", help="per-chunk execution times e_i, s: 0.5,0.01,...")
     p.add_argument("--chunk-tokens", help="per-chunk token counts l_i (default: L split evenly)")
     p.add_argument("--program", help="a Python file: chunks and their tokens come from it")
@@ -37,9 +41,15 @@ def register(sub: Any) -> None:
         action="store_true",
         help="measure e_i and s by running the program's chunks once in a fresh REPL",
     )
-    p.add_argument("--overhead", type=float, default=None, help="per-invocation overhead s, s")
-    p.add_argument("--setup", type=float, default=0.0, help="serial one-off setup S, s")
-    p.add_argument("--delta", type=float, default=0.0, help="detection delay per chunk δ, s")
+    p.add_argument(
+        "--overhead", type=non_negative_float, default=None, help="per-invocation overhead s, s"
+    )
+    p.add_argument(
+        "--setup", type=non_negative_float, default=0.0, help="serial one-off setup S, s"
+    )
+    p.add_argument(
+        "--delta", type=non_negative_float, default=0.0, help="detection delay per chunk δ, s"
+    )
     p.add_argument("--json", action="store_true", help="print the prediction as JSON")
     p.set_defaults(handler=main)
 
@@ -160,7 +170,7 @@ def main(args: argparse.Namespace) -> int:
     """Handler of ``eager model``."""
     out = predict(_scenario(args))
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        print(dumps(out, indent=2, default=str))
         return 0
     rows = [
         ("chunks N", f"{out['chunks']}"),

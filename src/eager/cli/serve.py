@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
+from ._checks import non_negative_float, positive_float
 
 __all__ = ["register"]
 
@@ -58,9 +59,18 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port; default 8000)")
-    p.add_argument("--tps", type=float, default=50.0, help="tokens per second (default 50)")
-    p.add_argument("--ttft", type=float, default=0.1, help="time to first token, s (default 0.1)")
-    p.add_argument("--jitter", type=float, default=0.0, help="relative jitter of token gaps")
+    p.add_argument(
+        "--tps", type=positive_float, default=50.0, help="tokens per second (default 50)"
+    )
+    p.add_argument(
+        "--ttft",
+        type=non_negative_float,
+        default=0.1,
+        help="time to first token, s (default 0.1)",
+    )
+    p.add_argument(
+        "--jitter", type=non_negative_float, default=0.0, help="relative jitter of token gaps"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the jitter")
     p.add_argument(
         "--format",

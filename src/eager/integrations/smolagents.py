@@ -20,9 +20,19 @@ repair)::
 
 The executor's session runs in this process (like smolagents' local executor, tools and
 variables are objects in its namespace; ``print`` output is captured, ``final_answer`` ends
-the run; unlike it, imports are not restricted: it is no sandbox). ``output`` of a step is its
-``final_answer`` value, else None. Without streaming (``generate``), code runs when the agent
-calls the executor, as with smolagents' own.
+the run; unlike it, imports are not restricted: it is no sandbox). Without streaming
+(``generate``), code runs when the agent calls the executor, as with smolagents' own.
+
+With ``display="notebook"`` (the default) a step is a notebook cell: its ``output`` (the "Last
+output from code snippet" of the observation, and the step's ``action_output``) is the value of
+its last line when that is a bare expression (the object itself, as smolagents' local executor
+gives it; none after a ``;``), shown once the step's code ended, however the stream was cut.
+Figures the step made (matplotlib) are rendered at its end and closed, and ``display(obj)``
+works; their images are in :attr:`EagerExecutor.images` (PIL images) and go into the step's
+``observations_images`` in the agent's memory (the way smolagents gives a model images) through
+``step_callbacks=[executor.step_callback]``; each figure's text
+(``<Figure size 640x480 with 1 Axes>``) ends the step's logs. With ``display="script"`` the
+output is None (the step shows only what it prints).
 """
 
 from __future__ import annotations
@@ -44,14 +54,15 @@ from .._errors import MissingExtraError, UsageError
 from .._extract import Extractor, make_extractor
 from .._gate import Gate
 from .._policy import Policy
-from .._result import ExecError, ExecResult, Mode, RunResult
+from .._result import Display, ExecError, ExecResult, Mode, RunResult
 from .._run import run
 from ..agent._observe import observe
-from ..backends._base import Backend
+from ..backends._base import Backend, CellStep
 from ..backends._interpreter import Interpreter
 from ..backends._report import error_from_report
 from ..sources._adapters import PushSource
 from ..sources._base import ScriptedSource
+from ._notebook import InProcessCell, png_of, unhold_traceback
 
 __all__ = ["EagerExecutor", "EagerModel", "ExecutionFailed", "FinalAnswerRaised"]
 
@@ -82,15 +93,25 @@ class FinalAnswerRaised(BaseException):
 
 
 class _Session(Backend):
-    """An in-process session: the namespace holds the tools; ``print`` goes to a buffer."""
+    """An in-process session: the namespace holds the tools; ``print`` goes to a buffer.
+
+    ``cell`` (notebook display) holds the value of the step's last expression and its images.
+    """
 
     name = "smolagents"
 
-    def __init__(self) -> None:
+    def __init__(self, display: Display = "notebook") -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.cell = InProcessCell() if display == "notebook" else None
+        if self.cell is not None:
+            self.namespace["display"] = self._display
         self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
         self.startup_s = 0.0
         self._out = io.StringIO()
+
+    def _display(self, *objs: Any, **_: Any) -> None:
+        assert self.cell is not None
+        self.cell.display(*objs, out=self._out)
 
     def _print(self, *args: Any, sep: str | None = " ", end: str | None = "\n", **kw: Any) -> None:
         if kw.get("file") is not None:  # an explicit file (sys.stderr, an open file) is kept
@@ -101,12 +122,26 @@ class _Session(Backend):
     async def _start(self) -> None:
         self.namespace.setdefault("print", self._print)
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
+        # ``cell`` (Eager's own notebook display) is not used: the step is the cell, kept here.
         self._out = io.StringIO()
         self.namespace["print"] = self._print
         t0 = time.perf_counter()
-        raw = self._interp.run(code, first_line)
+        if self.cell is None:
+            raw = self._interp.run(code, first_line)
+        else:
+            raw = self._interp.run(self.cell.prepare(code), first_line)
+            self.cell.ran(self.namespace, failed=raw is not None)
         error: ExecError | None = None if raw is None else error_from_report(raw)
+        if error is not None and self.cell is not None:
+            error = replace(error, traceback=unhold_traceback(error.traceback))
         return ExecResult(
             stdout=self._out.getvalue(), error=error, duration_s=time.perf_counter() - t0
         )
@@ -241,7 +276,9 @@ class EagerExecutor:
     ``"serial"`` runs each step once its code is complete (the baseline); ``gate`` and
     ``timeout_s`` as in :func:`eager.run` (the in-process session does not enforce a timeout).
     ``code_block_tags`` as the agent's (default: read from the agent's stop sequences, which
-    tell smolagents' ``<code>``/``</code>`` from its ``"markdown"`` tags).
+    tell smolagents' ``<code>``/``</code>`` from its ``"markdown"`` tags). ``display``:
+    ``"notebook"`` (a step's last expression is its output; figures and ``display()`` give
+    :attr:`images`) or ``"script"`` (see the module doc).
     """
 
     def __init__(
@@ -251,8 +288,12 @@ class EagerExecutor:
         gate: Gate | Policy | str = "default",
         timeout_s: float | None = None,
         code_block_tags: tuple[str, str] | str | None = None,
+        display: Display = "notebook",
     ) -> None:
         _smolagents()
+        if display not in ("notebook", "script"):
+            raise UsageError(f"display must be 'notebook' or 'script', not {display!r}")
+        self.display: Display = display
         self.mode: Mode = mode
         self.gate = gate
         self.timeout_s = timeout_s
@@ -260,7 +301,7 @@ class EagerExecutor:
         if tags is not None and (isinstance(tags, str) or len(tags) != 2):
             raise UsageError("code_block_tags must be 'markdown' or an (open, close) pair")
         self.code_block_tags: tuple[str, str] | None = None if tags is None else (tags[0], tags[1])
-        self.session = _Session()
+        self.session = _Session(display)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="eager-smolagents", daemon=True
@@ -271,6 +312,8 @@ class EagerExecutor:
         self._final: list[Any] = []
         #: Every step's :class:`~eager.RunResult`, in order.
         self.runs: list[RunResult] = []
+        #: The images the last step showed (PIL images): ``display()`` calls, then its figures.
+        self.images: list[Any] = []
 
     @property
     def state(self) -> dict[str, Any]:
@@ -304,8 +347,16 @@ class EagerExecutor:
         if self._turn is not None and self._turn.result is None:
             self._turn.finish()
         self._final.clear()
+        if self.session.cell is not None:
+            self.session.cell.begin()
         self._turn = _Turn(self, self.code_block_tags or _tags_of(stop_sequences))
         return self._turn
+
+    def step_callback(self, memory_step: Any, agent: Any = None) -> None:
+        """A smolagents step callback putting the step's :attr:`images` into its memory
+        (``observations_images``): ``CodeAgent(..., step_callbacks=[executor.step_callback])``."""
+        if self.images and hasattr(memory_step, "observations_images"):
+            memory_step.observations_images = list(self.images)
 
     def __call__(self, code_action: str) -> Any:
         """The step's outcome: the streamed run's, else ``code_action`` run now."""
@@ -314,22 +365,37 @@ class EagerExecutor:
         result = turn.finish() if turn is not None else None
         if result is None or not result.code.strip():
             self._final.clear()
+            if self.session.cell is not None:
+                self.session.cell.begin()
             source = ScriptedSource([code_action], format="code")
             result = self._call(
                 run(source, self.session, mode=self.mode, gate=self.gate, timeout_s=self.timeout_s)
             )
         self.runs.append(result)
-        self.state["_print_outputs"] = result.stdout
         error = result.error
+        shown, logs = self._shown(result)
+        self.state["_print_outputs"] = logs
         if error is not None and error.ename == FinalAnswerRaised.__name__ and self._final:
             return smolagents.local_python_executor.CodeOutput(
-                output=self._final[-1], logs=result.stdout, is_final_answer=True
+                output=self._final[-1], logs=logs, is_final_answer=True
             )
         if error is not None:
             raise ExecutionFailed(observe(replace(result, stdout="", stderr="")))
         return smolagents.local_python_executor.CodeOutput(
-            output=None, logs=result.stdout, is_final_answer=False
+            output=shown, logs=logs, is_final_answer=False
         )
+
+    def _shown(self, result: RunResult) -> tuple[Any, str]:
+        """The step's shown value (None: none) and its logs; :attr:`images` set."""
+        cell = self.session.cell
+        self.images = []
+        if cell is None:
+            return None, result.stdout
+        held, pngs, texts = cell.finish(result.code, failed=result.error is not None)
+        value = None if held is None else held[0]
+        main = None if value is None or hasattr(value, "savefig") else png_of(value)
+        self.images = [_pil(png) for png in ([main] if main else []) + pngs]
+        return value, result.stdout + texts
 
     def cleanup(self) -> None:
         """Stop the background event loop."""
@@ -403,6 +469,15 @@ def _close_sdk_streams(generator: Any) -> None:
             elif hasattr(obj, "response") and callable(getattr(obj, "close", None)):
                 with contextlib.suppress(Exception):
                     obj.close()
+
+
+def _pil(png: bytes) -> Any:
+    """A PNG as a PIL image (loaded: independent of the bytes), as smolagents keeps images."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
 
 
 def replace_content(delta: Any, content: str, delta_type: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..._errors import BackendCrashedError, BackendError, BackendProtocolError, BackendStartError
 from ..._result import ExecError, ExecResult, RichOutput
-from .._base import Backend
+from .._base import Backend, CellStep
 from .._report import STATE_KEPT, timeout_error
 from . import _protocol as proto
 
@@ -32,6 +33,8 @@ class KernelLost(Exception):
 
 
 class KernelBackend(Backend):
+    supports_tools = True
+
     """A backend speaking the Jupyter protocol; subclasses supply the transport.
 
     Program code runs through the REPL worker's interpreter installed in the kernel, so errors,
@@ -57,6 +60,9 @@ class KernelBackend(Backend):
         self._started = False
         self._broken: BackendError | None = None
         self._lock = asyncio.Lock()
+        #: The tool specs the kernel holds stubs of (None: none, or a new kernel).
+        self._installed: str | None = None
+        self._calls: set[asyncio.Task[None]] = set()
 
     # -- transport (subclasses) ----------------------------------------------------------
 
@@ -103,14 +109,60 @@ class KernelBackend(Backend):
             await self._close()
             raise
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         """Run ``code`` as lines ``first_line…`` of the program (see :class:`Backend`)."""
         if not self._started:
             raise BackendError(f"{self.name} backend: execute() before start()")
         async with self._lock:
             if self._broken is not None:
                 await self._recover_or_raise(None)
-            return await self._run_cell(code, first_line, timeout_s)
+            await self._install_tools()
+            return await self._run_cell(code, first_line, timeout_s, cell)
+
+    async def _install_tools(self) -> None:
+        """Give the kernel the stubs of the bound tools (once per kernel and tool set)."""
+        bridge = self._bridge
+        if bridge is None:
+            return
+        specs = json.dumps(bridge.specs, sort_keys=True)
+        if self._installed == specs:
+            return
+        collector, lost = await self._request(proto.tools_cell(bridge.specs), SETUP_TIMEOUT_S)
+        if lost is not None or not collector.done or collector.error is not None:
+            what = lost.reason if lost is not None else collector.error or "no answer"
+            raise BackendProtocolError(f"{self.name}: the tools could not be installed: {what}")
+        self._installed = specs
+
+    def _serve_input(self, msg: dict[str, Any]) -> None:
+        """An input request of the running cell: a tool call, answered from a task."""
+        task = asyncio.create_task(self._answer_input(msg))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _answer_input(self, msg: dict[str, Any]) -> None:
+        call, bridge = proto.tool_call_of(msg), self._bridge
+        if call is None:
+            reply: dict[str, Any] = {"error": {"type": "EOFError", "message": "no input"}}
+        elif bridge is None:
+            reply = {"error": {"type": "RuntimeError", "message": "no tools are bound"}}
+        else:
+            args, kwargs = call.get("args"), call.get("kwargs")
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                reply = {"error": {"type": "TypeError", "message": "malformed tool call"}}
+            else:
+                reply = await bridge.handle(str(call.get("name")), args, kwargs)
+        answer = proto.input_reply(
+            json.dumps(reply, ensure_ascii=True), parent=msg["header"], session=self._session_id
+        )
+        with contextlib.suppress(KernelLost):
+            await self._send(answer)
 
     async def interrupt(self) -> None:
         """Interrupt the running execution; the kernel keeps its state."""
@@ -152,6 +204,7 @@ class KernelBackend(Backend):
             )
 
     async def _recover_or_raise(self, lost: KernelLost | None) -> None:
+        self._installed = None  # a new kernel holds no stubs
         try:
             await self._recover(lost)
             await self._setup()
@@ -164,7 +217,9 @@ class KernelBackend(Backend):
         self, cell: str, timeout_s: float | None
     ) -> tuple[proto.Collector, KernelLost | None]:
         """Send ``cell``; collect until answered, ``timeout_s`` passed or the kernel is lost."""
-        msg = proto.execute_request(cell, session=self._session_id)
+        msg = proto.execute_request(
+            cell, session=self._session_id, allow_stdin=self._bridge is not None
+        )
         collector = proto.Collector(
             msg["header"]["msg_id"], max_output_bytes=self._max_output_bytes
         )
@@ -186,11 +241,25 @@ class KernelBackend(Backend):
             msg = await self._recv(remaining)
             if msg is not None:
                 collector.feed(msg)
+                while collector.input_requests:
+                    self._serve_input(collector.input_requests.pop(0))
 
-    async def _run_cell(self, code: str, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _run_cell(
+        self, code: str, first_line: int, timeout_s: float | None, cell: CellStep | None = None
+    ) -> ExecResult:
         timeout = timeout_s if timeout_s is not None else self._timeout_s
+        try:
+            return await self._run_request(code, first_line, cell, limit_s=timeout)
+        finally:
+            for task in list(self._calls):  # calls of code that was stopped: nobody waits
+                task.cancel()
+
+    async def _run_request(
+        self, code: str, first_line: int, cell: CellStep | None, *, limit_s: float | None
+    ) -> ExecResult:
+        timeout = limit_s
         started = time.monotonic()
-        collector, lost = await self._request(proto.wrap_code(code, first_line), timeout)
+        collector, lost = await self._request(proto.wrap_code(code, first_line, cell), timeout)
         error: ExecError | None = None
         if lost is None and not collector.done:  # timed out: interrupt, else restart
             assert timeout is not None

@@ -173,13 +173,14 @@ class JupyterBackend(KernelBackend):
         import zmq.asyncio
 
         self._kc = self._km.client()
-        self._kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        self._kc.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=False)
         await self._kc.wait_for_ready(timeout=self._start_timeout_s)
         self._pending.clear()
         self._exited = False
         self._poller = zmq.asyncio.Poller()
         self._poller.register(self._kc.iopub_channel.socket, zmq.POLLIN)
         self._poller.register(self._kc.shell_channel.socket, zmq.POLLIN)
+        self._poller.register(self._kc.stdin_channel.socket, zmq.POLLIN)
         pid = getattr(self._km.provisioner, "pid", None)
         if pid is not None and hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):
@@ -212,7 +213,10 @@ class JupyterBackend(KernelBackend):
     async def _send(self, msg: dict[str, Any]) -> None:
         if self._kc is None:
             raise KernelLost("the kernel is not running")
-        self._kc.shell_channel.send(msg)
+        channel = (
+            self._kc.stdin_channel if msg.get("channel") == "stdin" else self._kc.shell_channel
+        )
+        channel.send(msg)
 
     async def _recv(self, timeout_s: float | None) -> dict[str, Any] | None:
         if self._pending:
@@ -242,7 +246,8 @@ class JupyterBackend(KernelBackend):
     async def _drain(self, ready: dict[Any, int]) -> None:
         import zmq
 
-        for socket in (self._kc.iopub_channel.socket, self._kc.shell_channel.socket):
+        kc = self._kc
+        for socket in (kc.iopub_channel.socket, kc.shell_channel.socket, kc.stdin_channel.socket):
             if socket in ready:
                 with contextlib.suppress(zmq.Again):
                     while True:

@@ -7,13 +7,21 @@ import functools
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..._result import ExecError, ExecResult, RichOutput
-from .._report import MAX_OUTPUT_BYTES, OutputCap, clean_text, error_from_report, exec_result
+from ..._result import ExecError, ExecResult, LogItem, RichOutput, StreamText, merge_log
+from .._base import CellStep
+from .._report import (
+    MAX_OUTPUT_BYTES,
+    OutputCap,
+    clean_text,
+    error_from_report,
+    exec_result,
+    rich_output,
+)
 
 __all__ = [
     "ERROR_MIME",
@@ -33,6 +41,8 @@ PROTOCOL_VERSION = "5.3"
 
 #: MIME type of the structured error the kernel-side helper publishes (JSON text).
 ERROR_MIME = "application/vnd.eager.error+json"
+#: How the prompt of an input request that is a tool call starts (then the call as JSON).
+TOOL_PROMPT = "\x00eager-tool "
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_LINE = re.compile(r'(?:Cell In\s*\[\d*\], line (\d+))|(?:File "<program>", line (\d+))')
@@ -49,6 +59,7 @@ from IPython import get_ipython as _get_ipython
 from IPython.display import publish_display_data as _publish
 
 _interp = Interpreter(_get_ipython().user_ns)
+_notebook = Notebook(_interp, _get_ipython(), hooks_per_request=True)
 FILENAME = PROGRAM_FILENAME
 
 
@@ -74,23 +85,72 @@ sys.argv = [FILENAME]  # as for a script (the kernel's own arguments are of no u
 
 
 def run(code, first_line):
-    error = _interp.run(code, first_line)
+    with _no_stdin():
+        error = _interp.run(code, first_line)
     if error is not None:
         _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
 
 
+def tools(specs):
+    # The host's tools as functions; their calls travel as input requests on the stdin
+    # channel (the one channel on which a running cell may wait for the client).
+    install_tools(_interp, _json.loads(specs), _call_tool)
+
+
+def _call_tool(name, args, kwargs):
+    request = _json.dumps({"name": name, "args": args, "kwargs": kwargs}, ensure_ascii=True)
+    return _json.loads(_get_ipython().kernel.raw_input(__TOOL_PROMPT__ + request))
+
+
+class _no_stdin:
+    # input() in the program sees no terminal, as in the REPL (stdin is only the tools').
+    def __enter__(self):
+        import builtins
+
+        self.saved = builtins.input
+        builtins.input = _no_input
+
+    def __exit__(self, *exc):
+        import builtins
+
+        builtins.input = self.saved
+
+
+def _no_input(prompt=""):
+    raise EOFError("EOF when reading a line")
+
+
+def step(code, first_line, begin, end, source, failed):
+    # One invocation of a notebook cell: display and hooks once per cell (Notebook).
+    global _notebook_mode
+    _notebook_mode = True
+    with _no_stdin():
+        _notebook.step(code, first_line, begin, end, source, failed, _report)
+
+
+def _report(error):
+    _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
+
+
 def reset():
     _interp.reset()
+    _notebook.reset()
+
+
+_notebook_mode = False
 
 
 def _no_inline_autoflush():
-    # matplotlib-inline shows (and closes) the figures after every cell; eager runs many
-    # cells where serial runs one, so only explicit show()/display() may produce output.
+    # matplotlib-inline shows (and closes) the figures after every request; a script runs
+    # as many requests where serial runs one, so only explicit show()/display() may produce
+    # output. Notebook cells hold the hook back until their end instead (Notebook).
+    if _notebook_mode:
+        return
     mod = sys.modules.get("matplotlib_inline.backend_inline")
     if mod is not None:
         mod.show._draw_called = False
         mod.show._to_draw = []
-""".replace("__ERROR_MIME__", repr(ERROR_MIME))
+""".replace("__ERROR_MIME__", repr(ERROR_MIME)).replace("__TOOL_PROMPT__", repr(TOOL_PROMPT))
 
 
 @functools.cache
@@ -117,10 +177,16 @@ def kernel_setup() -> str:
 RESET_CELL = "__import__('__eager_kernel__').reset()"
 
 
-def wrap_code(code: str, first_line: int) -> str:
-    """The cell that runs ``code`` as lines ``first_line…`` of the program, script-style."""
+def wrap_code(code: str, first_line: int, cell: CellStep | None = None) -> str:
+    """The request that runs ``code`` as lines ``first_line…`` of the program: script-style,
+    or as a step of a notebook cell."""
     # ascii(): lone surrogates and any other character survive the JSON/UTF-8 transport.
-    return f"__import__('__eager_kernel__').run({code!a}, {int(first_line)})"
+    if cell is None:
+        return f"__import__('__eager_kernel__').run({code!a}, {int(first_line)})"
+    return (
+        f"__import__('__eager_kernel__').step({code!a}, {int(first_line)}, {cell.begin!r}, "
+        f"{cell.end!r}, {cell.source!a}, {cell.failed!r})"
+    )
 
 
 def _message(msg_type: str, content: dict[str, Any], *, session: str) -> dict[str, Any]:
@@ -141,8 +207,35 @@ def _message(msg_type: str, content: dict[str, Any], *, session: str) -> dict[st
     }
 
 
-def execute_request(cell: str, *, session: str) -> dict[str, Any]:
-    """An ``execute_request`` that runs silently: no history, no execute_input, no display hook."""
+def tools_cell(specs: list[dict[str, Any]]) -> str:
+    """The cell that gives the kernel the stubs of the host's tools."""
+    return f"__import__('__eager_kernel__').tools({json.dumps(specs)!a})"
+
+
+def input_reply(value: str, *, parent: dict[str, Any], session: str) -> dict[str, Any]:
+    """The answer to an ``input_request`` (on the stdin channel)."""
+    msg = _message("input_reply", {"value": value}, session=session)
+    msg["parent_header"] = parent
+    msg["channel"] = "stdin"
+    return msg
+
+
+def tool_call_of(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool call an ``input_request`` carries (None: a plain input request)."""
+    prompt = str((msg.get("content") or {}).get("prompt", ""))
+    if not prompt.startswith(TOOL_PROMPT):
+        return None
+    try:
+        call = json.loads(prompt[len(TOOL_PROMPT) :])
+    except ValueError:
+        return None
+    return call if isinstance(call, dict) else None
+
+
+def execute_request(cell: str, *, session: str, allow_stdin: bool = False) -> dict[str, Any]:
+    """An ``execute_request`` that runs silently: no history, no execute_input, no display hook.
+
+    ``allow_stdin``: the cell may send input requests (the tools' calls)."""
     return _message(
         "execute_request",
         {
@@ -150,7 +243,7 @@ def execute_request(cell: str, *, session: str) -> dict[str, Any]:
             "silent": True,
             "store_history": False,
             "user_expressions": {},
-            "allow_stdin": False,
+            "allow_stdin": allow_stdin,
             "stop_on_error": True,
         },
         session=session,
@@ -191,10 +284,14 @@ class Collector:
     max_output_bytes: int | None = MAX_OUTPUT_BYTES
     stdout: OutputCap = field(init=False)
     stderr: OutputCap = field(init=False)
-    bundles: list[dict[str, str]] = field(default_factory=list)
+    bundles: list[dict[str, Any]] = field(default_factory=list)
+    #: The order of what came: stream text, or the index of a bundle.
+    order: list[StreamText | int] = field(default_factory=list)
     error: ExecError | None = None
     idle: bool = False
     kernel_lost: str | None = None
+    #: Input requests of the request (tool calls), waiting to be answered.
+    input_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.stdout = OutputCap(self.max_output_bytes)
@@ -218,15 +315,31 @@ class Collector:
             return
         if (msg.get("parent_header") or {}).get("msg_id") != self.msg_id:
             return
-        if msg_type == "stream":
-            stream = self.stderr if content.get("name") == "stderr" else self.stdout
-            stream.add_text(str(content.get("text", "")))
+        if msg_type == "input_request":
+            self.input_requests.append(msg)
+        elif msg_type == "stream":
+            name: Literal["stdout", "stderr"] = (
+                "stderr" if content.get("name") == "stderr" else "stdout"
+            )
+            stream = self.stderr if name == "stderr" else self.stdout
+            text = str(content.get("text", ""))
+            stream.add_text(text)
+            self.order.append(StreamText(name, text))
         elif msg_type in ("display_data", "execute_result"):
             data = content.get("data") or {}
             if ERROR_MIME in data:
                 self.error = _helper_error(data[ERROR_MIME])
+                self.order.append(-1)  # where it showed (figures may follow it)
                 return
-            self.bundles.append({str(k): _as_text(v) for k, v in data.items()})
+            self.order.append(len(self.bundles))
+            self.bundles.append(
+                {
+                    "output_type": msg_type,
+                    "data": {str(k): _as_text(v) for k, v in data.items()},
+                    "metadata": content.get("metadata") or {},
+                    "execution_count": content.get("execution_count"),
+                }
+            )
         elif msg_type == "error" and self.error is None:
             self.error = parse_error(content)
         elif msg_type == "status" and content.get("execution_state") == "idle":
@@ -244,9 +357,25 @@ class Collector:
         error: ExecError | None = None,
         outputs: tuple[RichOutput, ...] = (),
     ) -> ExecResult:
-        """The invocation's result; ``error`` (timeout, crash) replaces the collected one."""
+        """The invocation's result; ``error`` (timeout, crash) replaces the collected one.
+
+        ``outputs`` are the collected bundles (saved, see :func:`save_outputs`), in order.
+        """
         stdout, stderr = self.stdout.freeze(), self.stderr.freeze()
-        return exec_result(stdout, stderr, error or self.error, duration_s, outputs)
+        error = error or self.error
+        result = exec_result(stdout, stderr, error, duration_s, outputs)
+        if not outputs:
+            return result
+        log: list[LogItem] = []
+        for item in self.order:
+            if isinstance(item, StreamText):
+                log.append(item)
+            elif item < 0:
+                if error is not None:
+                    log.append(error)
+            elif item < len(outputs):
+                log.append(outputs[item])
+        return replace(result, log=merge_log(log))
 
 
 def _helper_error(payload: object) -> ExecError:
@@ -270,15 +399,17 @@ _BINARY = {"image/png", "image/jpeg"}
 
 
 def save_outputs(
-    bundles: list[dict[str, str]], *, directory: Path, counter: int
+    bundles: list[dict[str, Any]], *, directory: Path, counter: int
 ) -> tuple[RichOutput, ...]:
-    """Save the main payload (image, else HTML) of each bundle in ``directory``.
+    """Save the main payload (image, else HTML) of each output record in ``directory``.
 
     Files are named ``output-<n>.<ext>`` from ``counter`` on; bundles with only text keep
     ``path=None``.
     """
     outputs: list[RichOutput] = []
-    for i, data in enumerate(bundles):
+    for i, record in enumerate(bundles):
+        output = rich_output(record)
+        data = output.data
         mime = next((m for m in _SAVED if m in data), None)
         path: str | None = None
         if mime is not None:
@@ -289,5 +420,5 @@ def save_outputs(
             else:
                 target.write_text(data[mime], encoding="utf-8", errors="surrogatepass")
             path = str(target)
-        outputs.append(RichOutput(data=data, path=path))
+        outputs.append(replace(output, path=path))
     return tuple(outputs)

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..._bridge import ToolBridge
 from ..._errors import BackendCrashedError, BackendError, BackendStartError, UsageError
-from ..._result import ExecError, ExecResult
-from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend
+from ..._result import ExecError, ExecResult, RichOutput
+from ..._tools import Tool
+from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S, Backend, CellStep
 from .._env import session_env
 from .._report import (
     MAX_OUTPUT_BYTES,
     Captured,
     error_from_report,
     exec_result,
+    output_record,
+    segmented_result,
     timeout_error,
 )
 from .._sandbox import SandboxPolicy
 from .._sandboxed import SANDBOX_HINT, SandboxSetup
-from ._session import EXIT_WAIT_S, Session, exit_description, reply_ends
+from ._session import EXIT_WAIT_S, STARTUP_TIMEOUT_S, Session, exit_description, reply_ends
 
 __all__ = ["ReplBackend"]
 
@@ -82,6 +87,7 @@ class ReplBackend(Backend):
     """
 
     name = "repl"
+    supports_tools = True
 
     def __init__(
         self,
@@ -96,6 +102,7 @@ class ReplBackend(Backend):
         restart_grace_s: float = RESTART_GRACE_S,
         sandbox: SandboxPolicy | None = None,
         command: Sequence[str] | None = None,
+        tools: Sequence[Tool | Callable[..., Any]] = (),
     ) -> None:
         for label, value in (
             ("timeout_s", timeout_s),
@@ -141,6 +148,10 @@ class ReplBackend(Backend):
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._executing = False
         self._settling: asyncio.Task[None] | None = None
+        self._bridge = ToolBridge(tools) if tools else None
+        #: The session and the tool specs whose stubs it holds.
+        self._installed: tuple[Session, str] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
 
     def _loop_lock(self) -> asyncio.Lock:
         # One lock per event loop: a backend may serve several asyncio.run() calls in turn.
@@ -246,15 +257,63 @@ class ReplBackend(Backend):
             return f"a fresh session could not be started ({exc})"
         return "the next execution runs in a fresh session (state lost)"
 
-    async def _execute(self, code: str, *, first_line: int, timeout_s: float | None) -> ExecResult:
+    async def _install_tools(self, session: Session) -> None:
+        """Give the session the stubs of the bound tools (once per session and tool set)."""
+        bridge = self._bridge
+        if bridge is None:
+            return
+        specs = json.dumps(bridge.specs, sort_keys=True)
+        if self._installed == (session, specs):
+            return
+        session.send({"op": "tools", "specs": bridge.specs})
+        reply = await session.reply(STARTUP_TIMEOUT_S)
+        if reply is None:
+            raise BackendCrashedError("the Python session died while its tools were installed")
+        await session.outputs(reply_ends(reply))
+        self._installed = (session, specs)
+
+    def _on_call(self, session: Session, message: dict[str, Any]) -> None:
+        """A tool call of the running code: answered from a task (the reply wait goes on)."""
+        task = asyncio.create_task(self._serve(session, message))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _serve(self, session: Session, message: dict[str, Any]) -> None:
+        bridge = self._bridge
+        args, kwargs = message.get("args"), message.get("kwargs")
+        if bridge is None:
+            reply: dict[str, Any] = {"error": {"type": "RuntimeError", "message": "no tools"}}
+        elif not isinstance(args, list) or not isinstance(kwargs, dict):
+            reply = {"error": {"type": "TypeError", "message": "malformed tool call"}}
+        else:
+            reply = await bridge.handle(str(message.get("name")), args, kwargs)
+        try:
+            session.answer({"op": "result", "id": message.get("id"), **reply})
+        except (TypeError, ValueError):  # a codec's value that is no JSON after all
+            error = {"type": "TypeError", "message": "the tool's result is not a JSON value"}
+            session.answer({"op": "result", "id": message.get("id"), "error": error})
+
+    async def _execute(
+        self,
+        code: str,
+        *,
+        first_line: int,
+        timeout_s: float | None,
+        cell: CellStep | None = None,
+    ) -> ExecResult:
         """Run ``code`` in the session; errors, timeouts and crashes come back as data."""
         limit = self.timeout_s if timeout_s is None else timeout_s
         async with self._loop_lock():
             session = await self._ensure_session()
+            try:
+                await self._install_tools(session)
+            except (TimeoutError, BackendCrashedError):
+                t0 = time.perf_counter()
+                return await self._crashed(session, t0)
             t0 = time.perf_counter()
             self._executing = True
             try:
-                return await self._run(session, code, first_line, limit, t0)
+                return await self._run(session, code, first_line, limit, t0, cell)
             except asyncio.CancelledError:
                 # Keep the session in step: stop the code, swallow its reply, before anyone
                 # else uses the session (the next call waits for this).
@@ -264,10 +323,30 @@ class ReplBackend(Backend):
                 self._executing = False
 
     async def _run(
-        self, session: Session, code: str, first_line: int, limit: float | None, t0: float
+        self,
+        session: Session,
+        code: str,
+        first_line: int,
+        limit: float | None,
+        t0: float,
+        cell: CellStep | None,
+    ) -> ExecResult:
+        command: dict[str, Any] = {"op": "exec", "code": code, "first_line": first_line}
+        if cell is not None:
+            command["cell"] = dataclasses.asdict(cell)
+        session.on_call = lambda message: self._on_call(session, message)
+        try:
+            return await self._exchange(session, command, limit, t0)
+        finally:
+            session.on_call = None
+            for task in list(self._calls):  # calls of code that was stopped: nobody waits
+                task.cancel()
+
+    async def _exchange(
+        self, session: Session, command: dict[str, Any], limit: float | None, t0: float
     ) -> ExecResult:
         try:
-            session.send({"op": "exec", "code": code, "first_line": first_line})
+            session.send(command)
             reply = await session.reply(limit)
         except BackendCrashedError:
             return await self._crashed(session, t0)
@@ -295,9 +374,21 @@ class ReplBackend(Backend):
         return await self._finish(session, reply, t0)
 
     async def _finish(self, session: Session, reply: dict[str, Any], t0: float) -> ExecResult:
+        records = reply.get("outputs")
+        segments: list[tuple[Captured, Captured, RichOutput | ExecError | None]] = []
+        if isinstance(records, list):  # rich outputs, each after the text printed before it
+            for record in records:
+                if isinstance(record, dict):
+                    ends = reply_ends(record)
+                    seg_out, seg_err = await session.cut(ends)
+                    segments.append((seg_out, seg_err, output_record(record)))
         out, err = await session.outputs(reply_ends(reply))
         raw = reply.get("error")
         error = error_from_report(raw) if isinstance(raw, dict) else None
+        if segments:
+            segments.append((out, err, None))
+            duration = time.perf_counter() - t0
+            return segmented_result(segments, error, duration, cap=self.max_output_bytes)
         return self._result(out, err, error, t0)
 
     @staticmethod

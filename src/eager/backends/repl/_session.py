@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..._errors import BackendCrashedError, BackendStartError
@@ -51,6 +51,9 @@ _SIGNAL_HINTS = {
     signal.SIGABRT: "aborted",
     signal.SIGBUS: "bus error",
 }
+
+#: The answer to a tool call when no tools are bound to the session.
+_NO_TOOLS = {"type": "RuntimeError", "message": "no tools are bound to this session"}
 
 _BOOTSTRAP = """\
 import sys, types
@@ -201,6 +204,8 @@ class Session:
         self.awaiting = 0
         #: How the output of the last replied command ended, until :meth:`outputs` took it.
         self.unconsumed_ends: list[str] | None = None
+        #: Takes the tool calls the running command makes (``{"op": "call", ...}``).
+        self.on_call: Callable[[dict[str, Any]], None] | None = None
 
     @classmethod
     async def spawn(
@@ -308,14 +313,29 @@ class Session:
 
     async def reply(self, timeout_s: float | None) -> dict[str, Any] | None:
         """The next reply (None: the child closed its end, i.e. it died); raises TimeoutError."""
-        if timeout_s is None:
-            message = await self.replies.get()
-        else:
-            message = await asyncio.wait_for(self.replies.get(), timeout_s)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            if deadline is None:
+                message = await self.replies.get()
+            else:
+                message = await asyncio.wait_for(self.replies.get(), deadline - loop.time())
+            if message is None or message.get("op") != "call":
+                break
+            if self.on_call is not None:  # a tool call of the running code: not its reply
+                self.on_call(message)
+            else:
+                self.answer({"op": "result", "id": message.get("id"), "error": _NO_TOOLS})
         self.awaiting -= 1
         if message is not None:
             self.unconsumed_ends = reply_ends(message)
         return message
+
+    def answer(self, message: dict[str, Any]) -> None:
+        """Send the result of a tool call (no reply is awaited); dropped when the child is gone."""
+        stdin = self.child.get_pipe_transport(0) if self.child is not None else None
+        if isinstance(stdin, asyncio.WriteTransport) and not stdin.is_closing():
+            stdin.write((json.dumps(message, ensure_ascii=True) + "\n").encode("ascii"))
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the child (stdio mode: SIGINT travels as an ``interrupt`` command)."""
@@ -381,6 +401,15 @@ class Session:
             self.child.close()  # its pipes too, even those a grandchild still holds open
         if self.reply_transport is not None:
             self.reply_transport.close()
+
+    async def cut(self, ends: list[str]) -> tuple[Captured, Captured]:
+        """The output printed before a rich output of the running command (see the worker's
+        ``emit``): each stream up to its next sentinel, or nothing when it was lost."""
+        got = []
+        for stream, end in zip((self.stdout, self.stderr), ends, strict=False):
+            segment = await stream.next_segment(DRAIN_TIMEOUT_S) if end == "sentinel" else None
+            got.append(segment if segment is not None else Captured(b"", 0))
+        return got[0], got[1]
 
     async def outputs(self, ends: list[str]) -> tuple[Captured, Captured]:
         """This invocation's stdout and stderr, as the worker said each one ended.

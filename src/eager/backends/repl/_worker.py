@@ -45,7 +45,14 @@ import traceback
 from typing import Any
 
 if __package__:  # imported from Eager (tests); in the child the bootstrap ran its text first
-    from .._interpreter import PROGRAM_FILENAME, Interpreter
+    from .._interpreter import (
+        PROGRAM_FILENAME,
+        Interpreter,
+        Notebook,
+        bundle,
+        install_tools,
+        make_shell,
+    )
 
 __all__ = ["main"]
 
@@ -124,6 +131,10 @@ class _Worker:
             if key not in _MAIN_KEYS:
                 del namespace[key]
         self.interp = Interpreter(namespace, hidden_files=(_WORKER_FILE,))
+        self.notebook: Any = None
+        self.call_id = 0
+        #: The rich outputs of the running command, each with where it cut stdout and stderr.
+        self.records: list[dict[str, Any]] = []
         if self.framer is not None:
             self.start_stdio()
 
@@ -185,17 +196,21 @@ class _Worker:
             written = os.write(self.reply_fd, data)
             data = data[written:]
 
-    def receive(self) -> dict[str, Any] | None:
+    def receive(self, interruptible: bool = False) -> dict[str, Any] | None:
         while self.queue is not None:
             try:
                 got: dict[str, Any] | None = self.queue.get()
             except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                if interruptible:
+                    raise
                 continue
             return got
         while True:
             try:
                 line = self.commands.readline()
             except KeyboardInterrupt:  # a late SIGINT under a handler the user installed
+                if interruptible:
+                    raise
                 continue
             if not line:
                 return None
@@ -251,7 +266,62 @@ class _Worker:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
-    def end_invocation(self) -> list[str]:
+    def call_tool(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A tool stub's call: ask the parent, wait for its result (an interrupt stops the
+        wait; the late result is then dropped by the command loop)."""
+        self.call_id += 1
+        ident = self.call_id
+        self.send({"op": "call", "id": ident, "name": name, "args": args, "kwargs": kwargs})
+        while True:
+            message = self.receive(interruptible=True)
+            if message is None:
+                os._exit(0)  # the parent is gone
+            if message.get("op") == "result" and message.get("id") == ident:
+                return message
+
+    def run_cell(self, code: str, first_line: int, cell: dict[str, Any]) -> Any:
+        """One invocation of a notebook cell (see ``Notebook.step``)."""
+        if self.notebook is None:
+            try:
+                shell = make_shell(self.interp.namespace, self.emit)
+            except ImportError as exc:
+                return {
+                    "ename": "ImportError",
+                    "evalue": str(exc),
+                    "traceback": "ImportError: " + str(exc) + "\n",
+                    "lineno": None,
+                    "statement_line": None,
+                    "kind": "runtime",
+                }
+            self.notebook = Notebook(self.interp, shell, hooks_per_request=False)
+        return self.notebook.step(
+            code,
+            first_line,
+            bool(cell.get("begin")),
+            bool(cell.get("end")),
+            str(cell.get("source") or ""),
+            bool(cell.get("failed")),
+        )
+
+    def emit(self, output_type: str, data: Any, metadata: Any, count: Any) -> None:
+        """A rich output: the text printed before it is cut off first (order is kept)."""
+        self.flush()
+        ends = [self.end_stream(fd, cut=True) for fd in (1, 2)]
+        try:
+            metadata = json.loads(json.dumps(metadata, default=str))
+        except (TypeError, ValueError):
+            metadata = {}
+        self.records.append(
+            {
+                "output_type": output_type,
+                "data": bundle(data),
+                "metadata": metadata,
+                "execution_count": count,
+                "ends": ends,
+            }
+        )
+
+    def flush(self) -> None:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 if stream is not None:
@@ -265,16 +335,20 @@ class _Worker:
                 ctypes.CDLL(None).fflush(None)
             except BaseException:
                 pass
+
+    def end_invocation(self) -> list[str]:
+        self.flush()
         return [self.end_stream(fd) for fd in (1, 2)]
 
-    def end_stream(self, fd: int) -> str:
+    def end_stream(self, fd: int, cut: bool = False) -> str:
         # The pipe empty and still ours: the parent has read (and filed) all of this
-        # invocation's output, so no sentinel is needed (it would cost a wake-up).
+        # invocation's output, so no sentinel is needed (it would cost a wake-up). Not for a
+        # cut before a rich output: the parent files it only later, with the reply.
         try:
             st = os.fstat(fd)
             if self.pipes.get(fd) != (st.st_dev, st.st_ino):
                 return "lost"  # closed or redirected by the program: no sentinel would come
-            if self.framer is None and _unread_bytes(fd) == 0:
+            if not cut and self.framer is None and _unread_bytes(fd) == 0:
                 return "drained"
         except (OSError, ValueError):
             return "lost"
@@ -303,15 +377,31 @@ class _Worker:
             if message is None:
                 return
             error = None
-            if message.get("op") == "exec":
+            self.records = []
+            if message.get("op") == "result":
+                continue  # the result of a tool call that was interrupted: nobody waits
+            if message.get("op") == "tools":
+                install_tools(self.interp, message["specs"], self.call_tool)
+            elif message.get("op") == "exec":
                 self.arm_cpu_limit()
-                error = self.interp.run(message["code"], message.get("first_line", 1))
+                cell = message.get("cell")
+                if isinstance(cell, dict):
+                    error = self.run_cell(message["code"], message.get("first_line", 1), cell)
+                else:
+                    error = self.interp.run(message["code"], message.get("first_line", 1))
                 if os.getpid() != self.pid:  # a fork of user code returned here: never serve
                     os._exit(0)
             elif message.get("op") == "reset":
-                self.interp.reset()
+                if self.notebook is not None:
+                    self.interp.reset()
+                    self.notebook.reset()
+                else:
+                    self.interp.reset()
             ends = self.end_invocation()
-            self.send({"op": "done", "error": error, "ends": ends})
+            reply = {"op": "done", "error": error, "ends": ends}
+            if self.records:
+                reply["outputs"] = self.records
+            self.send(reply)
 
 
 def die_with_parent(parent_pid: Any) -> None:

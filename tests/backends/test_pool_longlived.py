@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 
 import pytest
 
@@ -193,3 +194,13 @@ async def test_an_idle_session_that_died_is_replaced_in_the_background(
         stats = pool.stats()
         assert (stats.found_dead, stats.idle, stats.started) == (1, 2, 3)
         assert made[0].closed
+
+
+async def test_a_child_killed_before_the_event_loop_heard_of_it_is_still_found_dead() -> None:
+    async with ReplBackend(timeout_s=30) as backend:
+        await backend.execute("x = 1\n")
+        os.kill(backend.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        time.sleep(0.2)  # noqa: ASYNC251 - on purpose: the loop must not see the exit first
+        result = await backend.execute("print('innocent')\n")
+        assert result.error is None and result.stdout == "innocent\n"
+        assert backend.starts == 2

@@ -285,8 +285,8 @@ class Session:
 
     @property
     def alive(self) -> bool:
-        """False once the child is known to be gone (the event loop saw it exit, or its command
-        or reply pipe closed): a session that died while idle. A few µs: no system call."""
+        """False once the child is gone (it exited, or its command or reply pipe closed): a
+        session that died while idle."""
         if self.protocol.exited.is_set():
             return False
         if self.child is None or self.child.get_returncode() is not None:
@@ -294,7 +294,16 @@ class Session:
         stdin = self.child.get_pipe_transport(0)
         if stdin is None or stdin.is_closing():
             return False
-        return not (self.reply_transport is not None and self.reply_transport.is_closing())
+        if self.reply_transport is not None and self.reply_transport.is_closing():
+            return False
+        # Exited, though the event loop has not heard yet (a zombie, or reaped by a watcher
+        # thread): ask the kernel without reaping it (one system call, about a microsecond).
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False  # reaped already: gone
+        except (OSError, AttributeError):
+            return True  # no waitid here: trust what the event loop saw
 
     @property
     def broken(self) -> str | None:

@@ -171,6 +171,7 @@ class DeltaSelector:
         self.in_tool_call = False
         self._calls: dict[int, _Call] = {}
         self._tool_index: int | None = None
+        self._last_call: int | None = None
         self._parts: dict[int, _Part] = {}  # by block index
         self._events: list[_Part] = []  # unknown events, in order
         #: Blocks and events past :data:`MAX_BLOCKS`, not kept.
@@ -184,7 +185,7 @@ class DeltaSelector:
             self.finish_reason = delta.finish_reason
         if delta.alive:
             self.started = True
-            self.in_tool_call = bool(delta.tool_calls) and not delta.content
+            self.in_tool_call = False
         if delta.content:
             self.content.append(delta.content)
         if delta.reasoning:
@@ -200,6 +201,8 @@ class DeltaSelector:
             if piece.index in self._parts:  # the input of a server tool: not ours to run
                 self._parts[piece.index].json.append(piece.arguments)
                 continue
+            self.in_tool_call = not delta.content
+            self._last_call = piece.index
             call = self._calls.get(piece.index)
             if call is None:
                 call = _Call(
@@ -302,7 +305,7 @@ class DeltaSelector:
 
     def where(self) -> str:
         """Where the stream is, for an error message: inside which tool call, if any."""
-        if not self.in_tool_call or not self._calls:
+        if not self.in_tool_call or self._last_call not in self._calls:
             return ""
-        call = self._calls[max(self._calls)]
+        call = self._calls[self._last_call]
         return f" inside tool call {call.name or '?'!r} ({call.id or 'no id'})"

@@ -45,8 +45,9 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
+# Tests wait on kernels, sessions and streams more than on the CPU: 4 workers on 2 cores.
 unit: $(VENV)/.test-installed sandbox-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4 --dist loadgroup
 
 test: lint typecheck unit
 

@@ -156,7 +156,8 @@ def smolagents_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
                 row: dict[str, Any] = {"task": rec.name, "tps": tps}
                 for kind in ("stock", "eager"):
                     model = OpenAIServerModel(model_id=rec.name, api_base=srv.base_url, api_key="x")
-                    executor = EagerExecutor() if kind == "eager" else None
+                    # in this process, as smolagents' own executor (same cwd, same tables)
+                    executor = EagerExecutor(backend="in-process") if kind == "eager" else None
                     agent = CodeAgent(
                         tools=[],
                         model=EagerModel(model, executor) if executor else model,

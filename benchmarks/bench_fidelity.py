@@ -204,19 +204,8 @@ def parts_of_messages(messages: Iterable[dict[str, Any]]) -> list[Part]:
 
 
 def run_log(result: RunResult) -> tuple[StreamText | RichOutput | ExecError, ...]:
-    """A run's ordered output log; for a runtime that does not fill ``log`` yet, its stdout,
-    stderr, rich outputs and error, in that order."""
-    if result.log:
-        return result.log
-    items: list[StreamText | RichOutput | ExecError] = []
-    if result.stdout:
-        items.append(StreamText("stdout", result.stdout))
-    if result.stderr:
-        items.append(StreamText("stderr", result.stderr))
-    items.extend(result.outputs)
-    if result.error is not None:
-        items.append(result.error)
-    return tuple(items)
+    """A run's ordered output log (printed text, rich outputs, then its error)."""
+    return result.log
 
 
 def parts_of_log(log: Iterable[StreamText | RichOutput | ExecError]) -> list[Part]:

@@ -8,7 +8,7 @@ import pytest
 
 from eager._speculate import FoundCall, Speculator
 
-RESULTS = {("search", ("cats",)): ["u0", "u1"]}
+RESULTS = {("search", ("cats",)): ["u0", "u1"], ("fetch", ("u0",)): "page zero"}
 
 
 def result_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
@@ -17,7 +17,7 @@ def result_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple
 
 
 def spec() -> Speculator:
-    return Speculator(["search", "fetch"], result_of)
+    return Speculator(["search", "fetch", "summarize"], result_of)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,15 @@ def spec() -> Speculator:
         ("hits = search('cats')\n", "fetch(hits[1])", [FoundCall("fetch", ("u1",), {})]),
         ("hits = search('dogs')\n", "fetch(hits[0])", []),  # result not seen yet
         ("url = 'u9'\nurl = compute()\n", "fetch(url)", []),  # rebound: forgotten
+        ("a = 'x'\nb = 'y'\n", "fetch(a + ' ' + b)", [FoundCall("fetch", ("x y",), {})]),
+        ("n = 3\n", "fetch(f'page-{n}!')", [FoundCall("fetch", ("page-3!",), {})]),
+        ("n = 3\n", "fetch(f'{n:03d}')", []),  # a format spec: not evaluated here
+        ("", "fetch('a' * 10**9)", []),  # too large to build
+        (  # a chain: each result known once its call (with arguments known then) answered
+            "hits = search('cats')\npage = fetch(hits[0])\n",
+            "summarize(page, 'short')",
+            [FoundCall("summarize", ("page zero", "short"), {})],
+        ),
         ("", "fetch(*urls)", []),
         ("", "fetch(**opts)", []),
         ("", "obj.search('x')", []),  # a method, not the tool

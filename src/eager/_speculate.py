@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import io
+import operator
 import re
 import tokenize
 from collections.abc import Callable, Iterable
@@ -56,8 +57,8 @@ class Speculator:
             if self.tools
             else None
         )
-        #: name -> a literal value, or the call whose result it holds.
-        self._known: dict[str, Any | FoundCall] = {}
+        #: name -> a literal value, or the tool call (its AST) whose result it holds.
+        self._known: dict[str, Any] = {}
 
     def learn(self, code: str) -> None:
         """A complete chunk: remember what its top-level assignments bind (or forget)."""
@@ -83,9 +84,8 @@ class Speculator:
                 continue
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 pass
-            call = self._final_call(value)
-            if call is not None:
-                self._known[name] = call
+            if self._is_tool_call(value):  # resolved when asked: its arguments may be later
+                self._known[name] = value
 
     def calls(self, code: str) -> list[FoundCall]:
         """The complete calls of the tools in ``code`` (maybe unfinished) whose arguments
@@ -105,6 +105,13 @@ class Speculator:
             if call is not None:
                 found.append(call)
         return found
+
+    def _is_tool_call(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.tools
+        )
 
     def _final_call(self, node: ast.expr) -> FoundCall | None:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
@@ -135,8 +142,11 @@ class Speculator:
             if node.id not in self._known:
                 raise _Unknown(node.id)
             known = self._known[node.id]
-            if isinstance(known, FoundCall):
-                ok, value = self.result_of(known.name, known.args, known.kwargs)
+            if isinstance(known, ast.expr):  # the result of a tool call: known once seen
+                call = self._final_call(known)
+                if call is None:
+                    raise _Unknown(node.id)
+                ok, value = self.result_of(call.name, call.args, call.kwargs)
                 if not ok:
                     raise _Unknown(node.id)
                 return value
@@ -148,7 +158,48 @@ class Speculator:
                 return container[index]
             except Exception as exc:
                 raise _Unknown("subscript") from exc
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            left, right = self._value(node.left), self._value(node.right)
+            if not all(type(v) in _PLAIN for v in (left, right)):
+                raise _Unknown("operands")  # only plain values: no user type's __add__
+            if isinstance(node.op, ast.Mult) and any(
+                isinstance(v, int) and v > 10_000 for v in (left, right)
+            ):
+                raise _Unknown("too large")
+            try:
+                return _OPERATORS[type(node.op)](left, right)
+            except Exception as exc:
+                raise _Unknown("operator") from exc
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for part in node.values:
+                if isinstance(part, ast.Constant):
+                    parts.append(str(part.value))
+                elif isinstance(part, ast.FormattedValue) and part.format_spec is None:
+                    value = self._value(part.value)
+                    if type(value) not in _PLAIN:
+                        raise _Unknown("f-string value")
+                    convert: Callable[[object], str] = _CONVERSIONS[part.conversion]
+                    parts.append(convert(value))
+                else:
+                    raise _Unknown("f-string format")
+            return "".join(parts)
         raise _Unknown(type(node).__name__)
+
+
+#: Operators evaluated on known plain values (the same result as in the session).
+_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.Div: operator.truediv,
+}
+#: f-string conversions: none, !s, !r, !a.
+_CONVERSIONS: dict[int, Callable[[object], str]] = {-1: str, 115: str, 114: repr, 97: ascii}
+#: Types whose operators are the language's own (JSON values and tuples).
+_PLAIN = (str, int, float, bool, list, tuple, dict, type(None))
 
 
 def _closing(code: str, open_at: int) -> int | None:

@@ -138,6 +138,10 @@ class Tool:
 
 def _signature_of(fn: Callable[..., Any]) -> inspect.Signature:
     try:
+        return inspect.signature(fn, eval_str=True)  # `from __future__ import annotations`
+    except (NameError, SyntaxError, TypeError):
+        pass
+    try:
         return inspect.signature(fn)
     except (TypeError, ValueError):
         return inspect.Signature(

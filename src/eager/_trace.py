@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import MissingExtraError, UsageError
-from ._events import ChunkClosed, FirstToken, GateDecided, GenerationEnded, RunFinished
+from ._events import (
+    ChunkClosed,
+    FirstToken,
+    GateDecided,
+    GenerationEnded,
+    RunFinished,
+    SpeculationStarted,
+    ToolCalled,
+)
 from ._result import RunResult
 
 __all__ = ["MAX_PLOT_RUNS", "trace_events", "write_plot", "write_trace"]
 
 #: Tracks (thread ids) of every run in the trace.
-_TRACKS = {1: "generation", 2: "chunks", 3: "batches", 4: "executions"}
+_TRACKS = {1: "generation", 2: "chunks", 3: "batches", 4: "executions", 5: "tool calls"}
 #: Runs drawn in one Gantt chart at most (the first ones, in the mapping's order).
 MAX_PLOT_RUNS = 12
 
@@ -81,6 +89,13 @@ def trace_events(label: str, result: RunResult, *, pid: int = 1) -> list[dict[st
                 first_line=b.first_line,
             )
         )
+    for ev in result.events:
+        if isinstance(ev, ToolCalled):
+            how = " (speculated)" if ev.speculated else ""
+            name = f"{ev.name}{how}" + ("" if ev.ok else " error")
+            out.append(_span(pid, 5, name, ev.t, ev.t + ev.waited_s, ok=ev.ok))
+        elif isinstance(ev, SpeculationStarted):
+            out.append(_instant(pid, 5, f"speculate {ev.name}", ev.t))
     if result.error is not None:
         err = result.error
         out.append(
@@ -135,13 +150,28 @@ def write_plot(path: str | Path, results: Mapping[str, RunResult]) -> Path:
         ax.broken_barh(bars, (y + 0.6, 0.8), facecolors=colors, edgecolors="black", linewidth=0.3)
         if m.nel_s > 0:
             ax.broken_barh([(m.gen_s, m.nel_s)], (y + 0.2, 0.3), facecolors="#f0ad4e")
+        waits = [
+            (e.t, max(e.waited_s, 1e-4), e.speculated)
+            for e in result.events
+            if isinstance(e, ToolCalled)
+        ]
+        if waits:  # the session waiting for host tools (purple; light: a speculative hit)
+            ax.broken_barh(
+                [(t, w) for t, w, _ in waits],
+                (y + 2.45, 0.3),
+                facecolors=["#c9b3e6" if s else "#8e6cc7" for _, _, s in waits],
+            )
+        starts = [e.t for e in result.events if isinstance(e, SpeculationStarted)]
+        if starts:
+            ax.plot(starts, [y + 2.6] * len(starts), "v", color="#8e6cc7", markersize=3)
         ax.plot([m.e2el_s, m.e2el_s], [y + 0.2, y + 2.6], color="black", linewidth=1)
         labels.append(f"{label}\ne2el {m.e2el_s:.2f}s nel {m.nel_s:.2f}s")
         horizon = max(horizon, m.e2el_s)
     ax.set_yticks([r * 3 + 1.4 for r in range(len(runs))], labels, fontsize=7)
     ax.set_xlim(0, horizon * 1.05 or 1.0)
     ax.set_xlabel(
-        "seconds since the request (blue: generation, green/red: executions, orange: NEL)"
+        "seconds since the request (blue: generation, green/red: executions, orange: NEL, "
+        "purple: waiting for tools, ▼ speculative call started)"
     )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -143,3 +143,33 @@ def test_the_cli_builds_a_ray_backend() -> None:
     backend = make_backend(parser.parse_args(["--backend", "ray", "--ray-address", "auto"]))
     assert isinstance(backend, RayBackend)
     assert backend.address == "auto"
+
+
+async def test_code_in_the_actor_calls_the_drivers_tools(ray_backend: RayBackend) -> None:
+    import os
+
+    from eager import ReplaySource, run, tool
+
+    called_in: list[int] = []
+
+    @tool(read_only=True)
+    async def where(tag: str) -> dict[str, object]:
+        """Which process answered."""
+        called_in.append(os.getpid())
+        return {"tag": tag, "pid": os.getpid()}
+
+    @tool
+    def fails() -> None:
+        """Always fails."""
+        raise ValueError("no luck")
+
+    program = (
+        "import os\nr = where('x')\nprint(r['tag'], r['pid'] != os.getpid())\n"
+        "try:\n    fails()\nexcept ValueError as e:\n    print('raised', e)\n"
+    )
+    result = await run(
+        ReplaySource(program, tps=500, format="code"), ray_backend, tools=[where, fails]
+    )
+    assert result.error is None, result.error
+    assert result.stdout == "x True\nraised no luck\n"
+    assert called_in == [os.getpid()]  # the tool ran here, in the driver

@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,31 @@ async def test_the_gate_knows_tools_through_aliases_and_helper_functions() -> No
     assert decisions[0] == "seal"  # the alias seals; everything after waits
     assert result.error is None
     assert [n for n, _, _ in world.log] == ["search", "send"]
+
+
+async def test_a_pools_sessions_call_its_tools() -> None:
+    from eager import PoolConfig, SessionPool
+
+    world = World()
+    async with SessionPool(ReplBackend, config=PoolConfig(size=2), tools=world.tools()) as pool:
+        for _ in range(3):
+            async with pool.session() as session:
+                source = ReplaySource(PROGRAM, tps=500, format="code")
+                result = await run(source, session)
+                assert result.error is None and "sent to me" in result.stdout
+    assert [n for n, _, _ in world.log].count("send") == 3
+
+
+async def test_tool_calls_and_speculations_show_in_the_trace_and_the_gantt(tmp_path: Path) -> None:
+    import json
+
+    from eager._trace import write_plot, write_trace
+
+    async with ReplBackend() as backend:
+        result = await _run(backend, World(latency_s=0.1), "eager")
+    trace = json.loads(write_trace(tmp_path / "t.json", {"eager": result}).read_text())
+    names = [e.get("name", "") for e in trace["traceEvents"] if e.get("tid") == 5]
+    assert any(n.startswith("fetch (speculated)") for n in names)
+    assert any(n.startswith("speculate ") for n in names)
+    assert any(n.startswith("send") for n in names)
+    assert write_plot(tmp_path / "g.png", {"eager": result}).stat().st_size > 1000

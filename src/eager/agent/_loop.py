@@ -31,10 +31,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
+from .._bridge import ToolBridge
 from .._errors import EagerError, ExtractionError
 from .._result import Display, ExecError, RunResult
 from .._run import run
+from .._tools import Tool
 from ..backends._base import Backend
 from ..sources._base import LIMIT_STOPS, ScriptedSource, ToolCall, Turn
 from ._events import AgentEvent, CodeFinished, CodeStarted, ModelDelta, TurnEnded, TurnStarted
@@ -84,9 +87,12 @@ class Agent:
         system: str | None = None,
         on_event: Callable[[AgentEvent], None] | None = None,
         display: Display = "notebook",
+        tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
     ) -> None:
         self.model = model
         self.display: Display = display
+        #: The host tools the agent's code may call (None: the backend's own, if any).
+        self.bridge = tools if isinstance(tools, ToolBridge) or tools is None else ToolBridge(tools)
         self.backend = backend
         self.config = config or AgentConfig()
         self.system = self.default_system() if system is None else (system or None)
@@ -106,6 +112,7 @@ class Agent:
             tool_name=model.tool_name,
             tool_argument=model.tool_argument,
             final_answer=self.config.final_answer,
+            tools=tuple((self.bridge or self.backend.bridge or ToolBridge()).by_name.values()),
         )
 
     def _emit(self, event: AgentEvent) -> None:
@@ -179,6 +186,7 @@ class Agent:
                 gate=cfg.gate,
                 timeout_s=cfg.timeout_s,
                 display=self.display,
+                tools=self.bridge,
             )
         except ExtractionError:
             if source.turn.tool_calls:
@@ -250,6 +258,7 @@ class Agent:
                         gate=cfg.gate,
                         timeout_s=cfg.timeout_s,
                         display=self.display,
+                        tools=self.bridge,
                     )
                     runs.append(result)
                     failed = result.error is not None

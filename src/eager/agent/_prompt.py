@@ -17,6 +17,8 @@ import os
 from collections.abc import Sequence
 from typing import Literal
 
+from .._tools import Tool
+
 __all__ = ["files_line", "program_prompt", "system_prompt"]
 
 #: How a run shows results (the runtime's ``display``; see :func:`system_prompt`).
@@ -81,13 +83,16 @@ def system_prompt(
     tool_argument: str = "code",
     network: bool | None = None,
     final_answer: bool = True,
+    tools: Sequence[Tool] = (),
 ) -> str:
     """The default system prompt of a code agent (see the module doc).
 
     ``files``: paths or names of the data files in the session's folder (listed by name);
     ``protocol``: the model's protocol (``chat``, ``responses``, ``anthropic``: how its tool
     is named); ``network``: False adds that the session has no network (a sandbox), None says
-    nothing; ``final_answer``: the session defines ``final_answer(value)``.
+    nothing; ``final_answer``: the session defines ``final_answer(value)``; ``tools``: host
+    tools the code can call (their Python signatures and docs are listed, as code-mode agents
+    list them).
     """
     if code == "tool":
         kind = "tool" if protocol == "anthropic" else "function"
@@ -125,11 +130,32 @@ def system_prompt(
     lines.append(listed or "Files are in the working folder: open them by name.")
     if network is False:
         lines.append("The session has no network access (installing packages is not possible).")
+    if tools:
+        lines += ["", *tools_lines(tools)]
     finish = f"When you know the answer, {done} and write `Final Answer:` followed by the answer."
     if final_answer:
         finish += " You can also end from code with `final_answer(value)`."
     lines += ["", finish]
     return "\n".join(lines)
+
+
+def tools_lines(tools: Sequence[Tool]) -> list[str]:
+    """How the model learns the host tools: call them like functions (they are defined in the
+    session), results come back as values; each tool's signature and doc as Python."""
+    acting = [t.name for t in tools if not t.read_only]
+    lines = [
+        "These functions are already defined in the session: call them from your code like any "
+        "Python function (their results are plain values: lists, dicts, strings, numbers). A "
+        "failing call raises an exception at the calling line.",
+    ]
+    if acting:
+        lines.append(
+            "Functions that act on the world ("
+            + ", ".join(f"`{n}`" for n in acting)
+            + ") run only once your code block is complete."
+        )
+    lines += ["", "```python", *(t.python_signature() + "\n" for t in tools), "```"]
+    return lines
 
 
 def program_prompt(

@@ -142,6 +142,9 @@ class FakeBackend(Backend):
         cell: CellStep | None = None,
     ) -> ExecResult:
         """Wait for a permit (``hold``), record the call, wait ``delay_s``, run ``code``."""
+        if cell is not None and not (code or cell.begin or cell.end):
+            self._cell_step("", 1, cell, None)  # a warm-up: the shell, not an execution
+            return ExecResult()
         if self.hold:
             self.entered.put_nowait(code)
             await self._permits.get()

@@ -359,7 +359,7 @@ class Notebook:
         failed: bool,
         on_error: Any,
     ) -> dict[str, Any] | None:
-        if begin or not self.open:
+        if begin or (code and not self.open):  # (a lone end after a restart closes nothing)
             self.begin()
         error = None
         if code:

@@ -6,12 +6,13 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any, TypeVar
 
 from .._bridge import ToolBridge
 from .._errors import BackendError, BackendStartError, PoolExhaustedError, UsageError
 from .._result import ExecResult
+from .._tools import Tool
 from ._base import AsyncResource, Backend, CellStep
 from ._pool_config import PoolConfig, PoolStats, ReturnPolicy
 
@@ -104,10 +105,18 @@ class SessionPool(AsyncResource):
     #: Leaving ``async with`` closes every session even when the caller is being cancelled.
     SHIELD_CLOSE = True
 
-    def __init__(self, factory: Callable[[], Backend], *, config: PoolConfig | None = None) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Backend],
+        *,
+        config: PoolConfig | None = None,
+        tools: Sequence[Tool | Callable[..., Any]] | ToolBridge | None = None,
+    ) -> None:
         if not callable(factory):
             raise UsageError("factory must be a callable returning an unstarted Backend")
         self.factory = factory
+        #: The host tools every session's code may call (None: none, or the factory's own).
+        self.tools = tools if isinstance(tools, ToolBridge) or tools is None else ToolBridge(tools)
         self.config = config if config is not None else PoolConfig()
         self._idle: collections.deque[Backend] = collections.deque()
         self._kept: dict[Hashable, Backend] = {}  # least recently returned first
@@ -425,6 +434,8 @@ class SessionPool(AsyncResource):
             assert self._starts is not None
             async with self._starts:
                 backend = self.factory()
+                if self.tools is not None:
+                    backend.bind_tools(self.tools)
                 await asyncio.wait_for(self._warm(backend), self.config.start_timeout_s)
         except Exception as exc:
             self._failed += 1

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
+import json
+import queue
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._bridge import ToolBridge
 from .._errors import (
     BackendError,
     BackendStartError,
@@ -32,6 +36,8 @@ RAY_CALL_GRACE_S = 30.0
 RAY_START_TIMEOUT_S = 120.0
 #: Bound on asking an actor to close its session before it is killed.
 RAY_CLOSE_TIMEOUT_S = 10.0
+#: How long the actor waits for a tool call before the driver asks again (s).
+NEXT_CALL_POLL_S = 1.0
 
 
 def _ray() -> Any:
@@ -42,11 +48,72 @@ def _ray() -> Any:
     return ray
 
 
+class _Relay(ToolBridge):
+    """In the actor: the session's tool calls, relayed to the driver that holds the tools.
+
+    The driver takes each call with ``next_call`` (another concurrency group of the actor, so
+    another thread and event loop) and answers it with ``answer``.
+    """
+
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._specs = specs
+        self.calls: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._ids = itertools.count()
+
+    @property
+    def specs(self) -> list[dict[str, Any]]:
+        return self._specs
+
+    async def handle(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        ident = next(self._ids)
+        future: asyncio.Future[Any] = loop.create_future()
+        self.waiting[ident] = (loop, future)
+        self.calls.put({"id": ident, "name": name, "args": args, "kwargs": kwargs})
+        try:
+            reply: dict[str, Any] = await future
+        finally:
+            self.waiting.pop(ident, None)
+        return reply
+
+    def answer(self, ident: int, reply: dict[str, Any]) -> None:
+        found = self.waiting.get(ident)
+        if found is not None:
+            loop, future = found
+            loop.call_soon_threadsafe(_settle, future, reply)
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
 class _SessionActor:
     """The actor's body: one local :class:`ReplBackend` (its event loop is the actor's)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.backend = ReplBackend(**options)
+        self.relay: _Relay | None = None
+
+    async def bind_tools(self, specs: list[dict[str, Any]] | None) -> None:
+        self.relay = _Relay(specs) if specs is not None else None
+        self.backend.bind_tools(self.relay)
+
+    async def next_call(self) -> dict[str, Any] | None:
+        """The next tool call of the session (None after a while without one)."""
+        relay = self.relay
+        if relay is None:
+            return None
+        try:
+            return await asyncio.to_thread(relay.calls.get, True, NEXT_CALL_POLL_S)
+        except queue.Empty:
+            return None
+
+    async def answer(self, ident: int, reply: dict[str, Any]) -> None:
+        if self.relay is not None:
+            self.relay.answer(ident, reply)
 
     async def start(self) -> float | None:
         await self.backend.start()
@@ -73,7 +140,7 @@ class _SessionActor:
 
 @functools.cache
 def _actor_class() -> Any:
-    return _ray().remote(concurrency_groups={"control": 1})(_SessionActor)
+    return _ray().remote(concurrency_groups={"control": 1, "tools": 2})(_SessionActor)
 
 
 class RayBackend(Backend):
@@ -97,6 +164,7 @@ class RayBackend(Backend):
     """
 
     name = "ray"
+    supports_tools = True
 
     def __init__(
         self,
@@ -139,6 +207,8 @@ class RayBackend(Backend):
         self.starts = 0
         self._actor: Any = None
         self._executing = False
+        #: The actor and tool specs it relays (None: none bound there yet).
+        self._relaying: tuple[Any, str] | None = None
 
     @property
     def actor(self) -> Any:
@@ -192,6 +262,7 @@ class RayBackend(Backend):
         limit = self.timeout_s if timeout_s is None else timeout_s
         actor = self._actor if self._actor is not None else await self._start_actor()
         t0 = time.perf_counter()
+        pump = await self._relay_tools(actor)
         ref = actor.execute.remote(code, first_line, timeout_s, cell)
         bound = None if limit is None else limit + self.restart_grace_s + RAY_CALL_GRACE_S
         self._executing = True
@@ -206,6 +277,44 @@ class RayBackend(Backend):
             return self._lost(exc, t0)
         finally:
             self._executing = False
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump
+
+    async def _relay_tools(self, actor: Any) -> asyncio.Task[None] | None:
+        """Bind the tools' specs in the actor (when they changed) and serve its calls here
+        while the execution runs; None without tools."""
+        bridge = self._bridge
+        if bridge is None:
+            if self._relaying is not None and self._relaying[0] is actor:
+                await actor.bind_tools.options(concurrency_group="tools").remote(None)
+                self._relaying = None
+            return None
+        specs = json.dumps(bridge.specs, sort_keys=True)
+        if self._relaying != (actor, specs):
+            await actor.bind_tools.remote(bridge.specs)
+            self._relaying = (actor, specs)
+        return asyncio.create_task(self._pump(actor, bridge))
+
+    async def _pump(self, actor: Any, bridge: ToolBridge) -> None:
+        calls: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                call = await actor.next_call.options(concurrency_group="tools").remote()
+                if call is None:
+                    continue
+                task = asyncio.create_task(self._serve_call(actor, bridge, call))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
+        finally:
+            for task in calls:
+                task.cancel()
+
+    @staticmethod
+    async def _serve_call(actor: Any, bridge: ToolBridge, call: dict[str, Any]) -> None:
+        reply = await bridge.handle(str(call["name"]), list(call["args"]), dict(call["kwargs"]))
+        await actor.answer.options(concurrency_group="tools").remote(call["id"], reply)
 
     def _lost(self, exc: Exception, t0: float) -> ExecResult:
         """An actor call failed: give the actor up and report a crash (or re-raise ours)."""

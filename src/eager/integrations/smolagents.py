@@ -18,54 +18,75 @@ repair)::
                       executor=executor, stream_outputs=True)
     agent.run("...")
 
-The executor's session runs in this process (like smolagents' local executor, tools and
-variables are objects in its namespace; ``print`` output is captured, ``final_answer`` ends
-the run; unlike it, imports are not restricted: it is no sandbox). Without streaming
-(``generate``), code runs when the agent calls the executor, as with smolagents' own.
+By default the executor's session is a REPL in a bubblewrap sandbox (``backend="sandbox"``:
+no network, nothing of the host's files but its own work folder), or any Eager backend passed
+as ``EagerExecutor(backend=...)``. The agent's tools (and managed agents) are functions of the
+same name in the session whose calls run here, in the host, through Eager's tool bridge:
+arguments and results travel as JSON values (a result that is none arrives as its ``repr``).
+A tool acts unless named in ``read_only_tools``: a statement calling an acting tool runs only
+once the step's code is complete; a read-only one runs at once (and may start before its
+statement is complete). ``final_answer(value)`` records the value here (a JSON value, or the
+``repr`` of anything else) and ends the step's program there. Variables the agent sends must be
+JSON values; ``additional_authorized_imports`` must be importable in the session (a sandbox
+has no network to install them). Without streaming (``generate``), code runs when the agent
+calls the executor, as with smolagents' own.
 
-With ``display="notebook"`` (the default) a step is a notebook cell: its ``output`` (the "Last
-output from code snippet" of the observation, and the step's ``action_output``) is the value of
-its last line when that is a bare expression (the object itself, as smolagents' local executor
-gives it; none after a ``;``), shown once the step's code ended, however the stream was cut.
-Figures the step made (matplotlib) are rendered at its end and closed, and ``display(obj)``
-works; their images are in :attr:`EagerExecutor.images` (PIL images) and go into the step's
-``observations_images`` in the agent's memory (the way smolagents gives a model images) through
-``step_callbacks=[executor.step_callback]``; each figure's text
+``backend="in-process"`` (only by that name) runs the code in this process, as smolagents' local
+executor does but with no import restrictions: no isolation at all, in exchange for objects:
+a step's output and the final answer are the objects themselves, variables may be any object
+(tools still travel as JSON values, so that the gate knows them); ``print`` is captured through
+``sys.stdout`` while a step runs, so another thread's printing meanwhile lands in the step's logs.
+
+With ``display="notebook"`` (the default) a step is a notebook cell, shown by the session's own
+IPython display (the shared core of every backend): its ``output`` (the "Last output from code
+snippet" of the observation, and the step's ``action_output``) is the value of its last line
+when that is a bare expression (none after a ``;``), shown once the step's code ended, however
+the stream was cut. From a session in another process that value is its ``text/plain`` (as
+smolagents' remote executors give it), read back as the value when it is a Python literal
+(``30``, ``'text'``, ``[1, 2]``). Figures the step made (matplotlib) are rendered at its end and
+closed, and ``display(obj)`` works; their images are in :attr:`EagerExecutor.images` (PIL images)
+and go into the step's ``observations_images`` in the agent's memory (the way smolagents gives a
+model images) through ``step_callbacks=[executor.step_callback]``; each figure's text
 (``<Figure size 640x480 with 1 Axes>``) ends the step's logs. With ``display="script"`` the
 output is None (the step shows only what it prints).
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import builtins
+import base64
 import contextlib
 import gc
 import inspect
 import io
+import json
 import re
 import threading
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .._bridge import ToolBridge
 from .._errors import MissingExtraError, UsageError
 from .._extract import Extractor, make_extractor
 from .._gate import Gate
 from .._policy import Policy
-from .._result import Display, ExecError, ExecResult, Mode, RunResult
+from .._result import Display, ExecResult, Mode, RichOutput, RunResult, StreamText
 from .._run import run
 from ..agent._observe import observe
-from ..backends._base import Backend, CellStep
-from ..backends._interpreter import Interpreter
-from ..backends._report import error_from_report
+from ..backends._base import Backend
+from ..backends._fake import FakeBackend
+from ..backends._sandbox import SandboxPolicy
+from ..backends.repl import ReplBackend
 from ..sources._adapters import PushSource
 from ..sources._base import ScriptedSource
-from ._notebook import InProcessCell, png_of, unhold_traceback
+from ._smolagents_tools import FINAL_ANSWER, SETUP_FINAL_ANSWER, FinalAnswer, json_or_repr, tools_of
 
-__all__ = ["EagerExecutor", "EagerModel", "ExecutionFailed", "FinalAnswerRaised"]
+__all__ = ["IN_PROCESS", "EagerExecutor", "EagerModel", "ExecutionFailed"]
 
+#: The name of the backend that runs the code in this process (no isolation).
+IN_PROCESS = "in-process"
 #: Longest wait for the last statements of a turn to finish after its stream ended, in seconds.
 TURN_WAIT_S = 600.0
 #: Most generators searched for an SDK stream to close (a stopped turn).
@@ -88,72 +109,29 @@ class ExecutionFailed(Exception):
     """Raised to smolagents when a step's code failed; its text is what the model sees."""
 
 
-class FinalAnswerRaised(BaseException):
-    """Raised inside the session by ``final_answer(...)``: the run stops there."""
+def _make_backend(backend: Backend | str | None) -> Backend:
+    """The executor's backend: the one given, or one made by name."""
+    if isinstance(backend, Backend):
+        return backend
+    if backend is None or backend == "sandbox":
+        return ReplBackend(sandbox=SandboxPolicy())
+    if backend == "repl":
+        return ReplBackend()
+    if backend == IN_PROCESS:
+        return FakeBackend()
+    raise UsageError(
+        f"backend must be a Backend, 'sandbox', 'repl' or {IN_PROCESS!r}, not {backend!r}"
+    )
 
 
-class _Session(Backend):
-    """An in-process session: the namespace holds the tools; ``print`` goes to a buffer.
-
-    ``cell`` (notebook display) holds the value of the step's last expression and its images.
-    """
-
-    name = "smolagents"
-
-    def __init__(self, display: Display = "notebook") -> None:
-        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.cell = InProcessCell() if display == "notebook" else None
-        if self.cell is not None:
-            self.namespace["display"] = self._display
-        self._interp = Interpreter(self.namespace, hidden_files=(__file__,))
-        self.startup_s = 0.0
-        self._out = io.StringIO()
-
-    def _display(self, *objs: Any, **_: Any) -> None:
-        assert self.cell is not None
-        self.cell.display(*objs, out=self._out)
-
-    def _print(self, *args: Any, sep: str | None = " ", end: str | None = "\n", **kw: Any) -> None:
-        if kw.get("file") is not None:  # an explicit file (sys.stderr, an open file) is kept
-            builtins.print(*args, sep=sep, end=end, **kw)
-            return
-        builtins.print(*args, sep=sep, end=end, file=self._out, flush=bool(kw.get("flush")))
-
-    async def _start(self) -> None:
-        self.namespace.setdefault("print", self._print)
-
-    async def _execute(
-        self,
-        code: str,
-        *,
-        first_line: int,
-        timeout_s: float | None,
-        cell: CellStep | None = None,
-    ) -> ExecResult:
-        # ``cell`` (Eager's own notebook display) is not used: the step is the cell, kept here.
-        self._out = io.StringIO()
-        self.namespace["print"] = self._print
-        t0 = time.perf_counter()
-        if self.cell is None:
-            raw = self._interp.run(code, first_line)
-        else:
-            raw = self._interp.run(self.cell.prepare(code), first_line)
-            self.cell.ran(self.namespace, failed=raw is not None)
-        error: ExecError | None = None if raw is None else error_from_report(raw)
-        if error is not None and self.cell is not None:
-            error = replace(error, traceback=unhold_traceback(error.traceback))
-        return ExecResult(
-            stdout=self._out.getvalue(), error=error, duration_s=time.perf_counter() - t0
-        )
-
-    async def _close(self) -> None:
-        """Nothing to release."""
-
-    async def interrupt(self) -> None:
-        """Code runs in this process: it cannot be interrupted from outside."""
-
-    async def reset(self) -> None:
-        self._interp.reset()
+def _value_of_text(text: str) -> Any:
+    """The value a ``text/plain`` form stands for when it is a Python literal (numbers,
+    strings, lists, dicts...: what smolagents' local executor would have given as the object);
+    the text itself otherwise."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
 
 
 class _Tags:
@@ -235,11 +213,12 @@ class _Turn:
         self.reader = _block_reader(tags)
         coro = run(
             self.source,
-            executor.session,
+            executor.backend,
             mode=executor.mode,
             gate=executor.gate,
             extract="code",
             timeout_s=executor.timeout_s,
+            display=executor.display,
         )
         self.future = asyncio.run_coroutine_threadsafe(coro, executor.loop)
         self.result: RunResult | None = None
@@ -272,18 +251,30 @@ class _Turn:
 class EagerExecutor:
     """A smolagents ``PythonExecutor`` running each step's code while the model streams it.
 
-    Use with :class:`EagerModel` around the agent's model and ``stream_outputs=True``. ``mode``
-    ``"serial"`` runs each step once its code is complete (the baseline); ``gate`` and
-    ``timeout_s`` as in :func:`eager.run` (the in-process session does not enforce a timeout).
-    ``code_block_tags`` as the agent's (default: read from the agent's stop sequences, which
-    tell smolagents' ``<code>``/``</code>`` from its ``"markdown"`` tags). ``display``:
-    ``"notebook"`` (a step's last expression is its output; figures and ``display()`` give
-    :attr:`images`) or ``"script"`` (see the module doc).
+    Use with :class:`EagerModel` around the agent's model and ``stream_outputs=True``.
+    ``backend``: where the code runs: a :class:`~eager.Backend` instance (started here, closed
+    by :meth:`cleanup`), or by name: ``"sandbox"`` (the default: a REPL session in a bubblewrap
+    sandbox, no network), ``"repl"`` (a REPL subprocess, no sandbox) or ``"in-process"`` (this
+    process, no isolation at all; see the module doc for what changes). ``read_only_tools``: the names of
+    the agent's tools that only read (their statements run as soon as they are complete; the
+    others act, and run once the step's code is complete). ``tool_timeout_s`` bounds one tool
+    call (None: no bound, as smolagents' own executor). ``additional_authorized_imports``: the
+    modules the session must be able to import (installed when missing and the session may
+    reach the network; a :class:`~eager.UsageError` otherwise). ``mode`` ``"serial"`` runs each
+    step once its code is complete (the baseline); ``gate`` and ``timeout_s`` as in
+    :func:`eager.run`. ``code_block_tags`` as the agent's (default: read from the agent's stop
+    sequences, which tell smolagents' ``<code>``/``</code>`` from its ``"markdown"`` tags).
+    ``display``: ``"notebook"`` (a step's last expression is its output; figures and
+    ``display()`` give :attr:`images`) or ``"script"`` (see the module doc).
     """
 
     def __init__(
         self,
         *,
+        backend: Backend | str | None = None,
+        read_only_tools: Collection[str] = (),
+        tool_timeout_s: float | None = None,
+        additional_authorized_imports: Sequence[str] = (),
         mode: Mode = "eager",
         gate: Gate | Policy | str = "default",
         timeout_s: float | None = None,
@@ -293,51 +284,111 @@ class EagerExecutor:
         _smolagents()
         if display not in ("notebook", "script"):
             raise UsageError(f"display must be 'notebook' or 'script', not {display!r}")
+        if isinstance(read_only_tools, str):
+            raise UsageError("read_only_tools takes a collection of tool names, not a string")
         self.display: Display = display
         self.mode: Mode = mode
         self.gate = gate
         self.timeout_s = timeout_s
+        self.read_only_tools = frozenset(read_only_tools)
+        self.tool_timeout_s = tool_timeout_s
         tags = MARKDOWN_TAGS if code_block_tags == "markdown" else code_block_tags
         if tags is not None and (isinstance(tags, str) or len(tags) != 2):
             raise UsageError("code_block_tags must be 'markdown' or an (open, close) pair")
         self.code_block_tags: tuple[str, str] | None = None if tags is None else (tags[0], tags[1])
-        self.session = _Session(display)
+        self.backend = _make_backend(backend)
+        #: True when the code runs in this process (step outputs and answers are objects).
+        self.in_process = isinstance(self.backend, FakeBackend)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="eager-smolagents", daemon=True
         )
         self._thread.start()
-        self._call(self.session.start())
         self._turn: _Turn | None = None
-        self._final: list[Any] = []
+        self._final: FinalAnswer | None = None
         #: Every step's :class:`~eager.RunResult`, in order.
         self.runs: list[RunResult] = []
         #: The images the last step showed (PIL images): ``display()`` calls, then its figures.
         self.images: list[Any] = []
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """The session's namespace (smolagents reads ``_print_outputs`` from it on errors)."""
-        return self.session.namespace
+        #: What smolagents reads of an executor's state: ``_print_outputs``, the last step's logs.
+        self.state: dict[str, Any] = {}
+        try:
+            self._call(self.backend.start())
+            self.installed_packages = self.install_packages(list(additional_authorized_imports))
+        except BaseException:
+            self.cleanup()
+            raise
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(TURN_WAIT_S)
 
+    def _setup(self, code: str) -> ExecResult:
+        """Run setup code in the session (not part of any step); raise when it failed."""
+        result: ExecResult = self._call(self.backend.execute(code))
+        if result.error is not None:
+            raise ExecutionFailed(f"{result.error.ename}: {result.error.evalue}")
+        return result
+
+    @property
+    def _namespace(self) -> dict[str, Any] | None:
+        """The session's namespace when it is in this process."""
+        return self.backend.namespace if isinstance(self.backend, FakeBackend) else None
+
     def send_variables(self, variables: dict[str, Any]) -> None:
-        """Put the agent's variables into the session."""
-        self.state.update(variables)
+        """Put the agent's variables into the session: JSON values (a sandboxed session cannot
+        take objects, as smolagents' remote executors without pickle); objects in process."""
+        if not variables:
+            return
+        namespace = self._namespace
+        if namespace is not None:
+            namespace.update(variables)
+            return
+        bad = sorted(k for k, v in variables.items() if json_or_repr(v) is not v)
+        if bad:
+            raise UsageError(
+                f"the variables {', '.join(bad)} are no JSON values: a session in another "
+                "process takes JSON values only (EagerExecutor(backend='in-process') takes objects)"
+            )
+        self._setup(f"globals().update(__import__('json').loads({json.dumps(variables)!r}))\n")
 
     def send_tools(self, tools: dict[str, Any]) -> None:
-        """Put the tools into the session; ``final_answer`` ends the step with its value."""
-        for name, tool in tools.items():
-            self.state[name] = self._final_answer(tool) if name == "final_answer" else tool
+        """Make the tools callable in the session, through the tool bridge (their calls run
+        here); ``final_answer`` ends the step with its value."""
+        final = tools.get(FINAL_ANSWER)
+        self._final = None if final is None else FinalAnswer(final, self._namespace)
+        specs = tools_of(
+            tools, self._final, read_only=self.read_only_tools, timeout_s=self.tool_timeout_s
+        )
+        self.backend.bind_tools(ToolBridge(specs))
+        if self._final is not None:
+            self._setup(SETUP_FINAL_ANSWER)
 
-    def _final_answer(self, tool: Callable[..., Any]) -> Callable[..., Any]:
-        def final_answer(*args: Any, **kwargs: Any) -> Any:
-            self._final.append(tool(*args, **kwargs))
-            raise FinalAnswerRaised(repr(self._final[-1]))
-
-        return final_answer
+    def install_packages(self, additional_imports: list[str]) -> list[str]:
+        """Make sure the session can import these modules (``"*"`` and names it can import
+        already are skipped); missing ones are installed with pip in the session, which a
+        sandbox without network cannot do: that is a :class:`~eager.UsageError`."""
+        names = sorted({m.split(".")[0] for m in additional_imports if m and m != "*"})
+        if not names:
+            return list(additional_imports)
+        probe = (
+            "import importlib.util as __u\n"
+            f"print(*[m for m in {names!r} if __u.find_spec(m) is None], sep=',')\ndel __u\n"
+        )
+        missing = [m for m in self._setup(probe).stdout.strip().split(",") if m]
+        if missing:
+            policy = getattr(self.backend, "sandbox", None)
+            if isinstance(policy, SandboxPolicy) and not policy.network:
+                raise UsageError(
+                    f"the sandboxed session cannot import {', '.join(missing)} and has no "
+                    "network to install them: install them in the Python the session runs, or "
+                    "pass EagerExecutor(backend=ReplBackend(sandbox=SandboxPolicy(network=True)))"
+                )
+            self._setup(
+                "import subprocess as __s, sys as __y\n"
+                f"__s.run([__y.executable, '-m', 'pip', 'install', *{missing!r}], check=True,"
+                " capture_output=True)\ndel __s, __y\n"
+            )
+        return list(additional_imports)
 
     def begin_turn(self, stop_sequences: Sequence[str] | None = None) -> _Turn:
         """A new streamed answer (called by :class:`EagerModel`).
@@ -346,9 +397,8 @@ class EagerExecutor:
         """
         if self._turn is not None and self._turn.result is None:
             self._turn.finish()
-        self._final.clear()
-        if self.session.cell is not None:
-            self.session.cell.begin()
+        if self._final is not None:
+            self._final.clear()
         self._turn = _Turn(self, self.code_block_tags or _tags_of(stop_sequences))
         return self._turn
 
@@ -364,41 +414,73 @@ class EagerExecutor:
         turn, self._turn = self._turn, None
         result = turn.finish() if turn is not None else None
         if result is None or not result.code.strip():
-            self._final.clear()
-            if self.session.cell is not None:
-                self.session.cell.begin()
+            if self._final is not None:
+                self._final.clear()
             source = ScriptedSource([code_action], format="code")
             result = self._call(
-                run(source, self.session, mode=self.mode, gate=self.gate, timeout_s=self.timeout_s)
+                run(
+                    source,
+                    self.backend,
+                    mode=self.mode,
+                    gate=self.gate,
+                    timeout_s=self.timeout_s,
+                    display=self.display,
+                )
             )
         self.runs.append(result)
-        error = result.error
         shown, logs = self._shown(result)
         self.state["_print_outputs"] = logs
-        if error is not None and error.ename == FinalAnswerRaised.__name__ and self._final:
+        if result.error is not None:
+            if result.error.kind in ("timeout", "crash") and self._final is not None:
+                # the session may have been restarted: its final_answer is a bare stub again
+                with contextlib.suppress(Exception):
+                    self._setup(SETUP_FINAL_ANSWER)
+            plain = replace(result, stdout="", stderr="", log=(), outputs=(), display="script")
+            raise ExecutionFailed(observe(plain))
+        final = self._final
+        if final is not None and final.answered:
             return smolagents.local_python_executor.CodeOutput(
-                output=self._final[-1], logs=logs, is_final_answer=True
+                output=final.value, logs=logs, is_final_answer=True
             )
-        if error is not None:
-            raise ExecutionFailed(observe(replace(result, stdout="", stderr="")))
         return smolagents.local_python_executor.CodeOutput(
             output=shown, logs=logs, is_final_answer=False
         )
 
     def _shown(self, result: RunResult) -> tuple[Any, str]:
-        """The step's shown value (None: none) and its logs; :attr:`images` set."""
-        cell = self.session.cell
+        """The step's shown value (None: none) and its logs; :attr:`images` set.
+
+        The value is the ``execute_result`` of the step's cell: the object itself in process,
+        else its ``text/plain`` (a Python literal read back as its value). Logs are what it
+        printed, then the text of what it displayed (a figure: ``<Figure size ...>``).
+        """
         self.images = []
-        if cell is None:
-            return None, result.stdout
-        held, pngs, texts = cell.finish(result.code, failed=result.error is not None)
-        value = None if held is None else held[0]
-        main = None if value is None or hasattr(value, "savefig") else png_of(value)
-        self.images = [_pil(png) for png in ([main] if main else []) + pngs]
-        return value, result.stdout + texts
+        logs: list[str] = []
+        value: Any = None
+        for item in result.log:
+            if isinstance(item, StreamText):
+                if item.name == "stdout":
+                    logs.append(item.text)
+                continue
+            if not isinstance(item, RichOutput):
+                continue
+            png = item.data.get("image/png")
+            if png is not None:
+                self.images.append(_pil(base64.b64decode(png)))
+            if item.output_type == "execute_result":
+                value = _value_of_text(item.text)
+                namespace = self._namespace
+                if namespace is not None and "_" in namespace:
+                    value = namespace["_"]  # IPython's display hook keeps the object
+            elif item.text:
+                logs.append(item.text if item.text.endswith("\n") else item.text + "\n")
+        return value, "".join(logs)
 
     def cleanup(self) -> None:
-        """Stop the background event loop."""
+        """Close the session (it runs on this executor's event loop, so the executor closes
+        it, a backend passed in too) and stop the background event loop."""
+        if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self._call(self.backend.close())
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)

@@ -85,6 +85,8 @@ sys.argv = [FILENAME]  # as for a script (the kernel's own arguments are of no u
 
 
 def run(code, first_line):
+    global _notebook_mode
+    _notebook_mode = False  # a script again (a pooled kernel may serve both)
     with _no_stdin():
         error = _interp.run(code, first_line)
     if error is not None:

@@ -56,6 +56,9 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_chunker.py
 	$(BIN)/python benchmarks/bench_ipysyntax.py
+	$(BIN)/python benchmarks/bench_notebook.py
+	$(BIN)/python benchmarks/bench_tools.py --backend sandbox
+	$(BIN)/python benchmarks/bench_fidelity.py --limit 40
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_openai.py

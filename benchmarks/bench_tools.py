@@ -134,7 +134,8 @@ class Tools:
         async def search(query: str, limit: int = 3) -> list[str]:
             """Web search: the URLs of the best pages."""
             await asyncio.sleep(latency("search", (query, limit), seed))
-            return [f"https://example.org/{abs(hash(query)) % 997}/{i}" for i in range(limit)]
+            slug = hashlib.sha256(query.encode()).hexdigest()[:8]  # stable across processes
+            return [f"https://example.org/{slug}/{i}" for i in range(limit)]
 
         @tool(read_only=True)
         async def fetch(url: str) -> str:
@@ -232,12 +233,13 @@ async def grid(rates: list[float], kind: str, seed: int) -> None:
                 f"{m.spec_hits} / {m.spec_misses} | {early} |"
             )
             summary.setdefault(tps, []).append((1 - pe / se, hid_p, s_exp))
-    print("\n| tok/s | median saving (spec) | read-only tool time hidden, pooled (spec) |")
-    print("|---:|---:|---:|")
+    print("\n| tok/s | saving (spec), median | mean | read-only tool time hidden, pooled (spec) |")
+    print("|---:|---:|---:|---:|")
     for tps, rows in summary.items():
         med = statistics.median(r[0] for r in rows)
+        mean = statistics.fmean(r[0] for r in rows)
         pooled = sum(r[1] * r[2] for r in rows) / sum(r[2] for r in rows)
-        print(f"| {tps:g} | {med:.0%} | {pooled:.0%} |")
+        print(f"| {tps:g} | {med:.0%} | {mean:.0%} | {pooled:.0%} |")
 
 
 async def roundtrip(kind: str, n: int, *, sync: bool) -> float:

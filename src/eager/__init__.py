@@ -106,6 +106,7 @@ from .sources import (
     Source,
     ToolCall,
     Turn,
+    TurnBlock,
     tokenize,
 )
 
@@ -206,6 +207,7 @@ __all__ = [
     "ToolCalled",
     "ToolStats",
     "Turn",
+    "TurnBlock",
     "UsageError",
     "imports_of",
     "load_recordings",

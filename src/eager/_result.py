@@ -261,11 +261,22 @@ class RunResult:
     truncated: bool = False
     log: tuple[LogItem, ...] = field(default_factory=tuple)
     display: Display = "script"
+    #: Why the model stopped, as its protocol named it (None: the source did not say).
+    stop_reason: str | None = None
+    #: The model's refusal (``""`` when the protocol gives none), None when it did not refuse.
+    refusal: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when the program ran to the end without error."""
         return self.error is None
+
+    @property
+    def stop_note(self) -> str | None:
+        """One line when the model stopped for a token limit or refused (else None)."""
+        from .sources._base import stop_note
+
+        return stop_note(self.stop_reason, self.refusal)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON record of the CLI (``eager run --json``)."""
@@ -306,4 +317,6 @@ class RunResult:
                 for d in self.decisions
             ],
             "batch_chunks": [list(b.chunks) for b in self.batches],
+            "stop_reason": self.stop_reason,
+            "refusal": self.refusal,
         }

@@ -337,6 +337,9 @@ class _Run:
             self.events.append(
                 GenerationEnded(self.gen_end, self.source.tokens_generated, cancelled)
             )
+            # The end first: a cancellation during the close below must not lose it.
+            self.sched.generation_ended(self.gen_end, "".join(self.program))
+            self.wake.set()
             # Clean-up is shielded and bounded: closing a stream must never hang a run.
             aclose = getattr(stream, "aclose", None)
             with contextlib.suppress(Exception, asyncio.TimeoutError):
@@ -344,8 +347,6 @@ class _Run:
                     await asyncio.shield(asyncio.wait_for(aclose(), CLOSE_TIMEOUT_S))
                 if cancelled:
                     await asyncio.shield(asyncio.wait_for(self.source.aclose(), CLOSE_TIMEOUT_S))
-            self.sched.generation_ended(self.gen_end, "".join(self.program))
-            self.wake.set()
 
     def _take_code(self, code: str) -> None:
         if not code:
@@ -565,6 +566,7 @@ class _Run:
         results = sched.results
         log = _log(results, sched.error)
         outputs = [item for item in log if isinstance(item, RichOutput)]
+        turn = self.source.turn
         return RunResult(
             mode=sched.mode,
             code="".join(self.code),
@@ -582,6 +584,8 @@ class _Run:
             truncated=any(r.truncated for r in results),
             log=log,
             display=self.display,
+            stop_reason=turn.stop_reason if turn is not None else None,
+            refusal=turn.refusal if turn is not None else None,
         )
 
 

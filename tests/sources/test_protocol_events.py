@@ -166,9 +166,11 @@ def test_malformed_anthropic_events_are_stream_errors(obj: Any, match: str) -> N
         parse_anthropic_object(obj)
 
 
-def test_anthropic_unknown_events_and_deltas_are_skipped() -> None:
+def test_anthropic_unknown_events_are_kept_as_blocks_and_deltas_skipped() -> None:
     assert parse_anthropic_object({"type": "ping"}) is None
-    assert parse_anthropic_object({"type": "a_new_event"}) is None
+    new = parse_anthropic_object({"type": "a_new_event"})
+    assert new is not None and not (new.content or new.tool_calls or new.reasoning)
+    assert [(p.index, p.type) for p in new.parts] == [(None, "a_new_event")]
     delta = {"type": "citations_delta", "citation": {}}
     assert (
         parse_anthropic_object({"type": "content_block_delta", "index": 0, "delta": delta}) is None

@@ -8,7 +8,11 @@ append the observation, repeat. The loop ends when
 * the code calls **``final_answer(value)``** (defined in the session before the first turn):
   ``str(value)`` is the answer, ``stop="final_answer"`` (generation stops right there);
 * ``max_turns`` turns were taken (``stop="max_turns"``), or the model endpoint failed
-  (``stop="error"``, the conversation so far kept).
+  (``stop="error"``, the conversation so far kept);
+* a turn was **cut before any code**: the model hit its token limit, or the stream broke:
+  ``stop="error"``, never the cut text as the answer. (A turn cut after code ran is retried
+  in the loop: the repaired turn and what happened go back to the model, within
+  ``max_turns``.)
 
 Code comes as fenced blocks in the text (observation: a user message) or as code tool calls
 (observation: one tool result per call, by id). The first call runs while it streams; later
@@ -35,7 +39,7 @@ from .._result import Display, ExecError, RunResult
 from .._run import run
 from .._tools import Tool
 from ..backends._base import Backend
-from ..sources._base import ScriptedSource, ToolCall, Turn
+from ..sources._base import LIMIT_STOPS, ScriptedSource, ToolCall, Turn
 from ._events import AgentEvent, CodeFinished, CodeStarted, ModelDelta, TurnEnded, TurnStarted
 from ._history import (
     AssistantMessage,
@@ -131,8 +135,13 @@ class Agent:
                 turn = await self._turn(len(self.turns))
             except EagerError as exc:
                 return self._result(None, "error", error=f"{type(exc).__name__}: {exc}")
+            failure = _stream_failure(turn)
+            if failure is not None:  # a cut answer is no answer: never the final one
+                turn = replace(turn, answer=None)
             self.turns.append(turn)
             self._emit(TurnEnded(self._now(), turn))
+            if failure is not None:
+                return self._result(None, "error", error=failure)
             if turn.answer is not None:
                 code = bool(turn.runs)
                 return self._result(turn.answer, "final_answer" if code else "answer")
@@ -312,6 +321,25 @@ class Agent:
             answer=answer,
             stream=first,
         )
+
+
+def _stream_failure(turn: AgentTurn) -> str | None:
+    """Why this turn without code cannot be the answer, if it cannot: the model hit its token
+    limit, or the stream broke, before any code came (its text is cut, not an answer). A turn
+    cut after code ran is not one: the repaired turn and what happened go back to the model,
+    which goes on (the bounded retry: at most ``max_turns`` turns)."""
+    said, stream = turn.said, turn.stream
+    if turn.runs:
+        return None  # code ran: the repaired turn and its observation go back to the model
+    if said.stop_reason in LIMIT_STOPS:
+        return (
+            f"StreamError: the model stopped at its token limit ({said.stop_reason}) in turn "
+            f"{turn.index}; its answer is cut short (raise the model's max tokens)"
+        )
+    error = stream.error if stream is not None else None
+    if not turn.runs and error is not None and error.kind == "source":
+        return f"{error.ename}: {error.evalue} (turn {turn.index}; its text is cut, not an answer)"
+    return None
 
 
 def _kept_lines(result: RunResult) -> int | None:

@@ -22,6 +22,8 @@ _T = TypeVar("_T")
 
 #: Bound on closing one session (and on waiting for starts in flight) when the pool closes.
 CLOSE_TIMEOUT_S = 10.0
+#: Longest period between two sweeps of the idle and kept sessions (dead ones, expired keys).
+SWEEP_S = 5.0
 
 
 class _Lease(Backend):
@@ -117,7 +119,9 @@ class SessionPool(AsyncResource):
         self.tools = tools if isinstance(tools, ToolBridge) or tools is None else ToolBridge(tools)
         self.config = config if config is not None else PoolConfig()
         self._idle: collections.deque[Backend] = collections.deque()
-        self._kept: dict[Hashable, Backend] = {}
+        self._kept: dict[Hashable, Backend] = {}  # least recently returned first
+        self._kept_at: dict[Hashable, float] = {}
+        self._janitor: asyncio.Task[None] | None = None
         self._held: dict[Hashable, asyncio.Event] = {}
         self._to_release: set[Hashable] = set()
         self._leases: set[_Lease] = set()
@@ -128,6 +132,7 @@ class SessionPool(AsyncResource):
         self._handed = 0
         self._coming = 0  # of those preparing, how many will be offered (not closing)
         self._started = self._replaced = self._failed = self._checkouts = 0
+        self._evicted = self._found_dead = 0
         self._open = False
         self._closed = False
 
@@ -145,6 +150,7 @@ class SessionPool(AsyncResource):
         self._preparing += self.config.size
         self._coming += self.config.size
         await asyncio.gather(*(self._start_one(errors) for _ in range(self.config.size)))
+        self._janitor = asyncio.get_running_loop().create_task(self._sweep_idle())
         if errors:
             await self.close()
             raise BackendStartError(
@@ -156,6 +162,9 @@ class SessionPool(AsyncResource):
         if self._closed:
             return
         self._closed = True
+        if self._janitor is not None:
+            self._janitor.cancel()
+            await asyncio.gather(self._janitor, return_exceptions=True)
         while (waiter := self._next_waiter()) is not None:
             waiter.set_exception(BackendError("the pool was closed"))
         for held in self._held.values():
@@ -174,6 +183,7 @@ class SessionPool(AsyncResource):
             lease.returned = True
         self._idle.clear()
         self._kept.clear()
+        self._kept_at.clear()
         self._leases.clear()
         await asyncio.gather(*(self._close_backend(b) for b in backends))
 
@@ -189,6 +199,8 @@ class SessionPool(AsyncResource):
             replaced=self._replaced,
             failed_starts=self._failed,
             checkouts=self._checkouts,
+            evicted=self._evicted,
+            found_dead=self._found_dead,
         )
 
     # ------------------------------------------------------------------ checkout
@@ -216,10 +228,11 @@ class SessionPool(AsyncResource):
     async def release(self, key: Hashable) -> None:
         """Forget ``key``: its kept session is reset and offered to anyone (now or on return)."""
         backend = self._kept.pop(key, None)
+        self._kept_at.pop(key, None)
         if backend is not None:
             self._recycle(backend, "reset")
         elif key in self._held:
-            self._to_release.add(key)
+            self._to_release.add(key)  # for the conversation holding it now, only
 
     async def _checkout(self, key: Hashable | None) -> Backend:
         if self._closed or not self._open:
@@ -232,18 +245,75 @@ class SessionPool(AsyncResource):
                     raise BackendError("the pool was closed")
             self._held[key] = asyncio.Event()
             kept = self._kept.pop(key, None)
+            self._kept_at.pop(key, None)
             if kept is not None:
-                return kept
+                if self._alive_backend(kept):
+                    return kept
+                self._discard_dead(kept)  # its state is gone: a fresh session for the key
             try:
-                return await self._take()
+                return await self._take_live()
             except BaseException:
                 self._held.pop(key).set()
                 raise
-        return await self._take()
+        return await self._take_live()
+
+    async def _take_live(self) -> Backend:
+        """A session from :meth:`_take` that is still alive (dead ones are replaced)."""
+        while True:
+            backend = await self._take()
+            if self._alive_backend(backend):
+                return backend
+            self._discard_dead(backend)
+
+    @staticmethod
+    def _alive_backend(backend: Backend) -> bool:
+        """False for a session known to be dead (one that died while idle) or closed."""
+        return not backend.closed and getattr(backend, "alive", True) is not False
+
+    def _discard_dead(self, backend: Backend) -> None:
+        self._found_dead += 1
+        self._replaced += 1
+        self._recycle(backend, "fresh")
+
+    def _evict(self, key: Hashable) -> None:
+        """Give up the session kept for ``key``: reset, it serves anyone."""
+        backend = self._kept.pop(key)
+        self._kept_at.pop(key, None)
+        self._evicted += 1
+        self._recycle(backend, "reset")
+
+    def _evict_expired(self) -> None:
+        limit = self.config.kept_idle_s
+        if limit is None or self._closed:
+            return
+        now = time.monotonic()
+        for key in [k for k, t in self._kept_at.items() if now - t >= limit]:
+            self._evict(key)
+
+    def _replace_dead(self) -> None:
+        """Replace the idle and kept sessions known to be dead (killed while idle)."""
+        for backend in [b for b in self._idle if not self._alive_backend(b)]:
+            self._idle.remove(backend)
+            self._discard_dead(backend)
+        for key in [k for k, b in self._kept.items() if not self._alive_backend(b)]:
+            self._kept_at.pop(key, None)
+            self._discard_dead(self._kept.pop(key))
+
+    async def _sweep_idle(self) -> None:
+        """Now and then: evict kept sessions idle for ``kept_idle_s`` (checked a few times per
+        period), replace idle sessions that died (so ``stats()`` does not count them idle)."""
+        kept = self.config.kept_idle_s
+        period = SWEEP_S if kept is None else min(max(kept / 4, 0.05), SWEEP_S)
+        while not self._closed:
+            await asyncio.sleep(period)
+            self._evict_expired()
+            self._replace_dead()
 
     async def _take(self) -> Backend:
         if self._idle and not self._waiters:
             return self._idle.popleft()  # session() tops up once the lease is counted
+        if self._kept and self._alive() >= self.config.limit and self._coming <= len(self._waiters):
+            self._evict(next(iter(self._kept)))  # room needed: the least recently used goes
         deadline = self._deadline()
         if self.config.wait_timeout_s == 0:  # never wait for a session held by someone else
             if self._alive() >= self.config.limit and self._coming <= len(self._waiters):
@@ -288,7 +358,9 @@ class SessionPool(AsyncResource):
 
     def _checkin(self, lease: _Lease, key: Hashable | None, ok: bool) -> None:
         lease.returned = True
+        released = key is not None and key in self._to_release
         if key is not None:
+            self._to_release.discard(key)  # a release applies to this conversation only
             self._held.pop(key).set()
         if lease not in self._leases:
             return  # the pool closed it already
@@ -299,10 +371,14 @@ class SessionPool(AsyncResource):
         elif lease.broken or not ok or backend.closed:
             self._replaced += 1
             self._recycle(backend, "fresh")
-        elif key is not None and key not in self._to_release:
+        elif key is not None and not released:
             self._kept[key] = backend  # "keep" with a key: state kept for the next turn
+            self._kept_at[key] = time.monotonic()
+            self._evict_expired()
+            cap = self.config.max_kept
+            while cap is not None and len(self._kept) > cap:
+                self._evict(next(iter(self._kept)))  # least recently used first
         else:
-            self._to_release.discard(key)
             self._recycle(backend, "reset" if key is not None else self.config.on_return)
 
     # ------------------------------------------------------------------ supply

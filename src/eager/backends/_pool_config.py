@@ -30,6 +30,13 @@ class PoolConfig:
     after its start (imports, say), before it is offered; an error there is a failed start.
     ``start_timeout_s`` bounds each start (preload included); ``max_concurrent_starts`` bounds
     starts in flight (a burst of processes would slow every running session).
+
+    Sessions kept for a key (``on_return="keep"``) are evicted, least recently used first, when
+    they were not checked out for ``kept_idle_s`` (None: no time limit), when keeping one more
+    would pass ``max_kept`` (None: no cap but ``max_sessions``), and when a checkout finds the
+    pool at ``max_sessions`` with nothing idle: an evicted session is reset and serves anyone,
+    and the next checkout with its key starts afresh (state lost). ``SessionPool.stats()``
+    counts them (``evicted``).
     """
 
     size: int = 4
@@ -40,6 +47,8 @@ class PoolConfig:
     preload: str = ""
     start_timeout_s: float = 60.0
     max_concurrent_starts: int = 8
+    kept_idle_s: float | None = 3600.0
+    max_kept: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
@@ -64,6 +73,14 @@ class PoolConfig:
             raise UsageError(f"start_timeout_s must be positive, not {self.start_timeout_s!r}")
         if self.max_concurrent_starts < 1:
             raise UsageError("max_concurrent_starts must be >= 1")
+        if self.kept_idle_s is not None and not self.kept_idle_s > 0:
+            raise UsageError(f"kept_idle_s must be positive or None, not {self.kept_idle_s!r}")
+        if self.max_kept is not None and (
+            isinstance(self.max_kept, bool)
+            or not isinstance(self.max_kept, int)
+            or self.max_kept < 1
+        ):
+            raise UsageError(f"max_kept must be an int >= 1 or None, not {self.max_kept!r}")
 
     @property
     def limit(self) -> int:
@@ -93,3 +110,8 @@ class PoolStats:
     failed_starts: int
     #: Checkouts served.
     checkouts: int
+    #: Kept sessions evicted (idle too long, over ``max_kept``, or room needed).
+    evicted: int = 0
+    #: Sessions found dead (killed while idle) at a checkout or by the pool's periodic sweep,
+    #: replaced before they ran anything.
+    found_dead: int = 0

@@ -11,7 +11,14 @@ A sandboxed session runs as ``bwrap <mounts and namespaces> [setpriv …] prlimi
   environment (interpreter prefix, virtualenv, site-packages, even inside ``/root`` or a home
   folder); a private ``/tmp`` (tmpfs of ``tmp_bytes``), a minimal ``/dev`` and ``/proc``; one
   writable work folder (the session's ``cwd``) plus ``writable_paths``; everything else (home
-  folders, other sessions' folders, the project) does not exist inside.
+  folders, other sessions' folders, the project) does not exist inside. ``/etc/passwd`` and
+  ``/etc/group`` are the sandbox's own (see :mod:`eager.backends._sandboxed`): the code's uid
+  has a name and a home there.
+* **Disk**: the writable space is bounded in total bytes (``disk_bytes``, 2 GiB by default):
+  ``/tmp`` is a tmpfs of ``tmp_bytes`` and a private work folder (no ``cwd`` given) a tmpfs of
+  the rest, so a full disk is ``ENOSPC`` inside and nothing outside notices. A work folder the
+  caller gave (``cwd``) and ``writable_paths`` are the caller's own disk: bind-mounted, bounded
+  per file only (``file_size_bytes``).
 * **Who runs it**: as root, bwrap builds the namespaces without a user namespace, drops every
   capability but CAP_SETUID/CAP_SETGID, and ``setpriv`` switches to an unprivileged uid/gid
   picked per backend (no name in ``/etc/passwd``): the code holds no capability, cannot read
@@ -44,6 +51,7 @@ __all__ = [
     "SANDBOX_SYSTEM_PATHS",
     "SandboxPolicy",
     "bwrap_argv",
+    "disk_split",
     "find_bwrap",
     "python_paths",
     "system_view",
@@ -115,8 +123,13 @@ class SandboxPolicy:
     file_size_bytes: int | None = 1024 * _MiB
     #: Open files per process (RLIMIT_NOFILE).
     open_files: int | None = 1024
-    #: Size of the private ``/tmp`` (memory-backed tmpfs), bytes.
+    #: Size of the private ``/tmp`` (memory-backed tmpfs), bytes (None with ``disk_bytes``: half
+    #: of it).
     tmp_bytes: int | None = 256 * _MiB
+    #: All the sandbox may write in its private work folder and ``/tmp`` together, bytes: the
+    #: work folder (a tmpfs when no ``cwd`` is given) gets what ``/tmp`` does not. None: no
+    #: bound beyond ``tmp_bytes``. A ``cwd`` given by the caller is not bounded by it.
+    disk_bytes: int | None = 2048 * _MiB
     #: The bubblewrap executable (a name looked up on PATH, or a path).
     bwrap: str = "bwrap"
     #: As root: the uid/gid the code runs as (None: a fresh unprivileged one per backend).
@@ -132,6 +145,7 @@ class SandboxPolicy:
             "file_size_bytes",
             "open_files",
             "tmp_bytes",
+            "disk_bytes",
         ):
             value = getattr(self, name)
             if value is not None and (
@@ -144,8 +158,27 @@ class SandboxPolicy:
                 isinstance(p, str) and os.path.isabs(p) for p in paths
             ):
                 raise UsageError(f"SandboxPolicy.{name} must be a tuple of absolute paths")
+        if (
+            self.disk_bytes is not None
+            and self.tmp_bytes is not None
+            and not self.tmp_bytes < self.disk_bytes
+        ):
+            raise UsageError(
+                f"SandboxPolicy.tmp_bytes ({self.tmp_bytes}) must be less than disk_bytes "
+                f"({self.disk_bytes}): /tmp is part of the bounded disk"
+            )
         if self.uid is not None and not (0 < self.uid < 2**32 - 1):
             raise UsageError(f"SandboxPolicy.uid must be an unprivileged uid, not {self.uid!r}")
+
+
+def disk_split(policy: SandboxPolicy) -> tuple[int | None, int | None]:
+    """Bytes of the private ``/tmp`` and of a private work folder (None: unbounded)."""
+    tmp = policy.tmp_bytes
+    if policy.disk_bytes is None:
+        return tmp, None
+    if tmp is None:
+        tmp = policy.disk_bytes // 2
+    return tmp, policy.disk_bytes - tmp
 
 
 def find_bwrap(policy: SandboxPolicy) -> str:
@@ -183,6 +216,8 @@ def bwrap_argv(
     nproc_base: int = 0,
     prlimit: str = "/usr/bin/prlimit",
     setpriv: str = "/usr/bin/setpriv",
+    private_work: bool = False,
+    files: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The command prefix that runs a command inside ``policy``'s sandbox (append the command).
 
@@ -190,7 +225,12 @@ def bwrap_argv(
     target (kept as a symlink); ``python_paths`` are the interpreter's folders; ``as_root``
     says whether the caller is root (then ``setpriv`` switches to ``uid``); ``nproc_base`` is
     added to ``max_processes`` (the processes the uid already has, when not root).
+    ``private_work``: the work folder is the sandbox's own, a tmpfs of what ``disk_bytes``
+    leaves to it (else the host folder is bound). ``files`` maps a path inside to a host file
+    bound read-only there in place of the system's (``/etc/passwd``).
     """
+    files = dict(files or {})
+    tmp_bytes, work_bytes = disk_split(policy)
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup"]
     if not policy.network:
         argv.append("--unshare-net")
@@ -203,6 +243,8 @@ def bwrap_argv(
     binds: list[tuple[str, str]] = []  # (path, how): how in ro, rw
     links: list[tuple[str, str]] = []
     for path, kind in system_paths.items():
+        if path in files:
+            continue
         if kind in ("dir", "file"):
             binds.append((path, "ro"))
         else:
@@ -212,8 +254,8 @@ def bwrap_argv(
     binds += [(p, "rw") for p in (work_dir, *policy.writable_paths)]
     # The private /tmp first: folders and binds below it come after.
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    if policy.tmp_bytes is not None:
-        argv += ["--size", str(policy.tmp_bytes)]
+    if tmp_bytes is not None:
+        argv += ["--size", str(tmp_bytes)]
     argv += ["--perms", "1777", "--tmpfs", "/tmp"]
     # Folders bwrap creates on its way to a bind point are 0700 by default: make them
     # traversable (the unprivileged uid must reach /root/.pyenv/... or /work/venv).
@@ -230,7 +272,7 @@ def bwrap_argv(
         or not any(_within(p, q) and unique[q] == "ro" for q in order if q != p)
     ]
     made: list[str] = []
-    for path in order:
+    for path in [*order, *files]:
         for parent in _ancestors(path):
             if (
                 parent not in made
@@ -243,7 +285,15 @@ def bwrap_argv(
     for path, target in links:
         argv += ["--symlink", target, path]
     for path in order:
+        if path == work_dir and private_work:
+            # The sandbox's own folder: a tmpfs, its bytes counted against disk_bytes.
+            if work_bytes is not None:
+                argv += ["--size", str(work_bytes)]
+            argv += ["--perms", "0777" if as_root else "0700", "--tmpfs", path]
+            continue
         argv += ["--bind" if unique[path] == "rw" else "--ro-bind", path, path]
+    for inside, host in files.items():
+        argv += ["--ro-bind", host, inside]
     argv += ["--chdir", work_dir, *policy.extra_bwrap_args, "--"]
     if as_root:
         argv += [

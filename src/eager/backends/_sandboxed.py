@@ -2,16 +2,26 @@
 
 The policy and the command line are pure (:mod:`eager.backends._sandbox`); this module does the
 few things around them that touch the machine, for the REPL and the Jupyter backends alike.
+
+Each session has a state folder of its own on the host, ``<tmp>/eager-sandbox-<pid>-<start>-*``
+(the parent's pid and start time): the sandbox's ``/etc/passwd`` and ``/etc/group`` (its uid has
+a name, ``sandbox``, and a home, the work folder: ``getpass.getuser()``, ``Path.home()``,
+``pwd`` look-ups resolve), the mount point of a private work folder, and, as root, who owned a
+given work folder before it was handed over. A state folder whose parent died (killed hard,
+``close`` never ran) is reclaimed by the next sandboxed start: the work folder given back to its
+owner, the folder removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from .._errors import BackendStartError
 from ._sandbox import (
@@ -25,7 +35,7 @@ from ._sandbox import (
     system_view,
 )
 
-__all__ = ["SANDBOX_HINT", "SandboxSetup"]
+__all__ = ["SANDBOX_HINT", "STATE_PREFIX", "SandboxSetup", "reclaim_orphans"]
 
 #: Appended to a start error of a sandboxed session: what to check, what to do.
 SANDBOX_HINT = (
@@ -35,6 +45,9 @@ SANDBOX_HINT = (
     "--privileged or a seccomp profile that allows namespaces), or run without isolation on "
     "purpose (sandbox=None; --no-sandbox on the CLI)"
 )
+
+#: Prefix of the sessions' state folders in the temporary folder.
+STATE_PREFIX = "eager-sandbox-"
 
 # Unprivileged uids picked for sessions: far from real users and from the "nobody" uid.
 _UID_BASE = 1_000_000_000
@@ -68,9 +81,15 @@ class SandboxSetup:
     def __init__(self, policy: SandboxPolicy, *, cwd: str | None, python: str) -> None:
         self.policy = policy
         self.python = python
+        reclaim_orphans()
         self._own_dir = cwd is None
+        me = os.getpid()
+        self.state_dir = tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{me}-{_started(me)}-")
+        os.chmod(self.state_dir, 0o711)  # bwrap (root without capabilities) binds from it
+        if cwd is None:
+            os.mkdir(os.path.join(self.state_dir, "work"), 0o700)
         self.work_dir = os.path.realpath(
-            tempfile.mkdtemp(prefix="eager-sandbox-") if cwd is None else cwd
+            os.path.join(self.state_dir, "work") if cwd is None else cwd
         )
         self.as_root = os.geteuid() == 0
         self.uid = (
@@ -103,7 +122,27 @@ class SandboxSetup:
             as_root=self.as_root,
             uid=self.uid,
             nproc_base=0 if self.as_root else _tasks_of(os.getuid()),
+            private_work=self._own_dir,
+            files=self._user_files(),
         )
+
+    def _user_files(self) -> dict[str, str]:
+        """The sandbox's /etc/passwd and /etc/group: root, the code's user, nobody."""
+        uid, gid = (self.uid, self.uid) if self.as_root else (os.getuid(), os.getgid())
+        passwd = (
+            "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+            f"sandbox:x:{uid}:{gid}:eager sandbox:{self.work_dir}:/bin/sh\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        )
+        group = f"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n"
+        files = {}
+        for name, text in (("passwd", passwd), ("group", group)):
+            path = os.path.join(self.state_dir, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+            files[f"/etc/{name}"] = path
+        return files
 
     def check_folders(self, needed: list[str]) -> None:
         """Refuse a writable folder holding ``needed`` paths or the home folder.
@@ -144,6 +183,8 @@ class SandboxSetup:
             if path not in self._owners:
                 st = os.stat(path)
                 self._owners[path] = (st.st_uid, st.st_gid, st.st_mode & 0o7777)
+                # Written before the hand-over: a parent that dies leaves what to undo.
+                _write_owners(self.state_dir, self._owners)
             _chown_tree(path, self.uid, self.uid)
             # bwrap enters it as root without capabilities: it must be traversable by others.
             os.chmod(path, self._owners[path][2] | 0o711)
@@ -156,14 +197,64 @@ class SandboxSetup:
 
     def release(self) -> None:
         """Give the work folder back to its owner (remove it if it was ours); idempotent."""
-        if self._own_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            return
         owners, self._owners = self._owners, {}
-        for path, (uid, gid, mode) in owners.items():
-            _chown_tree(path, uid, gid)
-            with contextlib.suppress(OSError):
-                os.chmod(path, mode)
+        _give_back(owners)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _started(pid: int) -> int:
+    """The start time of process ``pid`` (clock ticks since boot; 0 when unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _write_owners(state_dir: str, owners: Mapping[str, tuple[int, int, int]]) -> None:
+    path = os.path.join(state_dir, "owners.json")
+    with open(path + ".new", "w", encoding="utf-8") as f:
+        json.dump({p: list(o) for p, o in owners.items()}, f)
+    os.replace(path + ".new", path)
+
+
+def _give_back(owners: Mapping[str, tuple[int, int, int]]) -> None:
+    for path, (uid, gid, mode) in owners.items():
+        _chown_tree(path, uid, gid)
+        with contextlib.suppress(OSError):
+            os.chmod(path, mode)
+
+
+def reclaim_orphans(tmp: str | None = None) -> list[str]:
+    """Reclaim the state folders of sessions whose parent died: work folders given back to
+    their owners, state folders removed. Returns the folders reclaimed."""
+    reclaimed: list[str] = []
+    if not os.path.isdir("/proc/self"):
+        return reclaimed  # no way to tell a dead parent from a live one
+    base = Path(tmp or tempfile.gettempdir())
+    try:
+        entries = list(base.glob(f"{STATE_PREFIX}*-*-*"))
+    except OSError:
+        return reclaimed
+    for entry in entries:
+        pid_s, _, rest = entry.name[len(STATE_PREFIX) :].partition("-")
+        start_s = rest.partition("-")[0]
+        if not (pid_s.isdigit() and start_s.isdigit()) or not entry.is_dir():
+            continue
+        pid = int(pid_s)
+        if os.path.exists(f"/proc/{pid}") and _started(pid) == int(start_s):
+            continue  # its parent lives
+        if entry.stat().st_uid != os.geteuid():
+            continue  # another user's
+        try:
+            with open(entry / "owners.json", encoding="utf-8") as f:
+                owners = {p: (int(o[0]), int(o[1]), int(o[2])) for p, o in json.load(f).items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            owners = {}
+        _give_back(owners)
+        shutil.rmtree(entry, ignore_errors=True)
+        reclaimed.append(str(entry))
+    return reclaimed
 
 
 def _chown_tree(top: str, uid: int, gid: int) -> None:

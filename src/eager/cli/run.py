@@ -356,6 +356,8 @@ def emit(
         elif live.output.printed is False and not no_code:
             console.print(Text("(the program printed nothing)", style="dim"))
         notes = _notes(args, results, endpoint=endpoint)
+        for note in dict.fromkeys(r.stop_note for r in results.values() if r.stop_note):
+            console.print(Text(str(note), style="yellow"))  # a token limit or a refusal
         if no_code:
             console.print(Text(_no_code_message(args, endpoint), style="bold red"))
         else:

@@ -12,7 +12,7 @@ itself: ``PushSource`` (the caller feeds deltas) and ``IteratorSource`` (any asy
 from ._adapters import IteratorSource, PushSource
 from ._anthropic import AnthropicSource
 from ._anthropic_sdk import AnthropicSDKSource
-from ._base import ScriptedSource, Source, ToolCall, Turn
+from ._base import ScriptedSource, Source, ToolCall, Turn, TurnBlock
 from ._http import HTTPSource
 from ._openai import OpenAISource
 from ._openai_sdk import OpenAIResponsesSDKSource, OpenAISDKSource
@@ -36,5 +36,6 @@ __all__ = [
     "Source",
     "ToolCall",
     "Turn",
+    "TurnBlock",
     "tokenize",
 ]

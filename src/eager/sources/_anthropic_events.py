@@ -6,15 +6,21 @@ The event names and shapes are the official ones (``anthropic.types.RawMessageSt
 (``text_delta``, ``input_json_delta``, ``thinking_delta``; ``signature_delta`` and
 ``citations_delta`` carry nothing for us), ``content_block_stop``, ``message_delta`` (the
 ``stop_reason``, any value kept as given, and output usage), ``message_stop`` (terminal),
-``ping`` (ignored) and ``error``. Unknown event types are skipped, as the API asks clients to.
-Pure: no I/O.
+``ping`` (ignored) and ``error``.
+
+Only ``tool_use`` blocks are client tool calls. Every other block (``server_tool_use`` and
+its ``*_tool_result``, ``redacted_thinking``, ``compaction``, types newer than this module)
+is kept for the caller as a :class:`~eager.TurnBlock` at its index, its streamed input and
+later deltas with it: never code, never a tool call. Unknown event types are kept the same
+way (and otherwise skipped, as the API asks clients to). Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ._delta import Delta, ToolCallDelta, Usage
+from ._delta import Delta, PartDelta, ToolCallDelta, Usage
 from ._sse import (
     SSEEvent,
     event_type,
@@ -55,6 +61,7 @@ def parse_anthropic_object(raw: object) -> Delta | None:
         return Delta(
             finish_reason=reason if isinstance(reason, str) else None,
             usage=_usage(obj.get("usage")),
+            refused=reason == "refusal",
         )
     if kind == "message_stop":
         return Delta(done=True)
@@ -66,7 +73,15 @@ def parse_anthropic_object(raw: object) -> Delta | None:
         else:
             text = str(error or "an error occurred during streaming")
         return Delta(error=text, finish_reason="error")
-    return None  # ping, content_block_stop, and event types newer than this module
+    if kind in _SKIPPED:
+        return None
+    return Delta(parts=(PartDelta(None, kind, obj),))  # an event type newer than this module
+
+
+#: Events that carry nothing for us.
+_SKIPPED = frozenset({"ping", "content_block_stop"})
+#: Block types that are text, reasoning or a client tool call (all others are kept as blocks).
+_OURS = frozenset({"text", "thinking", "tool_use"})
 
 
 def _block_start(obj: dict[str, Any]) -> Delta | None:
@@ -80,15 +95,21 @@ def _block_start(obj: dict[str, Any]) -> Delta | None:
         thinking = block.get("thinking")
         return Delta(reasoning=thinking) if isinstance(thinking, str) and thinking else None
     if btype == "tool_use":
-        name, cid = block.get("name"), block.get("id")
+        name, cid, given = block.get("name"), block.get("id"), block.get("input")
         call = ToolCallDelta(
             index=index,
+            # The API starts with an empty input and streams it; a proxy may give it whole.
+            arguments=json.dumps(given, ensure_ascii=False)
+            if isinstance(given, dict) and given
+            else "",
             name=name if isinstance(name, str) else None,
             id=cid if isinstance(cid, str) else None,
             kind="function",
         )
         return Delta(tool_calls=(call,))
-    return None
+    if not isinstance(btype, str):
+        btype = "unknown"
+    return Delta(parts=(PartDelta(index, btype, block),))
 
 
 def _block_delta(obj: dict[str, Any]) -> Delta | None:
@@ -103,7 +124,11 @@ def _block_delta(obj: dict[str, Any]) -> Delta | None:
         )
     if dtype == "thinking_delta":
         return Delta(reasoning=string_field(delta, "thinking"))
-    return None  # signature_delta, citations_delta, newer types
+    if dtype in ("signature_delta", "citations_delta"):
+        return None
+    # compaction_delta and newer types: fields for the block at this index (when it is kept)
+    fields = {k: v for k, v in delta.items() if k != "type"}
+    return Delta(parts=(PartDelta(index, data=fields),)) if fields else None
 
 
 def _index(obj: dict[str, Any]) -> int:

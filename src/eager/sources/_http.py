@@ -308,8 +308,9 @@ class HTTPSource(PumpSource):
                 if self._accept(selector, delta):
                     got_token = True
                     deadline = loop.time() + self.token_timeout_s
-                elif delta.content or delta.reasoning or delta.tool_calls:
-                    # The model is alive (thinking, prose, another tool): its text may come later.
+                elif delta.alive:
+                    # The model is alive (thinking, prose, a tool, a server tool): its text may
+                    # come later.
                     timeout = self.token_timeout_s if got_token else self.first_token_timeout_s
                     deadline = loop.time() + timeout
                 if delta.done:

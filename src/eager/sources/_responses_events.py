@@ -5,8 +5,14 @@ The event names and shapes are the official ones (``openai.types.responses``):
 ``custom_tool_call`` item with its ``name`` and ``call_id``),
 ``response.function_call_arguments.delta`` (JSON arguments), ``response.custom_tool_call_input.delta``
 (free-form input), reasoning deltas, ``response.completed`` / ``response.incomplete`` /
-``response.failed`` (terminal, with ``usage``), and ``error``. Other events (``created``,
-``in_progress``, ``*.done``, ...) carry nothing new and are skipped. Pure: no I/O.
+``response.failed`` (terminal, with ``usage``), and ``error``. ``response.refusal.delta`` is
+the refusal's text (not the answer's). Output items other than messages, reasoning and client
+function/custom tool calls (``web_search_call``, ``code_interpreter_call``, ``mcp_call``,
+``computer_call``, ``compaction``, newer types) are kept for the caller as
+:class:`~eager.TurnBlock` s (their final state from ``response.output_item.done``), never as
+code or a tool call; so are events of types outside the ``response.*`` family. Other
+``response.*`` events (``created``, ``in_progress``, ``*.done``, ...) carry nothing new and are
+skipped. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import StreamError
-from ._delta import Delta, ToolCallDelta, Usage
+from ._delta import Delta, PartDelta, ToolCallDelta, Usage
 from ._sse import (
     SSEEvent,
     clip,
@@ -31,6 +37,10 @@ __all__ = ["decode_responses_event", "parse_responses_object"]
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 _REASONING = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 _TOOL_ITEMS = {"function_call": "function", "custom_tool_call": "custom"}
+#: Output items that are text or reasoning (their deltas carry them); not kept as blocks.
+_TEXT_ITEMS = frozenset({"message", "reasoning"})
+#: Events outside the ``response.*`` family that carry nothing.
+_SKIPPED = frozenset({"ping", "keepalive"})
 
 
 def decode_responses_event(event: SSEEvent) -> Delta | None:
@@ -50,15 +60,24 @@ def parse_responses_object(raw: object) -> Delta | None:
     if kind in _REASONING:
         return Delta(reasoning=string_field(obj, "delta"))
     if kind == "response.refusal.delta":
-        return Delta(finish_reason="refusal")  # the refusal text is not the answer's text
-    if kind == "response.output_item.added":
+        return Delta(refusal=string_field(obj, "delta"), refused=True)
+    if kind in ("response.output_item.added", "response.output_item.done"):
         item = obj.get("item")
         if not isinstance(item, dict):
             raise StreamError(f"output item event without an item: {clip(repr(obj))!r}")
-        tool_kind = _TOOL_ITEMS.get(str(item.get("type")))
+        item_type = str(item.get("type"))
+        tool_kind = _TOOL_ITEMS.get(item_type)
         if tool_kind is None:
-            return None
+            if item_type in _TEXT_ITEMS:
+                return None
+            done = kind == "response.output_item.done"
+            return Delta(parts=(PartDelta(_index(obj), item_type, item, final=done),))
         args = item.get("arguments" if tool_kind == "function" else "input")
+        if kind == "response.output_item.done":  # its arguments came as deltas, unless not
+            text = args if isinstance(args, str) else ""
+            if not text:
+                return None
+            return Delta(tool_calls=(ToolCallDelta(index=_index(obj), arguments=text, whole=True),))
         call = ToolCallDelta(
             index=_index(obj),
             arguments=args if isinstance(args, str) else "",
@@ -77,7 +96,9 @@ def parse_responses_object(raw: object) -> Delta | None:
         code = obj.get("code")
         message = obj.get("message") or "an error occurred during streaming"
         return Delta(error=f"{code}: {message}" if code else str(message), finish_reason="error")
-    return None
+    if kind.startswith("response.") or kind in _SKIPPED:
+        return None
+    return Delta(parts=(PartDelta(None, kind, obj),))  # an event type Eager does not know
 
 
 def _terminal(kind: str, obj: dict[str, Any]) -> Delta:

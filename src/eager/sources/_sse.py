@@ -208,13 +208,72 @@ def parse_chunk_object(obj: object) -> Delta:
             )
         )
     finish = choice.get("finish_reason")
+    content, reasoning = _content_parts(delta.get("content"))
+    reasoning += _reasoning(delta)
     return Delta(
-        content=_str(delta.get("content")),
-        reasoning=_str(delta.get("reasoning_content") or delta.get("reasoning")),
+        content=content,
+        reasoning=reasoning,
         tool_calls=tuple(calls),
         finish_reason=finish if isinstance(finish, str) else None,
         usage=usage,
+        refusal=_str(delta.get("refusal")),
     )
+
+
+def _content_parts(raw: object) -> tuple[str, str]:
+    """The text and the reasoning of a ``content`` that is a string or a list of parts.
+
+    Some providers send a list (Mistral's magistral: ``[{"type": "thinking", "thinking":
+    [{"type": "text", "text": ...}]}, {"type": "text", "text": ...}]``): text parts are the
+    answer, thinking and reasoning parts are reasoning, other parts (references) carry nothing.
+    """
+    if isinstance(raw, str):
+        return raw, ""
+    if not isinstance(raw, list):
+        return "", ""
+    text: list[str] = []
+    thought: list[str] = []
+    for part in raw:
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind in ("text", "output_text"):
+            text.append(_str(part.get("text")))
+        elif kind in ("thinking", "reasoning", "reasoning_text", "summary_text"):
+            for key in ("thinking", "reasoning", "text", "content"):
+                if key in part:
+                    thought.append(_flat_text(part[key]))
+                    break
+    return "".join(text), "".join(thought)
+
+
+def _flat_text(raw: object) -> str:
+    """Text nested in strings, ``{"text": ...}`` parts and lists of them."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, dict):
+        return _flat_text(raw.get("text", raw.get("thinking", "")))
+    if isinstance(raw, list):
+        return "".join(_flat_text(item) for item in raw)
+    return ""
+
+
+def _reasoning(delta: dict[str, Any]) -> str:
+    """Reasoning of a chat delta: ``reasoning_content`` (DeepSeek, Qwen), ``reasoning``
+    (OpenRouter, Groq, vLLM), else OpenRouter's ``reasoning_details`` texts."""
+    for key in ("reasoning_content", "reasoning"):
+        value = delta.get(key)
+        if isinstance(value, str) and value:
+            return value
+    details = delta.get("reasoning_details")
+    if isinstance(details, list):
+        return "".join(
+            _str(d.get("text") or d.get("summary")) for d in details if isinstance(d, dict)
+        )
+    return ""
 
 
 def json_object(data: str) -> dict[str, Any]:

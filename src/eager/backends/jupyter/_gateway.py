@@ -14,7 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from ..._errors import BackendProtocolError, BackendStartError, MissingExtraError
 from .._base import CLOSE_TIMEOUT_S, RESTART_GRACE_S
 from .._report import MAX_OUTPUT_BYTES
-from ._kernel import KernelBackend, KernelLost
+from . import _protocol as proto
+from ._kernel import SETUP_TIMEOUT_S, KernelBackend, KernelLost
 from ._launcher import LocalGateway
 
 __all__ = ["GatewayBackend"]
@@ -226,6 +227,34 @@ class GatewayBackend(KernelBackend):
             with contextlib.suppress(Exception):
                 await self._call("POST", f"/api/kernels/{self._kernel_id}/interrupt")
 
+    async def _kernel_answers(self, timeout_s: float) -> bool:
+        """Send ``kernel_info_request`` every so often until one is answered (True) or
+        ``timeout_s`` passed (False); other messages are dropped (nothing runs meanwhile)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        sent: set[str] = set()
+        wait = 0.2
+        try:
+            while loop.time() < deadline:
+                msg = proto._message("kernel_info_request", {}, session=self._session_id)
+                sent.add(msg["header"]["msg_id"])
+                await self._send(msg)
+                until = min(deadline, loop.time() + wait)
+                while (remaining := until - loop.time()) > 0:
+                    reply = await self._recv(remaining)
+                    if reply is None:
+                        break
+                    parent = reply.get("parent_header") or {}
+                    if (
+                        reply.get("msg_type") == "kernel_info_reply"
+                        or (reply.get("header") or {}).get("msg_type") == "kernel_info_reply"
+                    ) and parent.get("msg_id") in sent:
+                        return True
+                wait = min(wait * 2, 2.0)
+        except KernelLost:
+            return False
+        return False
+
     async def _recover(self, lost: KernelLost | None) -> None:
         if self._http is None or self._kernel_id is None:
             await self._shut()
@@ -237,8 +266,15 @@ class GatewayBackend(KernelBackend):
             await self._connect()
             await self._interrupt_kernel()
             return
-        if lost is not None and "restarting" in lost.reason:
-            return  # the gateway restarts the kernel itself; the setup cell waits for it
+        # The gateway restarts a dead kernel itself; a request sent before the new kernel is
+        # connected is lost (under load that window is seconds long, and the setup cell then
+        # waited in vain): ask until it answers, else restart it through REST.
+        if (
+            lost is not None
+            and "restarting" in lost.reason
+            and await self._kernel_answers(SETUP_TIMEOUT_S)
+        ):
+            return
         await self._close_ws()
         try:
             await self._call("POST", f"/api/kernels/{self._kernel_id}/restart")

@@ -166,6 +166,12 @@ class ReplBackend(Backend):
         return self._setup.work_dir if self._setup is not None else self.cwd
 
     @property
+    def alive(self) -> bool:
+        """True while the child runs (False before the start, after a close, or once it died;
+        the next ``start`` or ``execute`` then starts a fresh one)."""
+        return self._session is not None and self._session.alive
+
+    @property
     def pid(self) -> int | None:
         """The child's process id (None when not running)."""
         return self._session.pid if self._session is not None else None
@@ -187,6 +193,10 @@ class ReplBackend(Backend):
             # bound to that loop. Kill it and start afresh.
             self._session.abandon()
             self._session = None
+        if self._session is not None and not self._session.awaiting and not self._session.alive:
+            # Died while idle (the OOM killer, an operator): a fresh child before anything runs.
+            dead, self._session = self._session, None
+            await dead.kill()
         if self._session is None:
             sentinel = b"\x00[eager-end-" + secrets.token_hex(16).encode() + b"]"
             config = {

@@ -1,21 +1,29 @@
 """The worker that runs inside the REPL child process (standalone: stdlib only, Python >= 3.8).
 
-The parent (``repl/_session.py``) does not import this module in the child: it sends its source
-text through ``python -u -c``, so the child may be any Python environment, with or without
-Eager installed. The child runs the text of
+The parent (``repl/_session.py``) does not import this module in the child: a short loader
+(``python -u -c``) reads its source text from the command pipe, so the child may be any Python
+environment, with or without Eager installed. The child runs the text of
 ``backends/_interpreter.py`` first, then this module's, in one namespace.
 
 Wire protocol (JSON lines; ``ensure_ascii`` so lone surrogates travel as ``\\udcxx``):
 
 * parent -> worker, on the child's original stdin (moved to a private fd; user code sees
   ``/dev/null`` as stdin): ``{"op": "config", "sentinel", "memory_limit_bytes", "cpu_limit_s", "parent_pid"}``
-  once, then ``{"op": "exec", "code", "first_line"}`` or ``{"op": "reset"}``.
+  once, then ``{"op": "exec", "code", "first_line"[, "cell"]}`` (``cell``: a notebook step,
+  ``{"begin", "end", "source", "failed"}``), ``{"op": "reset"}``, ``{"op": "tools",
+  "specs"}`` (define the host tools' stubs), or ``{"op": "result", "id", "value"|"error"}``
+  (the answer to a tool call).
 * worker -> parent, on a dedicated pipe whose fd is ``argv[1]``: ``{"op": "ready", "pid",
   "python"}`` once, then one ``{"op": "done", "error", "ends"}`` per command. ``error`` is
   null or ``{"ename", "evalue", "traceback", "lineno", "statement_line", "kind"}``
   (``statement_line``: where the running top-level statement starts); ``ends`` says for fd 1 and
   fd 2 how the invocation's output ended: ``"drained"`` (the pipe was empty: the parent has
-  it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed).
+  it all), ``"sentinel"`` (written), ``"lost"`` (the fd was closed). A notebook step's reply
+  also has ``"outputs"``: its rich outputs in order, each ``{"output_type", "data",
+  "metadata", "execution_count", "ends"}`` where ``ends`` cut stdout and stderr at the point
+  it showed (the worker wrote a sentinel to each before it); ``{"output_type": "error"}``
+  marks where the error showed. While a command runs the worker may send ``{"op": "call",
+  "id", "name", "args", "kwargs"}`` (a tool call) and waits for its ``result``.
 
 **stdio mode** (``argv[1] == "stdio"``, for a session behind any command that connects the
 child's stdin and stdout: ``bwrap …``, ``docker exec -i …``, ``ssh host …``): commands come on

@@ -8,7 +8,10 @@ images) by :func:`shown`.
 from __future__ import annotations
 
 import base64
+import os
 import queue
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +70,14 @@ def shown(result: RunResult) -> list[Shown]:
 
 def run_cells(cells: Sequence[str], cwd: Path) -> list[Shown]:
     """Run ``cells`` in a fresh ipykernel, in order, stopping after a failing one."""
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(cwd), env={**_env(), "MPLBACKEND": ""})
+    sockets = tempfile.mkdtemp(prefix="eager-ref-")  # ipc: no free-port race between workers
+    km = KernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=os.path.join(sockets, "kernel"),
+        connection_file=os.path.join(sockets, "kernel.json"),
+    )
+    km.start_kernel(cwd=str(cwd), env=_env())
     kc = km.client()
     kc.start_channels()
     try:
@@ -83,11 +92,10 @@ def run_cells(cells: Sequence[str], cwd: Path) -> list[Shown]:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # ipykernel picks the inline backend itself
     return env

@@ -102,7 +102,16 @@ class JupyterBackend(KernelBackend):
         except ImportError as exc:
             raise MissingExtraError("jupyter_client", "jupyter") from exc
         if self.sandbox is None:
-            self._km = AsyncKernelManager(kernel_name=self._kernel_name, transport="tcp")
+            # Unix sockets, not TCP: no free-port race between processes starting kernels
+            # at once (a TCP port found free may be taken before the kernel binds it).
+            if self._sockets_dir is None:
+                self._sockets_dir = tempfile.mkdtemp(prefix="eager-kernel-")
+            self._km = AsyncKernelManager(
+                kernel_name=self._kernel_name,
+                transport="ipc",
+                ip=os.path.join(self._sockets_dir, "kernel"),
+                connection_file=os.path.join(self._sockets_dir, "kernel.json"),
+            )
         else:
             self._km = self._sandboxed_manager(AsyncKernelManager)
         await self._launch()

@@ -89,6 +89,7 @@ def run(code, first_line):
     _notebook_mode = False  # a script again (a pooled kernel may serve both)
     with _no_stdin():
         error = _interp.run(code, first_line)
+    _drain_fd_output()
     if error is not None:
         _publish({__ERROR_MIME__: _json.dumps(error, ensure_ascii=True)})
 
@@ -118,6 +119,40 @@ class _no_stdin:
         builtins.input = self.saved
 
 
+_DRAIN_MARK = "\x00eager-drained-%d\x00" % id(_interp)
+_DRAIN_WAIT_S = 5.0
+
+
+def _drain_fd_output():
+    # What the program wrote to fd 1 and 2 (os.write, C code, a subprocess) reaches ipykernel's
+    # OutStream through a pipe that a thread of its own reads, with no wait at the request's
+    # end: under load those bytes would come after the reply, in the next invocation. Write a
+    # mark through each pipe and wait until the reader has passed it on (the mark is dropped).
+    import os
+    import threading
+
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if getattr(stream, "_fid", None) is None or not getattr(stream, "_should_watch", False):
+            continue
+        seen = threading.Event()
+        write = stream.write
+
+        def passing(text, write=write, seen=seen):
+            if _DRAIN_MARK in text:
+                text = text.replace(_DRAIN_MARK, "")
+                seen.set()
+            return write(text) if text else 0
+
+        stream.write = passing
+        try:
+            os.write(fd, _DRAIN_MARK.encode())
+            seen.wait(_DRAIN_WAIT_S)
+        except OSError:
+            pass
+        finally:
+            del stream.write
+
+
 def _no_input(prompt=""):
     raise EOFError("EOF when reading a line")
 
@@ -128,6 +163,7 @@ def step(code, first_line, begin, end, source, failed):
     _notebook_mode = True
     with _no_stdin():
         _notebook.step(code, first_line, begin, end, source, failed, _report)
+    _drain_fd_output()
 
 
 def _report(error):

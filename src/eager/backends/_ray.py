@@ -209,6 +209,8 @@ class RayBackend(Backend):
         self._executing = False
         #: The actor and tool specs it relays (None: none bound there yet).
         self._relaying: tuple[Any, str] | None = None
+        #: Serves the actor's tool calls while it lives.
+        self._pump_task: asyncio.Task[None] | None = None
 
     @property
     def actor(self) -> Any:
@@ -262,7 +264,7 @@ class RayBackend(Backend):
         limit = self.timeout_s if timeout_s is None else timeout_s
         actor = self._actor if self._actor is not None else await self._start_actor()
         t0 = time.perf_counter()
-        pump = await self._relay_tools(actor)
+        await self._relay_tools(actor)
         ref = actor.execute.remote(code, first_line, timeout_s, cell)
         bound = None if limit is None else limit + self.restart_grace_s + RAY_CALL_GRACE_S
         self._executing = True
@@ -277,44 +279,50 @@ class RayBackend(Backend):
             return self._lost(exc, t0)
         finally:
             self._executing = False
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await pump
 
-    async def _relay_tools(self, actor: Any) -> asyncio.Task[None] | None:
-        """Bind the tools' specs in the actor (when they changed) and serve its calls here
-        while the execution runs; None without tools."""
+    async def _relay_tools(self, actor: Any) -> None:
+        """Bind the tools' specs in the actor (when they changed) and keep one task serving
+        its calls here for the actor's life (one: a call taken by a poll is always served)."""
         bridge = self._bridge
         if bridge is None:
             if self._relaying is not None and self._relaying[0] is actor:
-                await actor.bind_tools.options(concurrency_group="tools").remote(None)
+                await actor.bind_tools.remote(None)
                 self._relaying = None
-            return None
+            return
         specs = json.dumps(bridge.specs, sort_keys=True)
         if self._relaying != (actor, specs):
             await actor.bind_tools.remote(bridge.specs)
             self._relaying = (actor, specs)
-        return asyncio.create_task(self._pump(actor, bridge))
+        pump = self._pump_task
+        if pump is None or pump.done() or pump.get_loop() is not asyncio.get_running_loop():
+            self._pump_task = asyncio.create_task(self._pump(actor))
 
-    async def _pump(self, actor: Any, bridge: ToolBridge) -> None:
+    async def _pump(self, actor: Any) -> None:
         calls: set[asyncio.Task[None]] = set()
         try:
-            while True:
-                call = await actor.next_call.options(concurrency_group="tools").remote()
+            while self._actor is actor:
+                try:
+                    call = await actor.next_call.options(concurrency_group="tools").remote()
+                except Exception:
+                    return  # the actor is gone
                 if call is None:
                     continue
-                task = asyncio.create_task(self._serve_call(actor, bridge, call))
+                task = asyncio.create_task(self._serve_call(actor, call))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
         finally:
             for task in calls:
                 task.cancel()
 
-    @staticmethod
-    async def _serve_call(actor: Any, bridge: ToolBridge, call: dict[str, Any]) -> None:
-        reply = await bridge.handle(str(call["name"]), list(call["args"]), dict(call["kwargs"]))
-        await actor.answer.options(concurrency_group="tools").remote(call["id"], reply)
+    async def _serve_call(self, actor: Any, call: dict[str, Any]) -> None:
+        bridge = self._bridge
+        if bridge is None:
+            reply: dict[str, Any] = {"error": {"type": "RuntimeError", "message": "no tools"}}
+        else:
+            name, args, kwargs = str(call["name"]), list(call["args"]), dict(call["kwargs"])
+            reply = await bridge.handle(name, args, kwargs)
+        with contextlib.suppress(Exception):
+            await actor.answer.options(concurrency_group="tools").remote(call["id"], reply)
 
     def _lost(self, exc: Exception, t0: float) -> ExecResult:
         """An actor call failed: give the actor up and report a crash (or re-raise ours)."""
@@ -333,7 +341,13 @@ class RayBackend(Backend):
             duration_s=time.perf_counter() - t0,
         )
 
+    def _stop_pump(self) -> None:
+        pump, self._pump_task = self._pump_task, None
+        if pump is not None:
+            pump.cancel()
+
     def _drop_actor(self) -> None:
+        self._stop_pump()
         actor, self._actor = self._actor, None
         if actor is not None:
             with contextlib.suppress(Exception):
@@ -361,6 +375,7 @@ class RayBackend(Backend):
 
     async def _close(self) -> None:
         """Close the actor's session (bounded), then kill the actor (idempotent)."""
+        self._stop_pump()
         actor, self._actor = self._actor, None
         if actor is None:
             return

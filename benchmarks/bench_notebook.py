@@ -92,7 +92,7 @@ async def main(backends: list[str], n: int) -> None:
         backend = ReplBackend() if name == "repl" else JupyterBackend()
         async with backend:
             figures.append((name, *await _figure(backend)))
-    print("\n| backend | images for one figure built over 3 statements | last step (render) ms |")
+    print("\n| backend | images for one figure built over 3 statements | the run's last step, ms |")
     print("|---|---:|---:|")
     for name, images, render in figures:
         print(f"| {name} | {images} | {render * 1e3:.1f} |")

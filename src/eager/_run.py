@@ -136,6 +136,8 @@ async def run(
     if display == "notebook":  # the session's IPython shell, made now (start-up, not the run)
         warm = time.monotonic()
         ready = await backend.execute("", cell=CellStep())
+        if ready.error is not None and ready.error.kind in ("crash", "timeout"):
+            ready = await backend.execute("", cell=CellStep())  # a fresh session, once more
         if ready.error is not None:
             raise BackendStartError(f"the {backend.name} session: {ready.error.evalue}")
         startup_s += time.monotonic() - warm

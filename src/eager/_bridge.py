@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -91,6 +92,12 @@ class ToolBridge:
     def specs(self) -> list[dict[str, Any]]:
         """What the session needs to make its stubs."""
         return [t.spec() for t in self.by_name.values()]
+
+    @functools.cached_property
+    def specs_key(self) -> str:
+        """The specs as one string (computed once): a session holding stubs of these specs
+        needs no new ones."""
+        return json.dumps(self.specs, sort_keys=True)
 
     def names(self, *, read_only: bool) -> list[str]:
         """The names of the read-only (or the acting) tools."""

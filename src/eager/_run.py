@@ -402,7 +402,9 @@ class _Run:
             return
         if new:
             self._accept(new)
-        if self.speculator is not None:
+        # A call becomes final only when its ")" arrives or a chunk closes (new names known);
+        # results arriving later peek by themselves: the hot path scans nothing else.
+        if self.speculator is not None and (new or any(")" in a for a in args)):
             self._peek()
 
     # -- speculative tool calls -------------------------------------------------------------

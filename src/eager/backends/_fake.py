@@ -6,7 +6,6 @@ import asyncio
 import builtins
 import contextlib
 import io
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -245,7 +244,7 @@ class FakeBackend(Backend):
         bridge = self._bridge
         if bridge is None:
             return
-        specs = json.dumps(bridge.specs, sort_keys=True)
+        specs = bridge.specs_key
         if self._installed != specs:
             install_tools(self._interp, bridge.specs, self._call_tool)
             self._installed = specs

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import functools
 import itertools
-import json
 import queue
 import time
 from collections.abc import Mapping
@@ -289,7 +288,7 @@ class RayBackend(Backend):
                 await actor.bind_tools.remote(None)
                 self._relaying = None
             return
-        specs = json.dumps(bridge.specs, sort_keys=True)
+        specs = bridge.specs_key
         if self._relaying != (actor, specs):
             await actor.bind_tools.remote(bridge.specs)
             self._relaying = (actor, specs)

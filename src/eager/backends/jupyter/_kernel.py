@@ -131,7 +131,7 @@ class KernelBackend(Backend):
         bridge = self._bridge
         if bridge is None:
             return
-        specs = json.dumps(bridge.specs, sort_keys=True)
+        specs = bridge.specs_key
         if self._installed == specs:
             return
         collector, lost = await self._request(proto.tools_cell(bridge.specs), SETUP_TIMEOUT_S)

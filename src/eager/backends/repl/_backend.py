@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import secrets
 import signal
@@ -262,7 +261,7 @@ class ReplBackend(Backend):
         bridge = self._bridge
         if bridge is None:
             return
-        specs = json.dumps(bridge.specs, sort_keys=True)
+        specs = bridge.specs_key
         if self._installed == (session, specs):
             return
         session.send({"op": "tools", "specs": bridge.specs})

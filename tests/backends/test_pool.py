@@ -135,6 +135,23 @@ async def test_a_failed_start_on_demand_fails_the_waiter_not_hangs() -> None:
         assert pool.stats().failed_starts >= 1  # the warm top-up may have failed first
 
 
+async def test_a_start_that_fails_once_the_factory_has_worked_is_tried_again() -> None:
+    # A session killed while it starts (the soak's session killer) says nothing about the next
+    # one: the waiter gets a session, not that start's error.
+    made: list[str] = []
+
+    def factory() -> Backend:
+        made.append("bad" if len(made) == 1 else "ok")
+        return FakeBackend() if made[-1] == "ok" else ReplBackend(python="/no/such/python")
+
+    config = PoolConfig(size=1, max_sessions=2, on_return="keep")
+    async with SessionPool(factory, config=config) as pool, pool.session():
+        async with pool.session() as second:
+            assert (await second.execute("print('up')\n")).stdout == "up\n"
+        assert made == ["ok", "bad", "ok"]
+        assert pool.stats().failed_starts == 1
+
+
 # ---------------------------------------------------------------------------- return policies
 
 

@@ -99,7 +99,9 @@ class SessionPool(AsyncResource):
     recycled by the :data:`ReturnPolicy` in the background, so giving a session back never
     waits. ``session(key=...)`` (policy ``"keep"`` only) gives the same session, state kept, to
     every checkout with that key (one at a time) until :meth:`release`. A failed start fails the
-    oldest waiter with its :class:`~eager.BackendStartError` and is not retried by itself.
+    oldest waiter with its :class:`~eager.BackendStartError`; on demand, once a session of the
+    factory has started, a failed start is tried once more first (a session killed while it
+    started).
     """
 
     #: Leaving ``async with`` closes every session even when the caller is being cancelled.
@@ -428,15 +430,29 @@ class SessionPool(AsyncResource):
     async def _start_one(self, errors: list[BaseException] | None) -> None:
         """Start a session (and its preload) and offer it; a failure is counted and reported.
 
-        The caller counted it in ``_preparing`` and ``_coming`` already."""
+        The caller counted it in ``_preparing`` and ``_coming`` already. On demand, once the
+        factory has given a working session, a failed start is tried once more before a waiter
+        sees it: a session killed while it started says nothing about the next one, while a
+        factory that never worked fails at once."""
         backend: Backend | None = None
         try:
             assert self._starts is not None
             async with self._starts:
-                backend = self.factory()
-                if self.tools is not None:
-                    backend.bind_tools(self.tools)
-                await asyncio.wait_for(self._warm(backend), self.config.start_timeout_s)
+                retries = 1 if errors is None and self._started > 0 else 0
+                while True:
+                    backend = self.factory()
+                    if self.tools is not None:
+                        backend.bind_tools(self.tools)
+                    try:
+                        await asyncio.wait_for(self._warm(backend), self.config.start_timeout_s)
+                        break
+                    except Exception:
+                        if retries == 0 or self._closed:
+                            raise
+                        retries -= 1
+                        self._failed += 1
+                        failed, backend = backend, None
+                        await self._close_backend(failed)
         except Exception as exc:
             self._failed += 1
             if backend is not None:

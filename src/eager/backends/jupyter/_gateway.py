@@ -20,8 +20,13 @@ from ._launcher import LocalGateway
 
 __all__ = ["GatewayBackend"]
 
-#: Bound on one REST call (create, interrupt, restart, delete) and on opening the websocket.
+#: Bound on one REST call (create, interrupt, restart, delete).
 HTTP_TIMEOUT_S = 30.0
+#: Bound on opening a kernel's websocket. The server holds the handshake until the kernel
+#: answers ``kernel_info`` and gives up waiting after its own ``kernel_info_timeout`` (60 s by
+#: default), opening anyway; a new kernel on a loaded machine can take longer than a REST call,
+#: so this outlasts the server's own wait instead of failing a slow start at 30 s.
+WS_OPEN_TIMEOUT_S = 75.0
 
 
 class GatewayBackend(KernelBackend):
@@ -144,7 +149,7 @@ class GatewayBackend(KernelBackend):
                 additional_headers=headers,
                 max_size=None,
                 compression=None,
-                open_timeout=HTTP_TIMEOUT_S,
+                open_timeout=WS_OPEN_TIMEOUT_S,
                 ping_interval=None,
                 proxy=None,
             )

@@ -434,29 +434,21 @@ class SessionPool(AsyncResource):
         factory has given a working session, a failed start is tried once more before a waiter
         sees it: a session killed while it started says nothing about the next one, while a
         factory that never worked fails at once."""
-        backend: Backend | None = None
+        retries = 1 if errors is None and self._started > 0 else 0
         try:
             assert self._starts is not None
             async with self._starts:
-                retries = 1 if errors is None and self._started > 0 else 0
                 while True:
-                    backend = self.factory()
-                    if self.tools is not None:
-                        backend.bind_tools(self.tools)
                     try:
-                        await asyncio.wait_for(self._warm(backend), self.config.start_timeout_s)
+                        backend = await self._new_session()
                         break
                     except Exception:
                         if retries == 0 or self._closed:
                             raise
                         retries -= 1
                         self._failed += 1
-                        failed, backend = backend, None
-                        await self._close_backend(failed)
         except Exception as exc:
             self._failed += 1
-            if backend is not None:
-                await self._close_backend(backend)
             error = (
                 exc
                 if isinstance(exc, BackendStartError)
@@ -468,15 +460,26 @@ class SessionPool(AsyncResource):
             elif (waiter := self._next_waiter()) is not None:
                 waiter.set_exception(error)
             return
-        except BaseException:
-            if backend is not None:
-                await asyncio.shield(self._close_backend(backend))
-            raise
         finally:
             self._preparing -= 1
             self._coming -= 1
         self._started += 1
         self._offer(backend)
+
+    async def _new_session(self) -> Backend:
+        """A session from the factory, started and preloaded; closed again if that fails."""
+        backend = self.factory()
+        try:
+            if self.tools is not None:
+                backend.bind_tools(self.tools)
+            await asyncio.wait_for(self._warm(backend), self.config.start_timeout_s)
+        except Exception:
+            await self._close_backend(backend)
+            raise
+        except BaseException:
+            await asyncio.shield(self._close_backend(backend))
+            raise
+        return backend
 
     async def _warm(self, backend: Backend) -> None:
         await backend.start()

@@ -135,3 +135,37 @@ def test_an_ipython_formatted_error_is_parsed_without_colours() -> None:
     )
     assert error.lineno == 3
     assert "\x1b" not in error.traceback
+
+
+async def test_a_pooled_kernel_killed_while_idle_is_not_handed_out(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import signal
+
+    from eager import PoolConfig, SessionPool
+
+    def factory() -> JupyterBackend:
+        return JupyterBackend(output_dir=tmp_path / "out", timeout_s=30)
+
+    config = PoolConfig(size=1, max_sessions=1, preload="WARM = 'warm'\n")
+    async with SessionPool(factory, config=config) as pool:
+        async with pool.session() as backend:
+            kernel = backend.inner  # type: ignore[attr-defined]
+            assert backend.alive
+        assert not backend.alive  # returned to the pool
+        for _ in range(1000):  # reset in the background, then idle
+            if pool.stats().idle == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert kernel.alive and kernel.pid is not None
+        os.kill(kernel.pid, signal.SIGKILL)  # the OOM killer, an operator
+        for _ in range(300):
+            if not kernel.alive:
+                break
+            await asyncio.sleep(0.01)
+        assert not kernel.alive
+        async with pool.session() as backend:
+            assert backend.inner is not kernel  # type: ignore[attr-defined]
+            result = await backend.execute("print(WARM)\n")
+        assert result.error is None and result.stdout == "warm\n"  # a fresh, warmed kernel
+        assert pool.stats().found_dead == 1 and kernel.closed

@@ -52,7 +52,11 @@ class _Mortal(FakeBackend):
 
     def __init__(self) -> None:
         super().__init__()
-        self.alive = True
+        self.dead = False
+
+    @property
+    def alive(self) -> bool:
+        return not self.dead and super().alive
 
 
 async def test_an_idle_session_found_dead_is_replaced_before_it_runs_anything() -> None:
@@ -63,7 +67,7 @@ async def test_an_idle_session_found_dead_is_replaced_before_it_runs_anything() 
         return made[-1]
 
     async with SessionPool(factory, config=PoolConfig(size=1)) as pool:
-        made[0].alive = False  # killed while idle
+        made[0].dead = True  # killed while idle
         async with pool.session() as backend:
             assert (await backend.execute("print(1)\n")).stdout == "1\n"
             assert backend.inner is not made[0]  # type: ignore[attr-defined]
@@ -83,7 +87,7 @@ async def test_a_kept_session_found_dead_gives_its_key_a_fresh_one() -> None:
         async with pool.session(key="k") as backend:
             await backend.execute("x = 1\n")
             first = backend.inner  # type: ignore[attr-defined]
-        first.alive = False
+        first.dead = True
         async with pool.session(key="k") as backend:
             assert backend.inner is not first  # type: ignore[attr-defined]
             assert (await backend.execute("print(2)\n")).stdout == "2\n"
@@ -186,7 +190,7 @@ async def test_an_idle_session_that_died_is_replaced_in_the_background(
         return made[-1]
 
     async with SessionPool(factory, config=PoolConfig(size=2)) as pool:
-        made[0].alive = False
+        made[0].dead = True
         for _ in range(100):
             if pool.stats().found_dead == 1 and pool.stats().idle == 2:
                 break

@@ -121,6 +121,14 @@ class Backend(AsyncResource):
         """True after :meth:`close`, until :meth:`start` is called again."""
         return self._closed
 
+    @property
+    def alive(self) -> bool:
+        """False once the session is known to be gone without asking it: closed, or (where the
+        backend can tell at no cost) its process died while idle. A pool never hands out a
+        session that is not alive: it starts a fresh, warmed one instead. True here; backends
+        that own a process override it."""
+        return not self._closed
+
     async def start(self) -> None:
         """Start the session (idempotent); raises :class:`~eager.BackendStartError`."""
         self._closed = False

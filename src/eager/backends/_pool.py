@@ -45,6 +45,11 @@ class _Lease(Backend):
         """Bind tools to the wrapped session."""
         return self.inner.bind_tools(bridge)
 
+    @property
+    def alive(self) -> bool:
+        """The wrapped session's, while checked out."""
+        return not self.returned and not self.closed and self.inner.alive
+
     def _check(self) -> None:
         if self.returned:
             raise BackendError("this session went back to the pool; check out another one")
@@ -270,7 +275,7 @@ class SessionPool(AsyncResource):
     @staticmethod
     def _alive_backend(backend: Backend) -> bool:
         """False for a session known to be dead (one that died while idle) or closed."""
-        return not backend.closed and getattr(backend, "alive", True) is not False
+        return not backend.closed and backend.alive
 
     def _discard_dead(self, backend: Backend) -> None:
         self._found_dead += 1

@@ -93,6 +93,23 @@ class JupyterBackend(KernelBackend):
         self._exited = False
 
     @property
+    def pid(self) -> int | None:
+        """The kernel's process id (sandboxed: the sandbox's); None when not running."""
+        if self._km is None or self._kc is None:
+            return None
+        pid = getattr(self._km.provisioner, "pid", None)
+        return pid if isinstance(pid, int) else None
+
+    @property
+    def alive(self) -> bool:
+        """True while the kernel's process runs (False before the start, after a close, or
+        once it died: the next ``execute`` restarts it, its state gone)."""
+        if self._closed or self._km is None or self._kc is None or self._exited:
+            return False
+        process = getattr(self._km.provisioner, "process", None)
+        return process is None or process.poll() is None
+
+    @property
     def _session_id(self) -> str:
         return str(self._kc.session.session)
 

@@ -206,12 +206,14 @@ async def test_a_sandbox_that_cannot_be_created_says_why(tmp_path: os.PathLike[s
     assert "no-such-option" in str(info.value)
     # Not closed (as after a failed `async with`): the work folder is given back already.
     assert os.stat(tmp_path).st_uid == os.getuid()
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "eager-sandbox-*")))
+    # This process's state folders only: other test workers start sandboxes meanwhile.
+    mine = os.path.join(tempfile.gettempdir(), f"eager-sandbox-{os.getpid()}-*")
+    before = set(glob.glob(mine))
     private = ReplBackend(sandbox=policy)
     with pytest.raises(BackendStartError):
         await private.start()
     # Its private folder is gone with the failed start.
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "eager-sandbox-*"))) <= before
+    assert set(glob.glob(mine)) <= before
 
 
 def test_sandbox_and_command_are_exclusive() -> None:

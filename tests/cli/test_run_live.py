@@ -19,8 +19,9 @@ from sources._wire import Reply, WireServer, chat_events
 from ._serve import ENV, eager
 from .test_protocol import eager as eager_async
 
-#: Prints at once, then works for a long time (its later lines stream slowly).
-SLOW = "print('first line', flush=True)\n" + "".join(f"x{i} = {i}\n" for i in range(60))
+#: Prints at once, then streams for a long time (~40 s at 60 tok/s): a Ctrl-C sent once the
+#: first line is shown lands mid-stream even on a loaded machine (the test ends at the Ctrl-C).
+SLOW = "print('first line', flush=True)\n" + "".join(f"x{i} = {i}\n" for i in range(600))
 
 
 def _popen(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:

@@ -1,8 +1,12 @@
-"""What the Jupyter kernel backend adds to the contract: script semantics and rich outputs."""
+"""What the Jupyter kernel backend adds to the contract: script semantics, rich outputs, a kernel
+found dead while pooled."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import pytest
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
 
-from eager import Backend, JupyterBackend
+from eager import Backend, JupyterBackend, PoolConfig, SessionPool
 from eager.backends.jupyter._protocol import Collector, parse_error
 
 
@@ -138,12 +142,6 @@ def test_an_ipython_formatted_error_is_parsed_without_colours() -> None:
 
 
 async def test_a_pooled_kernel_killed_while_idle_is_not_handed_out(tmp_path: Path) -> None:
-    import asyncio
-    import os
-    import signal
-
-    from eager import PoolConfig, SessionPool
-
     def factory() -> JupyterBackend:
         return JupyterBackend(output_dir=tmp_path / "out", timeout_s=30)
 

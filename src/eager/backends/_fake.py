@@ -124,7 +124,8 @@ class FakeBackend(Backend):
 
     async def next_entered(self, timeout_s: float = 10.0) -> str:
         """With ``hold``: the code of the next execution to start; TimeoutError after ``timeout_s``."""
-        return await asyncio.wait_for(self.entered.get(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            return await self.entered.get()
 
     async def _start(self) -> None:
         """Mark the backend started (idempotent)."""
@@ -157,7 +158,8 @@ class FakeBackend(Backend):
             if self.delay_s:
                 wait = self.delay_s if limit is None else min(self.delay_s, limit)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._interrupted.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._interrupted.wait()
                 if self._interrupted.is_set():
                     error = ExecError("KeyboardInterrupt", "", "KeyboardInterrupt\n")
                     return ExecResult(error=error, duration_s=time.perf_counter() - t0)

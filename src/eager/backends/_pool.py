@@ -350,7 +350,8 @@ class SessionPool(AsyncResource):
     async def _wait_for(self, awaitable: Awaitable[_T], deadline: float | None) -> _T:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return await asyncio.wait_for(awaitable, remaining)
+            async with asyncio.timeout(remaining):  # not wait_for: it can drop a cancellation
+                return await awaitable
         except TimeoutError:
             raise self._exhausted(
                 f"no session became free within {self.config.wait_timeout_s:g} s"

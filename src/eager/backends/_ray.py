@@ -268,7 +268,8 @@ class RayBackend(Backend):
         bound = None if limit is None else limit + self.restart_grace_s + RAY_CALL_GRACE_S
         self._executing = True
         try:
-            result: ExecResult = await asyncio.wait_for(ref, bound)
+            async with asyncio.timeout(bound):  # not wait_for: it can drop a cancellation
+                result: ExecResult = await ref
             return result
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):

@@ -94,7 +94,8 @@ class OutputStream:
             if remaining <= 0:
                 return None
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
             except TimeoutError:
                 return None
 
@@ -107,7 +108,8 @@ class OutputStream:
                 await self._changed.wait()
 
         try:
-            await asyncio.wait_for(eof(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await eof()
         except TimeoutError:
             return False
         return True

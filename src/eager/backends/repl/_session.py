@@ -325,10 +325,10 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
         while True:
-            if deadline is None:
+            # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancellation (Ctrl-C)
+            # that lands as the reply arrives, and the run would go on.
+            async with asyncio.timeout_at(deadline):
                 message = await self.replies.get()
-            else:
-                message = await asyncio.wait_for(self.replies.get(), deadline - loop.time())
             if message is None or message.get("op") != "call":
                 break
             if self.on_call is not None:  # a tool call of the running code: not its reply
@@ -363,7 +363,8 @@ class Session:
 
     async def wait_exit(self, timeout_s: float) -> int | None:
         try:
-            await asyncio.wait_for(self.protocol.exited.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self.protocol.exited.wait()
         except TimeoutError:
             return None
         return self.child.get_returncode() if self.child is not None else None

@@ -269,6 +269,9 @@ class Session:
             ready = await session.reply(STARTUP_TIMEOUT_S)
         except (TimeoutError, BackendCrashedError) as exc:
             await session.kill()
+            # A child that died at once (bwrap refusing its arguments) may still have its last
+            # words in the pipe: drain them, bounded, before saying why.
+            await session.diagnostics.wait_eof(CRASH_DRAIN_S)
             err = session.diagnostics.take_current().text().strip()
             detail = f": {err.splitlines()[-1]}" if err else ""
             raise BackendStartError(f"the Python session {python!r} did not start{detail}") from exc

@@ -48,7 +48,7 @@ class _Lease(Backend):
     @property
     def alive(self) -> bool:
         """The wrapped session's, while checked out."""
-        return not self.returned and not self.closed and self.inner.alive
+        return not self.returned and super().alive and self.inner.alive
 
     def _check(self) -> None:
         if self.returned:

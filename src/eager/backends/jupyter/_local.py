@@ -104,7 +104,7 @@ class JupyterBackend(KernelBackend):
     def alive(self) -> bool:
         """True while the kernel's process runs (False before the start, after a close, or
         once it died: the next ``execute`` restarts it, its state gone)."""
-        if self._closed or self._km is None or self._kc is None or self._exited:
+        if not super().alive or self._km is None or self._kc is None or self._exited:
             return False
         process = getattr(self._km.provisioner, "process", None)
         return process is None or process.poll() is None

@@ -268,23 +268,25 @@ class Session:
             session.send(config)
             ready = await session.reply(STARTUP_TIMEOUT_S)
         except (TimeoutError, BackendCrashedError) as exc:
-            await session.kill()
-            # A child that died at once (bwrap refusing its arguments) may still have its last
-            # words in the pipe: drain them, bounded, before saying why.
-            await session.diagnostics.wait_eof(CRASH_DRAIN_S)
-            err = session.diagnostics.take_current().text().strip()
+            _, err = await session._last_words()
             detail = f": {err.splitlines()[-1]}" if err else ""
             raise BackendStartError(f"the Python session {python!r} did not start{detail}") from exc
         if ready is None or ready.get("op") != "ready":
-            status = await session.kill()
-            await session.diagnostics.wait_eof(CRASH_DRAIN_S)
-            err = session.diagnostics.take_current().text().strip()
+            status, err = await session._last_words()
             raise BackendStartError(
                 f"the Python session {python!r} did not start ({exit_description(status)})"
                 + (f":\n{err}" if err else "")
             )
         session.startup_s = time.perf_counter() - t0
         return session
+
+    async def _last_words(self) -> tuple[int | None, str]:
+        """Kill a child that failed to start: its exit status and what it said on stderr (a
+        child that died at once, e.g. bwrap refusing its arguments, may still have it in the
+        pipe: drained, bounded)."""
+        status = await self.kill()
+        await self.diagnostics.wait_eof(CRASH_DRAIN_S)
+        return status, self.diagnostics.take_current().text().strip()
 
     @property
     def alive(self) -> bool:
